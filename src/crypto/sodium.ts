@@ -1,0 +1,245 @@
+/**
+ * The libsodium (WASM, `libsodium-wrappers`) crypto suite.
+ *
+ * Cold-path primitives go through the wrappers. The hot path (`aeadCipher`, BLAKE2b, HKDF) calls
+ * libsodium's WASM exports directly on a reused heap region: the wrappers allocate and check on
+ * every call, which costs ~1.7 us of a 4.2 us 1 KiB AEAD (see shared/reference/anchors.md).
+ * SHA-256 (not exported by this libsodium build) comes from node:crypto.
+ *
+ * `createCrypto({ seed })` gives a deterministic suite for tests: all randomness, and so all
+ * generated keys, follow from the seed.
+ */
+import { createHash } from 'node:crypto'
+import sodium from 'libsodium-wrappers'
+import { CryptoError, LimitError } from '../util/errors.ts'
+import type { AeadCipher, CryptoSuite, KeyPair } from './types.ts'
+
+/** The raw emscripten module inside libsodium-wrappers (exports prefixed with `_`). */
+interface RawSodium {
+  HEAPU8: Uint8Array
+  _malloc (n: number): number
+  _free (p: number): void
+  _crypto_aead_chacha20poly1305_ietf_encrypt (...a: number[]): number
+  _crypto_aead_chacha20poly1305_ietf_decrypt (...a: number[]): number
+  _crypto_generichash (...a: number[]): number
+  _crypto_kdf_hkdf_sha256_extract (...a: number[]): number
+  _crypto_kdf_hkdf_sha256_expand (...a: number[]): number
+}
+
+let ready: Promise<void> | undefined
+let raw: RawSodium | undefined
+
+/** Resolves once libsodium's WASM module is loaded. Safe to call many times. */
+export async function cryptoReady (): Promise<void> {
+  ready ??= sodium.ready.then(() => {
+    raw = (sodium as unknown as { libsodium: RawSodium }).libsodium
+  })
+  await ready
+}
+
+function lib (): RawSodium {
+  if (raw === undefined) throw new Error('crypto used before cryptoReady() resolved')
+  return raw
+}
+
+/**
+ * One growable scratch region on the WASM heap, shared by all hot-path calls (JS is single
+ * threaded and no call re-enters). Layout: [nonce 16][key 32][ad][in][out].
+ */
+const scratch = { ptr: 0, cap: 0 }
+const NONCE_OFF = 0
+const KEY_OFF = 16
+const FIXED = 48
+
+function scratchFor (adLen: number, inLen: number): { base: number, ad: number, inp: number, out: number } {
+  const need = FIXED + adLen + 2 * (inLen + 16) + 64
+  const L = lib()
+  if (need > scratch.cap) {
+    if (scratch.ptr !== 0) { L.HEAPU8.fill(0, scratch.ptr, scratch.ptr + scratch.cap); L._free(scratch.ptr) }
+    const cap = Math.max(need, 128 * 1024)
+    const p = L._malloc(cap)
+    if (p === 0) throw new LimitError('WASM heap exhausted')
+    scratch.ptr = p
+    scratch.cap = cap
+  }
+  const base = scratch.ptr
+  const ad = base + FIXED
+  const inp = ad + adLen
+  const out = inp + inLen + 16
+  return { base, ad, inp, out }
+}
+
+function writeNonce (heap: Uint8Array, at: number, counter: number): void {
+  // 4 zero bytes then 64-bit little-endian counter (Noise ChaChaPoly nonce).
+  heap.fill(0, at, at + 4)
+  let lo = counter >>> 0
+  let hi = Math.floor(counter / 0x1_0000_0000) >>> 0
+  for (let i = 0; i < 4; i++) { heap[at + 4 + i] = lo & 0xff; lo >>>= 8 }
+  for (let i = 0; i < 4; i++) { heap[at + 8 + i] = hi & 0xff; hi >>>= 8 }
+}
+
+class WasmAead implements AeadCipher {
+  private key: Uint8Array
+  constructor (key: Uint8Array) {
+    if (key.length !== 32) throw new CryptoError('AEAD key must be 32 bytes')
+    this.key = Uint8Array.from(key)
+  }
+
+  seal (counter: number, src: Uint8Array, dst: Uint8Array, dstOff: number, ad?: Uint8Array): number {
+    const L = lib()
+    const adLen = ad?.length ?? 0
+    const s = scratchFor(adLen, src.length)
+    const heap = L.HEAPU8
+    writeNonce(heap, s.base + NONCE_OFF, counter)
+    heap.set(this.key, s.base + KEY_OFF)
+    if (ad !== undefined) heap.set(ad, s.ad)
+    heap.set(src, s.inp)
+    L._crypto_aead_chacha20poly1305_ietf_encrypt(s.out, 0, s.inp, src.length, 0, s.ad, adLen, 0, 0, s.base + NONCE_OFF, s.base + KEY_OFF)
+    const n = src.length + 16
+    dst.set(L.HEAPU8.subarray(s.out, s.out + n), dstOff)
+    return n
+  }
+
+  open (counter: number, src: Uint8Array, dst: Uint8Array, dstOff: number, ad?: Uint8Array): number {
+    if (src.length < 16) return -1
+    const L = lib()
+    const adLen = ad?.length ?? 0
+    const s = scratchFor(adLen, src.length)
+    const heap = L.HEAPU8
+    writeNonce(heap, s.base + NONCE_OFF, counter)
+    heap.set(this.key, s.base + KEY_OFF)
+    if (ad !== undefined) heap.set(ad, s.ad)
+    heap.set(src, s.inp)
+    const rc = L._crypto_aead_chacha20poly1305_ietf_decrypt(s.out, 0, 0, s.inp, src.length, 0, s.ad, adLen, 0, s.base + NONCE_OFF, s.base + KEY_OFF)
+    if (rc !== 0) return -1
+    const n = src.length - 16
+    dst.set(L.HEAPU8.subarray(s.out, s.out + n), dstOff)
+    return n
+  }
+
+  dispose (): void { this.key.fill(0) }
+}
+
+function toBytes (x: Uint8Array | string): Uint8Array {
+  return typeof x === 'string' ? new TextEncoder().encode(x) : x
+}
+
+/** Options of {@link createCrypto}. */
+export interface CryptoOptions {
+  /** Makes all randomness (and so all generated keys) a function of this seed. Tests only. */
+  seed?: Uint8Array | string
+}
+
+/**
+ * Builds the libsodium suite. Await {@link cryptoReady} first (or use {@link loadCrypto}).
+ */
+export function createCrypto (opts: CryptoOptions = {}): CryptoSuite {
+  lib()
+  let randomBytes: (n: number) => Uint8Array
+  if (opts.seed !== undefined) {
+    const seedKey = sodium.crypto_generichash(32, toBytes(opts.seed), null)
+    let counter = 0
+    randomBytes = (n) => {
+      const c = new Uint8Array(8)
+      new DataView(c.buffer).setFloat64(0, counter++)
+      const s = sodium.crypto_generichash(32, c, seedKey)
+      return sodium.randombytes_buf_deterministic(n, s)
+    }
+  } else {
+    randomBytes = (n) => sodium.randombytes_buf(n)
+  }
+
+  const blake2b = (data: Uint8Array, outLen = 32, key?: Uint8Array): Uint8Array => {
+    if (outLen < 16 || outLen > 64) throw new LimitError('BLAKE2b output must be 16..64 bytes')
+    if (key !== undefined && (key.length < 16 || key.length > 64)) throw new LimitError('BLAKE2b key must be 16..64 bytes')
+    const L = lib()
+    const keyLen = key?.length ?? 0
+    const s = scratchFor(keyLen, data.length)
+    const heap = L.HEAPU8
+    if (key !== undefined) heap.set(key, s.ad)
+    heap.set(data, s.inp)
+    L._crypto_generichash(s.out, outLen, s.inp, data.length, 0, keyLen === 0 ? 0 : s.ad, keyLen)
+    return L.HEAPU8.slice(s.out, s.out + outLen)
+  }
+
+  const hkdf = (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array | string, length: number): Uint8Array => {
+    if (length < 1 || length > 255 * 32) throw new LimitError('HKDF output must be 1..8160 bytes')
+    const infoB = toBytes(info)
+    const L = lib()
+    // Layout: ad = salt, in = ikm || info, out = prk(32) || okm
+    const s = scratchFor(salt.length, ikm.length + infoB.length + length + 32)
+    const heap = L.HEAPU8
+    heap.set(salt, s.ad)
+    heap.set(ikm, s.inp)
+    heap.set(infoB, s.inp + ikm.length)
+    const prk = s.out
+    const okm = s.out + 32
+    L._crypto_kdf_hkdf_sha256_extract(prk, s.ad, salt.length, s.inp, ikm.length)
+    L._crypto_kdf_hkdf_sha256_expand(okm, length, s.inp + ikm.length, infoB.length, prk)
+    const out = L.HEAPU8.slice(okm, okm + length)
+    L.HEAPU8.fill(0, prk, okm + length)
+    return out
+  }
+
+  const suite: CryptoSuite = {
+    backend: 'libsodium-wasm',
+    randomBytes,
+    x25519Keypair (): KeyPair {
+      const secretKey = randomBytes(32)
+      return { secretKey, publicKey: sodium.crypto_scalarmult_base(secretKey) }
+    },
+    x25519Public: (sk) => sodium.crypto_scalarmult_base(sk),
+    x25519 (sk, pk) {
+      if (sk.length !== 32 || pk.length !== 32) throw new CryptoError('X25519 keys must be 32 bytes')
+      try {
+        return sodium.crypto_scalarmult(sk, pk)
+      } catch (err) {
+        throw new CryptoError('X25519 with a low-order public key', { cause: err })
+      }
+    },
+    ed25519Keypair (seed?: Uint8Array): KeyPair {
+      const kp = sodium.crypto_sign_seed_keypair(seed ?? randomBytes(32))
+      return { publicKey: kp.publicKey, secretKey: kp.privateKey }
+    },
+    sign: (m, sk) => sodium.crypto_sign_detached(m, sk),
+    verify (sig, m, pk) {
+      if (sig.length !== 64 || pk.length !== 32) return false
+      try { return sodium.crypto_sign_verify_detached(sig, m, pk) } catch { return false }
+    },
+    blake2b,
+    sha256: (data) => new Uint8Array(createHash('sha256').update(data).digest()),
+    hkdf,
+    aeadEncrypt (key, nonce, pt, ad) {
+      if (nonce.length !== 12) throw new CryptoError('ChaCha20-Poly1305 nonce must be 12 bytes')
+      return sodium.crypto_aead_chacha20poly1305_ietf_encrypt(pt, ad ?? null, null, nonce, key)
+    },
+    aeadDecrypt (key, nonce, ct, ad) {
+      try {
+        return sodium.crypto_aead_chacha20poly1305_ietf_decrypt(null, ct, ad ?? null, nonce, key)
+      } catch (err) {
+        throw new CryptoError('AEAD authentication failed', { cause: err })
+      }
+    },
+    xaeadEncrypt (key, nonce, pt, ad) {
+      if (nonce.length !== 24) throw new CryptoError('XChaCha20-Poly1305 nonce must be 24 bytes')
+      return sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(pt, ad ?? null, null, nonce, key)
+    },
+    xaeadDecrypt (key, nonce, ct, ad) {
+      try {
+        return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, ct, ad ?? null, nonce, key)
+      } catch (err) {
+        throw new CryptoError('AEAD authentication failed', { cause: err })
+      }
+    },
+    aeadCipher: (key) => new WasmAead(key),
+    equal: (a, b) => a.length === b.length && (a.length === 0 || sodium.memcmp(a, b)),
+    wipe: (buf) => { buf.fill(0) }
+  }
+  return suite
+}
+
+/** Waits for libsodium and returns a suite: the usual way to get one. */
+export async function loadCrypto (opts: CryptoOptions = {}): Promise<CryptoSuite> {
+  await cryptoReady()
+  return createCrypto(opts)
+}

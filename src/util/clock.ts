@@ -1,0 +1,26 @@
+/**
+ * Time as a component: protocol state machines take `now` from a Clock so that tests can run
+ * them on virtual time. `systemClock` is the real one.
+ */
+
+/** Milliseconds since an arbitrary epoch (monotonic) and wall-clock milliseconds since 1970. */
+export interface Clock {
+  /** Monotonic milliseconds, for timeouts and rates. */
+  now(): number
+  /** Wall-clock milliseconds since the Unix epoch, for signed timestamps. */
+  wall(): number
+}
+
+/** The process's real clock. */
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  wall: () => Date.now()
+}
+
+/** A clock that only moves when told to; for tests of pure state machines. */
+export class ManualClock implements Clock {
+  constructor (private t = 0, private readonly wallBase = 1_800_000_000_000) {}
+  now (): number { return this.t }
+  wall (): number { return this.wallBase + this.t }
+  advance (ms: number): void { this.t += ms }
+}
