@@ -1,0 +1,197 @@
+/**
+ * Carries messages over an established link on an unreliable (datagram) Conn.
+ *
+ * The ARQ state machine (arq.ts) decides what each packet holds: new or retransmitted messages
+ * and acknowledgements; this driver seals each packet into one datagram, runs the ARQ's timer,
+ * and dispatches what the peer sent. Every message (MSG, PING, CLOSE blocks) travels as an ARQ
+ * message, so it is delivered exactly once despite loss, duplication and reordering.
+ *
+ *   packet plaintext = [ACK block] AMSG block* PAD      (AMSG body = id u32 | inner block)
+ */
+import type { Conn } from '../../transports/types.ts'
+import { ClosedError, LimitError, TimeoutError } from '../util/errors.ts'
+import { Arq, type ArqMessage } from './arq.ts'
+import { BlockType, BlockWriter, BLOCK_HEADER, parseBlocks, type BlockSink } from './blocks.ts'
+import { DATAGRAM_OVERHEAD, type DatagramOpener, type DatagramSealer } from './datagram-codec.ts'
+import type { CarrierEvents } from './stream-carrier.ts'
+import type { LinkLimits, LinkStats } from './types.ts'
+
+/** Room kept for an ACK block beside a full-size message. */
+const ACK_ROOM = 64
+const AMSG_HEADER = BLOCK_HEADER + 4
+
+/** The datagram carrier: ARQ-driven sender, authenticated receiver. */
+export class DatagramCarrier {
+  private readonly arq: Arq
+  private readonly writer: BlockWriter
+  private readonly pt: Uint8Array
+  private readonly payload: number
+  private timer: NodeJS.Timeout | undefined
+  private timerAt = Infinity
+  private scheduled = false
+  private closed = false
+  private wantDrain = false
+  private pending: { msgs: ArqMessage[], ack: Uint8Array | undefined } = { msgs: [], ack: undefined }
+  private readonly outer: BlockSink
+  private readonly inner: BlockSink
+  lastSend = 0
+  lastReceive = 0
+
+  constructor (private readonly conn: Conn, private readonly sealer: DatagramSealer, private readonly opener: DatagramOpener,
+    private readonly limits: LinkLimits, private readonly stats: LinkStats, private readonly ev: CarrierEvents,
+    private readonly now: () => number, private readonly onAuthenticated: () => void) {
+    this.payload = conn.mtu - DATAGRAM_OVERHEAD
+    this.arq = new Arq({ maxPacketPayload: this.payload, maxQueuedBytes: limits.maxQueuedBytes, messageOverhead: AMSG_HEADER, ackOverhead: BLOCK_HEADER })
+    this.writer = new BlockWriter(this.payload, Math.min(limits.padQuantum, this.payload))
+    this.pt = new Uint8Array(conn.mtu)
+    this.lastSend = this.lastReceive = now()
+    this.outer = {
+      onBlock: (type, body) => {
+        if (type === BlockType.AMSG && body.length >= 4) {
+          const id = ((body[0]! << 24) | (body[1]! << 16) | (body[2]! << 8) | body[3]!) >>> 0
+          this.pending.msgs.push({ id, data: body.slice(4) })
+        } else if (type === BlockType.ACK) {
+          this.pending.ack = body.slice()
+        }
+      }
+    }
+    this.inner = {
+      onBlock: (type, body) => {
+        if (type === BlockType.MSG) {
+          this.stats.messagesReceived++
+          this.ev.onMessage(body.slice())
+        } else if (type === BlockType.CLOSE) {
+          this.ev.onFail(new ClosedError(`peer closed the link (reason ${body[0] ?? 0})`))
+        } // PING: its ACK is the answer; unknown types are skipped
+      }
+    }
+  }
+
+  /** Largest message this carrier takes (one message per datagram, beside an ACK). */
+  get maxMessage (): number { return this.payload - AMSG_HEADER - BLOCK_HEADER - ACK_ROOM }
+
+  /** Bytes accepted and not yet acknowledged by the peer. */
+  get queuedBytes (): number { return this.arq.stats.queuedBytes }
+
+  /** Queues a message for reliable delivery. Returns false when the caller should wait for onDrain. */
+  send (msg: Uint8Array): boolean {
+    if (this.closed) throw new ClosedError('link is closed')
+    if (msg.length > this.maxMessage) throw new LimitError(`message of ${msg.length} bytes exceeds the link's ${this.maxMessage}`)
+    this.arq.enqueue(wrap(BlockType.MSG, msg))
+    this.stats.messagesSent++
+    this.schedule()
+    if (this.arq.stats.queuedBytes >= this.limits.highWaterBytes) { this.wantDrain = true; return false }
+    return true
+  }
+
+  /** Queues a control block (PING, CLOSE) as a reliable message. */
+  sendControl (type: number, body: Uint8Array): void {
+    if (this.closed) return
+    try { this.arq.enqueue(wrap(type, body)) } catch { return }
+    this.schedule()
+  }
+
+  /** One datagram from the Conn. Forged, replayed and stale packets are counted and dropped. */
+  onData (d: Uint8Array): void {
+    if (this.closed) return
+    const r = this.opener.open(d, this.pt)
+    if (r === undefined) { this.stats.packetsDropped = this.opener.dropped; return }
+    this.onAuthenticated()
+    const now = this.now()
+    this.lastReceive = now
+    this.stats.bytesReceived += d.length
+    this.stats.framesReceived++
+    this.pending = { msgs: [], ack: undefined }
+    try {
+      parseBlocks(this.pt.subarray(0, r.len), this.outer)
+      const units = this.arq.onPacket(r.pn, this.pending.msgs, this.pending.ack, now)
+      for (const u of units) parseBlocks(u, this.inner)
+    } catch {
+      this.stats.packetsDropped++ // an authenticated but malformed packet: ignore it
+    }
+    if (this.closed) return
+    this.schedule()
+    this.checkDrain()
+  }
+
+  /** No-op: datagram sends never block (the ARQ's window paces them). */
+  onConnDrain (): void {}
+
+  /** Timer housekeeping from the link. */
+  tick (_now: number): void { this.schedule() }
+
+  /** Stops; with a reason, sends a final CLOSE first (best effort). */
+  stop (closeReason?: number): void {
+    if (this.closed) return
+    if (closeReason !== undefined) {
+      try { this.arq.enqueue(wrap(BlockType.CLOSE, Uint8Array.of(closeReason))); this.flush() } catch { /* closing anyway */ }
+    }
+    this.closed = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+  }
+
+  private schedule (): void {
+    if (this.scheduled || this.closed) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      if (!this.closed) this.flush()
+    })
+  }
+
+  private flush (): void {
+    const now = this.now()
+    for (let i = 0; i < 512; i++) {
+      const pkt = this.arq.nextPacket(now)
+      if (pkt === undefined) break
+      const w = this.writer
+      w.reset()
+      if (pkt.ack !== undefined) w.add(BlockType.ACK, pkt.ack)
+      for (const m of pkt.messages) w.addWithId(BlockType.AMSG, m.id, m.data)
+      const pt = w.finish(this.payload)
+      const out = Buffer.allocUnsafe(pt.length + DATAGRAM_OVERHEAD)
+      const n = this.sealer.seal(pkt.pn, pt, out, 0)
+      try { this.conn.send(out.subarray(0, n)) } catch { break }
+      this.stats.bytesSent += n
+      this.stats.framesSent++
+      this.lastSend = now
+      if (i === 511) this.schedule()
+    }
+    const st = this.arq.stats
+    this.stats.retransmits = st.retransmits
+    if (this.arq.failed) { this.ev.onFail(new TimeoutError('peer unreachable: retransmissions exhausted')); return }
+    this.armTimer()
+    this.checkDrain()
+  }
+
+  private armTimer (): void {
+    const at = this.arq.nextTimeout()
+    if (at === undefined) return
+    if (this.timer !== undefined && at >= this.timerAt) return
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timerAt = at
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.timerAt = Infinity
+      if (this.closed) return
+      this.arq.onTimer(this.now())
+      this.flush()
+    }, Math.max(0, at - this.now()))
+  }
+
+  private checkDrain (): void {
+    if (this.wantDrain && this.arq.stats.queuedBytes < this.limits.highWaterBytes / 2) {
+      this.wantDrain = false
+      this.ev.onDrain()
+    }
+  }
+}
+
+function wrap (type: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(BLOCK_HEADER + body.length)
+  out[0] = type
+  out[1] = body.length >>> 8
+  out[2] = body.length & 0xff
+  out.set(body, BLOCK_HEADER)
+  return out
+}
