@@ -59,14 +59,28 @@ export class Link {
   openedAt = 0
   /** Resolves when the handshake completes; rejects with its error. */
   readonly ready: Promise<void>
-  /** Set by the owner: each message received. */
-  onMessage: (msg: Uint8Array) => void = () => {}
+  /**
+   * Set by the owner: each message received. Messages that arrive before it is set (between
+   * the handshake completing and the owner attaching) are held, bounded, and delivered then.
+   */
+  get onMessage (): ((msg: Uint8Array) => void) | undefined { return this.handler }
+  set onMessage (h: ((msg: Uint8Array) => void) | undefined) {
+    this.handler = h
+    if (h === undefined) return
+    const held = this.held
+    this.held = []
+    this.heldBytes = 0
+    for (const m of held) { if (this.handler !== h) return; h(m) }
+  }
   /** Set by the owner: the link closed (err set on failure). Called once. */
   onClose: (err?: Error) => void = () => {}
   /** Set by the owner: `send` may be called again after it returned false. */
   onDrain: () => void = () => {}
 
   private carrier: StreamCarrier | DatagramCarrier | undefined
+  private handler: ((msg: Uint8Array) => void) | undefined
+  private held: Uint8Array[] = []
+  private heldBytes = 0
   private readonly inq = new ByteQueue()
   private step: (() => boolean) | undefined
   private resolveReady!: () => void
@@ -303,7 +317,7 @@ export class Link {
     result.sendKey.fill(0)
     result.recvKey.fill(0)
     const events = {
-      onMessage: (m: Uint8Array) => { this.onMessage(m) },
+      onMessage: (m: Uint8Array) => { this.deliver(m) },
       onFail: (err?: Error) => { this.fail(err, false) },
       onDrain: () => { this.onDrain() }
     }
@@ -349,6 +363,13 @@ export class Link {
       if (!this.initiator && this.hsResp !== undefined && this.hsResp.msg3Bytes === 0) { this.startProbeDrain(e); return }
       this.fail(e, false)
     }
+  }
+
+  private deliver (m: Uint8Array): void {
+    if (this.handler !== undefined) { this.handler(m); return }
+    this.heldBytes += m.length
+    if (this.heldBytes > this.ctx.limits.maxQueuedBytes) { this.fail(new LimitError('messages arrived faster than the link owner attached'), true, CloseReason.LIMIT); return }
+    this.held.push(m)
   }
 
   /** A stream responder that got a bad first message: answer nothing, close after a while. */

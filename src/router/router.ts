@@ -1,0 +1,132 @@
+/**
+ * The router's composition root (link-level part): loads or creates the router's keys in its
+ * data directory, starts its transports and the link manager, publishes a signed RouterInfo
+ * naming the bound addresses, and verifies the RouterInfo each peer presents in a handshake.
+ * Later layers (netDb, tunnels, API) are wired here too; this module holds no protocol logic.
+ */
+import type { CryptoSuite } from '../crypto/types.ts'
+import { loadCrypto } from '../crypto/index.ts'
+import {
+  loadOrCreateRouterKeys, parseRouterInfo, routerHash, signRouterInfo, verifyRouterInfo,
+  type RouterInfo, type RouterKeys, type Verified
+} from '../identity/index.ts'
+import type { Link } from '../link/link.ts'
+import { LinkManager } from '../link/manager.ts'
+import { LINK_DEFAULTS, type LinkContext, type LinkLimits, type PeerContact } from '../link/types.ts'
+import { systemClock, type Clock } from '../util/clock.ts'
+import { ConfigError, HandshakeError } from '../util/errors.ts'
+import { HttpTransport, type HttpTransportOptions } from '../../transports/http/index.ts'
+import { MemoryTransport, type MemoryTransportOptions } from '../../transports/memory/index.ts'
+import { TcpTransport } from '../../transports/tcp/index.ts'
+import type { Transport } from '../../transports/types.ts'
+import { UdpTransport, type UdpTransportOptions } from '../../transports/udp/index.ts'
+
+/** Router settings (link level). */
+export interface RouterConfig {
+  /** Directory for keys and state (created 0700). */
+  dataDir: string
+  /** Addresses to listen on, e.g. `udp://127.0.0.1:0`, `tcp://127.0.0.1:0`, `http://127.0.0.1:0/umbra`. */
+  listen: string[]
+  /** Network name: routers of different networks refuse each other. Default `umbra`. */
+  network?: string
+  /** Link limits and timers (defaults in LINK_DEFAULTS). */
+  limits?: Partial<LinkLimits>
+  /** Per-attempt dial timeout (ms) before falling back to the next transport. */
+  dialTimeoutMs?: number
+  udp?: UdpTransportOptions
+  http?: HttpTransportOptions
+  memory?: MemoryTransportOptions
+  /** How old a peer's RouterInfo may be. Default 24 h. */
+  maxInfoAgeMs?: number
+}
+
+/** Components injected for tests (STYLE.md §8). */
+export interface RouterComponents {
+  crypto?: CryptoSuite
+  clock?: Clock
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+
+/** A running router (link level). */
+export class Router {
+  /** The router's ID: SHA-256 of its RouterIdentity. */
+  readonly id: Uint8Array
+  /** Its current signed RouterInfo. */
+  info!: Verified<RouterInfo>
+  /** Addresses actually bound. */
+  addresses: string[] = []
+
+  private constructor (readonly config: RouterConfig, readonly crypto: CryptoSuite, readonly clock: Clock,
+    readonly keys: RouterKeys, readonly ctx: LinkContext, readonly links: LinkManager, readonly transports: Transport[]) {
+    this.id = routerHash(crypto, keys.identity)
+  }
+
+  /** Starts a router: keys from the data dir, transports listening, RouterInfo signed. */
+  static async start (config: RouterConfig, components: RouterComponents = {}): Promise<Router> {
+    if (config.listen.length === 0) throw new ConfigError('a router needs at least one listen address')
+    const crypto = components.crypto ?? await loadCrypto()
+    const clock = components.clock ?? systemClock
+    const { keys } = await loadOrCreateRouterKeys(crypto, config.dataDir)
+    const limits = { ...LINK_DEFAULTS, ...config.limits }
+    const maxAge = config.maxInfoAgeMs ?? 24 * 3600_000
+    const ctx: LinkContext = {
+      crypto,
+      clock,
+      staticKey: keys.static,
+      ownInfo: new Uint8Array(0),
+      network: config.network ?? 'umbra',
+      limits,
+      verifyPeer: (bytes, remoteStatic) => {
+        const info = verifyRouterInfo(crypto, parseRouterInfo(bytes), { now: clock.wall(), maxSkewMs: limits.maxSkewMs, maxAgeMs: maxAge })
+        if (!crypto.equal(info.identity.staticKey, remoteStatic)) throw new HandshakeError('RouterInfo names another static key')
+        return contactOf(crypto, info)
+      }
+    }
+    const transports: Transport[] = [
+      new UdpTransport(config.udp), new TcpTransport(), new HttpTransport(config.http), new MemoryTransport(config.memory)
+    ]
+    const ownId = routerHash(crypto, keys.identity)
+    const links = new LinkManager(ctx, transports, { ownId, ...(config.dialTimeoutMs !== undefined ? { dialTimeoutMs: config.dialTimeoutMs } : {}) })
+    const router = new Router(config, crypto, clock, keys, ctx, links, transports)
+    try {
+      router.addresses = await links.listen(config.listen)
+      router.republish()
+    } catch (err) {
+      await router.stop()
+      throw err
+    }
+    return router
+  }
+
+  /** The router's ID in hex (for logs). */
+  get idHex (): string { return hex(this.id) }
+
+  /** Signs a fresh RouterInfo with the bound addresses (each cost from its transport's bid). */
+  republish (): void {
+    const addresses = this.addresses.map(url => ({ url, cost: Math.min(255, Math.min(...this.transports.map(t => t.bid(url) ?? 255))) }))
+    const u = signRouterInfo(this.crypto, this.keys, { addresses, caps: 'R', options: {}, published: this.clock.wall() })
+    this.info = verifyRouterInfo(this.crypto, u, { now: this.clock.wall(), maxSkewMs: 60_000, maxAgeMs: 60_000 })
+    this.ctx.ownInfo = this.info.raw
+  }
+
+  /** How other routers reach this one. */
+  contact (): PeerContact { return contactOf(this.crypto, this.info) }
+
+  /** Links to the router whose RouterInfo bytes are `infoBytes` (verified first). */
+  async connectInfo (infoBytes: Uint8Array, signal?: AbortSignal): Promise<Link> {
+    const info = verifyRouterInfo(this.crypto, parseRouterInfo(infoBytes), { now: this.clock.wall(), maxSkewMs: this.ctx.limits.maxSkewMs, maxAgeMs: this.config.maxInfoAgeMs ?? 24 * 3600_000 })
+    return this.links.connect(contactOf(this.crypto, info), signal !== undefined ? { signal } : {})
+  }
+
+  /** Closes links, listeners and transports. */
+  async stop (): Promise<void> {
+    await this.links.close()
+    await Promise.allSettled(this.transports.map(async t => { await t.close() }))
+  }
+}
+
+/** The link-level contact of a verified RouterInfo. */
+export function contactOf (crypto: CryptoSuite, info: Verified<RouterInfo>): PeerContact {
+  return { id: routerHash(crypto, info.identity), staticKey: info.identity.staticKey, addresses: info.addresses.map(a => a.url) }
+}

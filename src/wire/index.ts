@@ -1,0 +1,11 @@
+/** The wire layer: bounded readers/writers, the codec pattern, record packing and text encodings. */
+export { Reader } from './reader.ts'
+export type { LengthBytes, LengthOptions } from './reader.ts'
+export { Writer } from './writer.ts'
+export type { WriterOptions } from './writer.ts'
+export { encode, decode } from './codec.ts'
+export type { Codec } from './codec.ts'
+export { packRecord, unpackRecord, MAX_DEPTH } from './msgpack.ts'
+export type { PlainRecord, RecordValue } from './msgpack.ts'
+export { base64I2pEncode, base64I2pDecode } from './base64i2p.ts'
+export { base32Encode, base32Decode } from './base32.ts'

@@ -1,0 +1,130 @@
+/**
+ * A {@link Conn} over one node:net socket: a thin adapter. Received chunks go straight to
+ * `onData` (no copy); `send` copies into a fresh Buffer and writes it, returning the socket's
+ * back-pressure boolean; 'drain' becomes `onDrain`. Sends within one tick are corked and go
+ * out in one writev (about 4x the message rate of one syscall per small send).
+ *
+ * Before `setHandlers`, received bytes are buffered up to a bound; past it the conn closes
+ * with LimitError. `close()` ends the socket gracefully (pending writes flush, then FIN; the
+ * socket is destroyed after a linger timeout), `close(err)` destroys it at once. It does no
+ * framing: a TCP conn is a byte stream.
+ */
+import type { Socket } from 'node:net'
+import type { Conn, ConnHandlers } from '../types.ts'
+import { ClosedError, ConfigError, LimitError, TransportError } from '../../src/util/errors.ts'
+
+/** Tuning of a {@link TcpConn}. */
+export interface TcpConnOptions {
+  /** Suggested chunk size reported as `mtu`. */
+  mtu: number
+  /** Bytes buffered before `setHandlers`; beyond it the conn closes with LimitError. */
+  maxPendingBytes: number
+  /** How long a gracefully closed socket may take to flush before it is destroyed, in ms. */
+  lingerMs: number
+  /** Called once when the conn closes (owner bookkeeping). */
+  onClosed: (c: TcpConn) => void
+}
+
+/** A TCP connection as a {@link Conn}; see the module doc. */
+export class TcpConn implements Conn {
+  readonly transport = 'tcp' as const
+  readonly reliable = true
+  readonly mtu: number
+  private handlers: ConnHandlers | undefined
+  private pending: Buffer[] = []
+  private pendingBytes = 0
+  private closed = false
+  private closeErr: Error | undefined
+  private closeFired = false
+  private socketErr: Error | undefined
+  private linger: NodeJS.Timeout | undefined
+  private corked = false
+
+  constructor (private readonly socket: Socket, readonly remote: string, private readonly opts: TcpConnOptions) {
+    this.mtu = opts.mtu
+    socket.setNoDelay(true)
+    socket.on('data', this.onSocketData)
+    socket.on('drain', () => { if (!this.closed) this.handlers?.onDrain?.() })
+    socket.on('error', err => { this.socketErr ??= err })
+    socket.on('close', () => {
+      if (this.linger !== undefined) clearTimeout(this.linger)
+      const e = this.socketErr
+      this.finish(e === undefined ? undefined : new TransportError(`tcp ${this.remote}: ${(e as NodeJS.ErrnoException).code ?? e.message}`, { cause: e }))
+    })
+  }
+
+  get bufferedAmount (): number { return this.socket.writableLength }
+
+  setHandlers (h: ConnHandlers): void {
+    if (this.handlers !== undefined) throw new ConfigError('setHandlers called twice')
+    this.handlers = h
+    const pending = this.pending
+    this.pending = []
+    this.pendingBytes = 0
+    for (const d of pending) {
+      if (this.closeFired) return
+      h.onData(d)
+    }
+    if (this.closed) this.fireClose()
+  }
+
+  send (data: Uint8Array): boolean {
+    if (this.closed) throw new ClosedError(`tcp ${this.remote}: conn is closed`)
+    // Node keeps a reference to a buffer it could not write at once: copy, the caller may reuse it.
+    if (!this.corked) {
+      this.corked = true
+      this.socket.cork()
+      process.nextTick(this.uncork)
+    }
+    return this.socket.write(Buffer.copyBytesFrom(data))
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false
+    this.socket.uncork()
+  }
+
+  close (err?: Error): void {
+    if (this.closed) return
+    if (err !== undefined) {
+      this.socket.destroy()
+    } else {
+      this.socket.end()
+      this.linger = setTimeout(() => this.socket.destroy(), this.opts.lingerMs)
+      this.linger.unref()
+    }
+    this.finish(err)
+  }
+
+  private readonly onSocketData = (chunk: Buffer): void => {
+    if (this.closed) return
+    const h = this.handlers
+    if (h !== undefined) {
+      h.onData(chunk)
+      return
+    }
+    this.pendingBytes += chunk.length
+    if (this.pendingBytes > this.opts.maxPendingBytes) {
+      this.pending = []
+      this.pendingBytes = 0
+      this.close(new LimitError(`tcp ${this.remote}: more than ${this.opts.maxPendingBytes} bytes before setHandlers`))
+      return
+    }
+    this.pending.push(chunk)
+  }
+
+  /** Marks the conn closed and fires onClose once (now, or at setHandlers). */
+  private finish (err: Error | undefined): void {
+    if (this.closed) return
+    this.closed = true
+    this.closeErr = err
+    this.opts.onClosed(this)
+    if (this.handlers !== undefined) this.fireClose()
+  }
+
+  private fireClose (): void {
+    if (this.closeFired) return
+    this.closeFired = true
+    this.handlers?.onClose?.(this.closeErr)
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * One UDP Conn: the traffic with one remote ip:port over one socket ({@link UdpEndpoint}).
+ * It checks the datagram size, hands datagrams to the endpoint's socket and delivers received
+ * ones to the owner. It does no I/O of its own, keeps no timers and allocates nothing per
+ * packet; close is local only (never signalled to the peer).
+ */
+import type { Conn, ConnHandlers } from '../types.ts'
+import { ClosedError, LimitError } from '../../src/util/errors.ts'
+import { formatUdpAddr } from './addr.ts'
+
+/** What a UdpConn needs from the socket that carries it. */
+export interface UdpCarrier {
+  /** The carrier's coarse clock: a counter advanced by its idle sweep. */
+  readonly tick: number
+  /** Sends one datagram; returns false above the send high-water mark. */
+  sendTo (conn: UdpConn, data: Uint8Array): boolean
+  /** Bytes queued in the socket, not yet handed to the OS. */
+  queuedBytes (): number
+  /** Forgets a closed conn. */
+  remove (conn: UdpConn): void
+}
+
+/** A {@link Conn} over UDP. Created only by the UDP transport. */
+export class UdpConn implements Conn {
+  readonly transport = 'udp' as const
+  readonly reliable = false
+  readonly remote: string
+  /** Carrier tick of the last datagram sent or received (read by the idle sweep). */
+  seen: number
+  /** Set once close() ran. */
+  closed = false
+  private handlers: ConnHandlers | undefined
+  private pending: Uint8Array[] | undefined
+  private closeErr: Error | undefined
+  private closeNotified = false
+
+  constructor (
+    private readonly carrier: UdpCarrier,
+    /** Remote IP literal. */
+    readonly ip: string,
+    /** Remote port. */
+    readonly port: number,
+    readonly mtu: number,
+    /** Whether the peer opened this Conn (its first datagram created it). */
+    readonly inbound: boolean,
+    private readonly maxPending: number
+  ) {
+    this.remote = formatUdpAddr(ip, port)
+    this.seen = carrier.tick
+  }
+
+  get bufferedAmount (): number {
+    return this.closed ? 0 : this.carrier.queuedBytes()
+  }
+
+  setHandlers (h: ConnHandlers): void {
+    if (this.handlers !== undefined) throw new Error('setHandlers called twice')
+    this.handlers = h
+    const pending = this.pending
+    this.pending = undefined
+    if (pending !== undefined) for (const d of pending) h.onData(d)
+    if (this.closed) this.notifyClose()
+  }
+
+  send (data: Uint8Array): boolean {
+    if (this.closed) throw new ClosedError('udp conn is closed')
+    if (data.byteLength > this.mtu) throw new LimitError(`datagram of ${data.byteLength} bytes exceeds mtu ${this.mtu}`)
+    this.seen = this.carrier.tick
+    return this.carrier.sendTo(this, data)
+  }
+
+  close (err?: Error): void {
+    if (this.closed) return
+    this.closed = true
+    this.closeErr = err
+    this.pending = undefined
+    this.carrier.remove(this)
+    if (this.handlers !== undefined) this.notifyClose()
+  }
+
+  /** Called by the carrier for each datagram from this remote. */
+  receive (data: Uint8Array): void {
+    this.seen = this.carrier.tick
+    const h = this.handlers
+    if (h !== undefined) {
+      h.onData(data)
+      return
+    }
+    // Before setHandlers: keep a bounded number of datagrams, drop the rest (it is UDP).
+    const p = this.pending ?? (this.pending = [])
+    if (p.length < this.maxPending) p.push(data)
+  }
+
+  /** Called by the carrier when its send queue fell below the low-water mark. */
+  drained (): void {
+    if (!this.closed) this.handlers?.onDrain?.()
+  }
+
+  private notifyClose (): void {
+    if (this.closeNotified) return
+    this.closeNotified = true
+    this.handlers?.onClose?.(this.closeErr)
+  }
+}
