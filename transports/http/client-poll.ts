@@ -63,6 +63,9 @@ export class PollClientConn extends HttpConnBase {
   private offset = 0
   private pollReq: http.ClientRequest | undefined
   private postReq: http.ClientRequest | undefined
+  private settle: () => void = () => {}
+  /** Resolves when, after close, no request of this Conn is left (the fin was sent or given up). */
+  readonly settled = new Promise<void>(resolve => { this.settle = resolve })
 
   constructor (private readonly a: HttpAddr, private readonly base: string, private readonly agent: http.Agent,
     private readonly opts: PollClientOptions) {
@@ -95,12 +98,19 @@ export class PollClientConn extends HttpConnBase {
   protected teardown (err?: Error): void {
     this.pollReq?.destroy()
     if (err !== undefined || this.remoteClosed) {
-      this.postReq?.destroy()
+      this.abort()
       return
     }
     // Graceful: send what is queued and a fin, best effort.
     this.closing = true
     this.scheduleFlush()
+  }
+
+  /** Stops a graceful close: drops queued bytes and cuts the request in flight. */
+  abort (): void {
+    this.closing = false
+    this.postReq?.destroy()
+    this.settle()
   }
 
   private scheduleFlush (): void {
@@ -110,7 +120,8 @@ export class PollClientConn extends HttpConnBase {
   }
 
   private async flush (): Promise<void> {
-    if (this.posting || (this.closed && !this.closing)) return
+    if (this.posting) return
+    if (this.closed && !this.closing) { this.settle(); return }
     const fin = this.closing && this.queue.length <= this.opts.postBytes
     if (this.queue.length === 0 && !fin) return
     this.posting = true
@@ -132,12 +143,12 @@ export class PollClientConn extends HttpConnBase {
     this.posting = false
     this.inflight = 0
     if (status !== 200) {
-      this.closing = false
       this.close(new TransportError(status === 0 ? 'upload failed' : `upload answered ${status}`, { cause }))
+      this.abort()
       return
     }
     this.nextSeq++
-    if (fin) { this.closing = false; return }
+    if (fin) { this.abort(); return }
     if (this.bufferedAmount < this.opts.highWater >>> 1) this.drained()
     if (this.queue.length > 0 || this.closing) void this.flush()
   }

@@ -6,7 +6,7 @@
  * Needs a path that streams request and response bodies; poll mode is for paths that buffer.
  */
 import http from 'node:http'
-import { ClosedError, TransportError } from '../../src/util/errors.ts'
+import { ClosedError, LimitError, TransportError } from '../../src/util/errors.ts'
 import { raceSignal } from '../../src/util/abort.ts'
 import { HttpConnBase } from './conn-base.ts'
 import { formatHttpAddr, newSessionId, type HttpAddr } from './wire.ts'
@@ -20,9 +20,9 @@ export class StreamClientConn extends HttpConnBase {
     private readonly downReq: http.ClientRequest,
     private readonly down: http.IncomingMessage,
     remote: string,
-    maxPending: number
+    private readonly maxBuffered: number
   ) {
-    super(remote, maxPending)
+    super(remote, maxBuffered)
     up.on('drain', () => { this.drained() })
     up.on('error', (err) => { this.close(new TransportError('upload failed', { cause: err })) })
     up.on('response', (res) => {
@@ -43,6 +43,11 @@ export class StreamClientConn extends HttpConnBase {
   send (data: Uint8Array): boolean {
     if (this.closed) throw new ClosedError('http conn is closed')
     if (data.byteLength === 0) return true // an empty write would end the chunked body
+    if (this.up.writableLength + data.byteLength > this.maxBuffered) {
+      const err = new LimitError(`more than ${this.maxBuffered} bytes queued for the server`)
+      this.close(err)
+      throw err
+    }
     const ok = this.up.write(Buffer.from(data)) // copy: the caller may reuse data
     if (!ok) this.needDrain = true
     return ok
@@ -64,8 +69,11 @@ export class StreamClientConn extends HttpConnBase {
   }
 }
 
+/** TCP keepalive on a long request's socket, so that a vanished server is noticed. */
+const keepAlive = (req: http.ClientRequest): void => { req.on('socket', s => { s.setKeepAlive(true, 30_000) }) }
+
 /** Opens a stream-mode session to `a`. Rejects with TransportError, AbortError or TimeoutError. */
-export async function dialStream (a: HttpAddr, agent: http.Agent, signal: AbortSignal, maxPending: number): Promise<StreamClientConn> {
+export async function dialStream (a: HttpAddr, agent: http.Agent, signal: AbortSignal, maxBuffered: number): Promise<StreamClientConn> {
   const base = `${a.prefix}/${newSessionId()}`
   const common = { host: a.host, port: a.port, agent, setHost: true }
   const up = http.request({
@@ -75,6 +83,8 @@ export async function dialStream (a: HttpAddr, agent: http.Agent, signal: AbortS
     headers: { 'Content-Type': 'application/octet-stream', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-store' }
   })
   const downReq = http.request({ ...common, method: 'GET', path: `${base}/down`, headers: { 'Cache-Control': 'no-store' } })
+  keepAlive(up)
+  keepAlive(downReq)
   up.setNoDelay(true)
   up.flushHeaders()
   downReq.end()
@@ -95,5 +105,5 @@ export async function dialStream (a: HttpAddr, agent: http.Agent, signal: AbortS
   up.removeAllListeners('error').removeAllListeners('response')
   downReq.removeAllListeners('error').removeAllListeners('response')
   downReq.on('error', noop)
-  return new StreamClientConn(up, downReq, down, formatHttpAddr(a.host, a.port, a.prefix), maxPending)
+  return new StreamClientConn(up, downReq, down, formatHttpAddr(a.host, a.port, a.prefix), maxBuffered)
 }

@@ -38,7 +38,7 @@ export abstract class HttpConnBase implements Conn {
     const pending = this.pending
     this.pending = undefined
     this.pendingBytes = 0
-    if (pending !== undefined) for (const d of pending) h.onData(d)
+    if (pending !== undefined) for (const d of pending) if (!this.closed) h.onData(d)
     if (this.closed) this.notifyClose()
   }
 

@@ -14,7 +14,7 @@ import { throwIfAborted } from '../../src/util/abort.ts'
 import { HTTP_MTU, type HttpConnBase } from './conn-base.ts'
 import { HttpListener, type HttpServerOptions } from './server.ts'
 import { dialStream } from './client-stream.ts'
-import { dialPoll, type PollClientOptions } from './client-poll.ts'
+import { PollClientConn, dialPoll, type PollClientOptions } from './client-poll.ts'
 import { parseHttpAddr } from './wire.ts'
 
 export type { HttpServerOptions } from './server.ts'
@@ -119,11 +119,23 @@ export class HttpTransport implements Transport {
 
   async close (): Promise<void> {
     this.closed = true
-    for (const c of [...this.conns]) c.close()
+    const conns = [...this.conns]
     this.conns.clear()
+    for (const c of conns) c.close()
     const ls = [...this.listeners]
     this.listeners.clear()
-    await Promise.all(ls.map(async l => { await l.close() }))
+    // Let poll conns deliver their fin (bounded), then cut whatever is left.
+    const polls = conns.filter(c => c instanceof PollClientConn)
+    let timer: NodeJS.Timeout | undefined
+    await Promise.all([
+      ...ls.map(async l => { await l.close() }),
+      Promise.race([
+        Promise.all(polls.map(async c => { await c.settled })),
+        new Promise(resolve => { timer = setTimeout(resolve, 1000) })
+      ])
+    ])
+    clearTimeout(timer)
+    for (const c of polls) c.abort()
     this.pollAgent.destroy()
     this.streamAgent.destroy()
   }

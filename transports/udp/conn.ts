@@ -49,6 +49,7 @@ export class UdpConn implements Conn {
     this.seen = carrier.tick
   }
 
+  /** The send queue of the whole socket (shared with its other Conns); 0 when the OS keeps up. */
   get bufferedAmount (): number {
     return this.closed ? 0 : this.carrier.queuedBytes()
   }
@@ -58,7 +59,7 @@ export class UdpConn implements Conn {
     this.handlers = h
     const pending = this.pending
     this.pending = undefined
-    if (pending !== undefined) for (const d of pending) h.onData(d)
+    if (pending !== undefined) for (const d of pending) if (!this.closed) h.onData(d)
     if (this.closed) this.notifyClose()
   }
 

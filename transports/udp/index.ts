@@ -83,6 +83,7 @@ export class UdpTransport implements Transport {
         throw new TransportError(`cannot resolve ${a.host}`, { cause: err })
       }
     }
+    if (ip.startsWith('::ffff:') && ip.includes('.')) ip = ip.slice(7) // IPv4-mapped: dial as IPv4
     // Binding a local socket is quick and not worth racing: a raced bind would leak it.
     const conn = await this.dialFrom(ip, a.port)
     if (opts.signal.aborted || this.closed || conn.closed) {

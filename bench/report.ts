@@ -1,0 +1,23 @@
+/** Prints benchmark figures as text or as one JSON line each; medians of several runs. */
+let json = false
+
+export function setJson (on: boolean): void { json = on }
+
+/** Prints one figure. */
+export function report (bench: string, kase: string, metric: string, value: number, unit: string, note = ''): void {
+  if (json) {
+    process.stdout.write(JSON.stringify({ bench, case: kase, metric, value: Number(value.toFixed(3)), unit }) + '\n')
+  } else {
+    process.stdout.write(`${bench.padEnd(6)} ${kase.padEnd(22)} ${metric.padEnd(26)} ${value.toFixed(value >= 100 ? 0 : 2).padStart(10)} ${unit}${note !== '' ? `  ${note}` : ''}\n`)
+  }
+}
+
+/** Median of numbers. */
+export function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+/** Human-only progress line (stderr), silent in JSON mode. */
+export function note (s: string): void { if (!json) process.stderr.write(s + '\n') }

@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// The `umbra` command: runs the compiled CLI (built by `npm install`), or the TypeScript
+// sources through tsx in a development checkout where dist/ has not been built.
+import { existsSync } from 'node:fs'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+const built = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url))
+if (existsSync(built)) {
+  await import(pathToFileURL(built).href)
+} else {
+  const { register } = await import('tsx/esm/api')
+  register()
+  await import(new URL('../src/cli/main.ts', import.meta.url).href)
+}
