@@ -20,7 +20,8 @@ const COUNT: Record<string, number> = { tcp: 300_000, http: 300_000, udp: 100_00
 interface Peer { child: ChildProcess, info: Uint8Array, lines: AsyncIterator<string> }
 
 async function startPeer (listen: string): Promise<Peer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./link-peer.ts', import.meta.url).pathname, listen], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const prof = process.env.UMBRA_BENCH_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.UMBRA_BENCH_PROF] : []
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', new URL('./link-peer.ts', import.meta.url).pathname, listen], { stdio: ['pipe', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
   const first = await lines.next()
   if (first.done === true || !first.value.startsWith('INFO ')) throw new Error('bench peer did not start')
@@ -45,7 +46,7 @@ async function sendAll (link: Link, n: number): Promise<void> {
 export async function run (args: string[], report: typeof Report): Promise<void> {
   const runs = Number(args[args.indexOf('--runs') + 1] ?? 3) || 3
   const ti = args.indexOf('--transports')
-  const schemes = ti >= 0 ? args[ti + 1]!.split(',') : ['tcp', 'http', 'udp']
+  const schemes = (ti >= 0 ? args[ti + 1]!.split(',') : ['tcp', 'http', 'udp']).filter(s => s in LISTEN)
   const dataDir = await mkdtemp(join(tmpdir(), 'umbra-bench-'))
   const sender = await Router.start({ dataDir, listen: ['tcp://127.0.0.1:0'], network: 'bench' })
   try {
@@ -72,7 +73,8 @@ export async function run (args: string[], report: typeof Report): Promise<void>
         peer.child.kill('SIGTERM')
       }
     }
-    // Handshakes per second over TCP, 8 in flight, for 3 s.
+    if (args.includes('--no-handshakes')) return
+    // Handshakes per second over TCP, 32 in flight, for 3 s.
     const peer = await startPeer(LISTEN.tcp!)
     try {
       const info = verifyRouterInfo(sender.crypto, parseRouterInfo(peer.info), { now: Date.now(), maxSkewMs: 60_000, maxAgeMs: 60_000 })
@@ -83,7 +85,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
         let done = 0
         const t0 = performance.now()
         const until = t0 + 3000
-        await Promise.all(Array.from({ length: 8 }, async () => {
+        await Promise.all(Array.from({ length: 32 }, async () => {
           while (performance.now() < until) {
             const conn = await tcp.dial(contact.addresses[0]!, { signal: AbortSignal.timeout(5000) })
             const l = Link.initiate(sender.ctx, conn, contact)
@@ -95,7 +97,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
         rates.push(done / ((performance.now() - t0) / 1000))
         note(`  handshakes run ${r + 1}: ${rates[r]!.toFixed(0)}/s`)
       }
-      report('link', 'tcp handshake', 'handshakes per second', median(rates), 'hs/s', `(median of ${runs}; 8 in flight)`)
+      report('link', 'tcp handshake', 'handshakes per second', median(rates), 'hs/s', `(median of ${runs}; 32 in flight)`)
     } finally {
       peer.child.kill('SIGTERM')
     }

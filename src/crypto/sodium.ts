@@ -4,12 +4,13 @@
  * Cold-path primitives go through the wrappers. The hot path (`aeadCipher`, BLAKE2b, HKDF) calls
  * libsodium's WASM exports directly on a reused heap region: the wrappers allocate and check on
  * every call, which costs ~1.7 us of a 4.2 us 1 KiB AEAD (see shared/reference/anchors.md).
- * SHA-256 (not exported by this libsodium build) comes from node:crypto.
+ * SHA-256 (not exported by this libsodium build) and the CSPRNG come from node:crypto (OpenSSL):
+ * libsodium's WASM build asks JS for randomness 4 bytes per call, which dominated handshakes.
  *
  * `createCrypto({ seed })` gives a deterministic suite for tests: all randomness, and so all
  * generated keys, follow from the seed.
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomFillSync } from 'node:crypto'
 import sodium from 'libsodium-wrappers'
 import { CryptoError, LimitError } from '../util/errors.ts'
 import type { AeadCipher, CryptoSuite, KeyPair } from './types.ts'
@@ -146,7 +147,8 @@ export function createCrypto (opts: CryptoOptions = {}): CryptoSuite {
       return sodium.randombytes_buf_deterministic(n, s)
     }
   } else {
-    randomBytes = (n) => sodium.randombytes_buf(n)
+    // Node's CSPRNG in one call: libsodium's WASM build fetches randomness from JS 4 bytes per call.
+    randomBytes = (n) => randomFillSync(new Uint8Array(n))
   }
 
   const blake2b = (data: Uint8Array, outLen = 32, key?: Uint8Array): Uint8Array => {

@@ -32,6 +32,8 @@ export interface ArqOptions {
   maxRetransmits?: number
   /** How long an ACK for an ack-eliciting packet may be held back (default 5). */
   ackDelayMs?: number
+  /** Ack at once after this many ack-eliciting packets (default 2, as TCP and QUIC; fewer ACKs cost the sender less). */
+  ackEvery?: number
   /** Framing bytes the link adds per message (default 7: AMSG block header and u32 id). */
   messageOverhead?: number
   /** Framing bytes the link adds to an ACK block (default 3: block header). */
@@ -92,7 +94,7 @@ export class Arq {
   constructor (opts: ArqOptions) {
     this.o = {
       initialRtoMs: 250, minRtoMs: 50, maxRtoMs: 4000, maxInFlightPackets: 1024,
-      maxQueuedBytes: 8 * 1024 * 1024, maxRetransmits: 12, ackDelayMs: 5, messageOverhead: 7, ackOverhead: 3,
+      maxQueuedBytes: 8 * 1024 * 1024, maxRetransmits: 12, ackDelayMs: 5, ackEvery: 2, messageOverhead: 7, ackOverhead: 3,
       ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as ArqOptions
     }
     for (const [k, v] of Object.entries(this.o)) {
@@ -200,7 +202,7 @@ export class Arq {
     if (messages.length === 0) return []
     if (!this.ackOwed) this.ackDeadline = now + this.o.ackDelayMs
     this.ackOwed = true
-    if (++this.elicitingSinceAck >= 2) this.ackDeadline = now // ACK every second packet at once
+    if (++this.elicitingSinceAck >= this.o.ackEvery) this.ackDeadline = now // ACK every ackEvery-th packet at once
     const out: Uint8Array[] = []
     for (const m of messages) {
       const v = this.window.accept(m.id)

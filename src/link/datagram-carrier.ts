@@ -19,6 +19,8 @@ import type { LinkLimits, LinkStats } from './types.ts'
 /** Room kept for an ACK block beside a full-size message. */
 const ACK_ROOM = 64
 const AMSG_HEADER = BLOCK_HEADER + 4
+/** ACK every 8th data packet (or after the ARQ's ack delay): each ACK is a datagram the sender must receive and open. */
+const ACK_EVERY = 8
 
 /** The datagram carrier: ARQ-driven sender, authenticated receiver. */
 export class DatagramCarrier {
@@ -41,7 +43,7 @@ export class DatagramCarrier {
     private readonly limits: LinkLimits, private readonly stats: LinkStats, private readonly ev: CarrierEvents,
     private readonly now: () => number, private readonly onAuthenticated: () => void) {
     this.payload = conn.mtu - DATAGRAM_OVERHEAD
-    this.arq = new Arq({ maxPacketPayload: this.payload, maxQueuedBytes: limits.maxQueuedBytes, messageOverhead: AMSG_HEADER, ackOverhead: BLOCK_HEADER })
+    this.arq = new Arq({ maxPacketPayload: this.payload, maxQueuedBytes: limits.maxQueuedBytes, messageOverhead: AMSG_HEADER, ackOverhead: BLOCK_HEADER, ackEvery: ACK_EVERY })
     this.writer = new BlockWriter(this.payload, Math.min(limits.padQuantum, this.payload))
     this.pt = new Uint8Array(conn.mtu)
     this.lastSend = this.lastReceive = now()

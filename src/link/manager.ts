@@ -42,6 +42,8 @@ export interface LinkManagerStats {
   refusedBusy: number
   /** Links closed because a newer or preferred one replaced them. */
   replaced: number
+  /** Handshakes in progress now. */
+  handshakes: number
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
@@ -128,7 +130,7 @@ export class LinkManager {
   stats (): LinkManagerStats {
     const links: Record<TransportName, number> = { udp: 0, tcp: 0, http: 0, memory: 0 }
     for (const l of this.all()) links[l.transport]++
-    return { links, ...this.counters }
+    return { links, ...this.counters, handshakes: this.handshakes }
   }
 
   /** Closes every link and listener. */

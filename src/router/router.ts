@@ -70,6 +70,7 @@ export class Router {
     const { keys } = await loadOrCreateRouterKeys(crypto, config.dataDir)
     const limits = { ...LINK_DEFAULTS, ...config.limits }
     const maxAge = config.maxInfoAgeMs ?? 24 * 3600_000
+    const verified = new VerifiedInfoCache(1024)
     const ctx: LinkContext = {
       crypto,
       clock,
@@ -78,7 +79,7 @@ export class Router {
       network: config.network ?? 'umbra',
       limits,
       verifyPeer: (bytes, remoteStatic) => {
-        const info = verifyRouterInfo(crypto, parseRouterInfo(bytes), { now: clock.wall(), maxSkewMs: limits.maxSkewMs, maxAgeMs: maxAge })
+        const info = verified.get(crypto, bytes, clock.wall(), limits.maxSkewMs, maxAge)
         if (!crypto.equal(info.identity.staticKey, remoteStatic)) throw new HandshakeError('RouterInfo names another static key')
         return contactOf(crypto, info)
       }
@@ -123,6 +124,26 @@ export class Router {
   async stop (): Promise<void> {
     await this.links.close()
     await Promise.allSettled(this.transports.map(async t => { await t.close() }))
+  }
+}
+
+/**
+ * Remembers RouterInfos whose signature checked out, by the hash of their exact bytes, so a
+ * peer that reconnects with the same RouterInfo costs no second Ed25519 verification. The
+ * time window is checked on every use. Bounded (oldest entries go first).
+ */
+class VerifiedInfoCache {
+  private readonly map = new Map<string, Verified<RouterInfo>>()
+  constructor (private readonly max: number) {}
+
+  get (crypto: CryptoSuite, bytes: Uint8Array, now: number, maxSkewMs: number, maxAgeMs: number): Verified<RouterInfo> {
+    const key = hex(crypto.blake2b(bytes, 32))
+    const hit = this.map.get(key)
+    if (hit !== undefined && hit.published <= now + maxSkewMs && hit.published >= now - maxAgeMs) return hit
+    const info = verifyRouterInfo(crypto, parseRouterInfo(bytes), { now, maxSkewMs, maxAgeMs })
+    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!)
+    this.map.set(key, info)
+    return info
   }
 }
 
