@@ -95,10 +95,23 @@ async function readIfExists (path: string): Promise<Uint8Array | undefined> {
   }
 }
 
-/** Removes temporary files of `file` left in `dir` by a crash during an earlier write. */
+/** Whether process `pid` is alive (a temp file of a live writer is not stale). */
+function alive (pid: number): boolean {
+  if (pid === process.pid) return true
+  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
+}
+
+/**
+ * Removes temporary files of `file` left in `dir` by a crash during an earlier write: those
+ * whose writer process (the pid in the name) is gone. A live writer's temp file is left alone.
+ */
 async function removeStaleTemps (dir: string, file: string): Promise<void> {
+  const prefix = `.${file}.tmp-`
   for (const n of await readdir(dir)) {
-    if (n.startsWith(`.${file}.tmp-`)) await unlink(join(dir, n)).catch(() => { /* gone already */ })
+    if (!n.startsWith(prefix)) continue
+    const pid = Number(n.slice(prefix.length).split('-')[0])
+    if (Number.isInteger(pid) && pid > 0 && alive(pid)) continue
+    await unlink(join(dir, n)).catch(() => { /* gone already */ })
   }
 }
 

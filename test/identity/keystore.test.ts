@@ -60,7 +60,7 @@ t.test('corrupt router key files are ConfigErrors naming the file, never replace
 t.test('stale temp files from a crash are removed; the key file is untouched', async t => {
   const dir = await tempDir(t)
   const first = await loadOrCreateRouterKeys(crypto, dir)
-  await writeFile(join(dir, '.router.keys.tmp-1-abc'), 'half-written')
+  await writeFile(join(dir, '.router.keys.tmp-2147483646-abc'), 'half-written') // a writer pid no process has
   const again = await loadOrCreateRouterKeys(crypto, dir)
   t.equal(toHex(again.keys.identity.signingKey), toHex(first.keys.identity.signingKey))
   t.same(await readdir(dir), ['router.keys'])
