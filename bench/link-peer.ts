@@ -1,6 +1,6 @@
 /**
  * The receiving side of bench/link.ts, run as its own process: a router listening on one
- * transport. Prints `INFO <base64 RouterInfo>`; on a control message [0xff, n u32] it times the
+ * transport (argv: listen address, optional UDP loopback MTU). Prints `INFO <base64 RouterInfo>`; on a control message [0xff, n u32] it times the
  * next n messages (first to last) and prints `DONE <n> <ms> <bytes>`.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -10,7 +10,8 @@ import { Router } from '../src/router/router.ts'
 
 const listen = process.argv[2] ?? 'tcp://127.0.0.1:0'
 const dataDir = await mkdtemp(join(tmpdir(), 'umbra-bench-'))
-const router = await Router.start({ dataDir, listen: [listen], network: 'bench' })
+const mtu = Number(process.argv[3])
+const router = await Router.start({ dataDir, listen: [listen], network: 'bench', ...(mtu > 0 ? { udp: { loopbackMtu: mtu } } : {}) })
 let expect = 0
 let got = 0
 let bytes = 0

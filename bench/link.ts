@@ -14,14 +14,16 @@ import { contactOf, Router } from '../src/router/router.ts'
 import { parseRouterInfo, verifyRouterInfo } from '../src/identity/index.ts'
 import { median, note, type report as Report } from './report.ts'
 
-const LISTEN: Record<string, string> = { tcp: 'tcp://127.0.0.1:0', http: 'http://127.0.0.1:0/umbra', udp: 'udp://127.0.0.1:0' }
-const COUNT: Record<string, number> = { tcp: 300_000, http: 300_000, udp: 100_000 }
+const LISTEN: Record<string, string> = { tcp: 'tcp://127.0.0.1:0', http: 'http://127.0.0.1:0/umbra', udp: 'udp://127.0.0.1:0', 'udp-1472': 'udp://127.0.0.1:0' }
+const COUNT: Record<string, number> = { tcp: 300_000, http: 300_000, udp: 200_000, 'udp-1472': 100_000 }
+/** `udp-1472`: UDP with the path MTU of an Ethernet path (one 1 KiB message per datagram). */
+const UDP_MTU: Record<string, number> = { 'udp-1472': 1472 }
 
 interface Peer { child: ChildProcess, info: Uint8Array, lines: AsyncIterator<string> }
 
-async function startPeer (listen: string): Promise<Peer> {
+async function startPeer (listen: string, loopbackMtu?: number): Promise<Peer> {
   const prof = process.env.UMBRA_BENCH_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.UMBRA_BENCH_PROF] : []
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', new URL('./link-peer.ts', import.meta.url).pathname, listen], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', new URL('./link-peer.ts', import.meta.url).pathname, listen, String(loopbackMtu ?? '')], { stdio: ['pipe', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
   const first = await lines.next()
   if (first.done === true || !first.value.startsWith('INFO ')) throw new Error('bench peer did not start')
@@ -46,12 +48,13 @@ async function sendAll (link: Link, n: number): Promise<void> {
 export async function run (args: string[], report: typeof Report): Promise<void> {
   const runs = Number(args[args.indexOf('--runs') + 1] ?? 3) || 3
   const ti = args.indexOf('--transports')
-  const schemes = (ti >= 0 ? args[ti + 1]!.split(',') : ['tcp', 'http', 'udp']).filter(s => s in LISTEN)
+  const schemes = (ti >= 0 ? args[ti + 1]!.split(',') : ['tcp', 'http', 'udp', 'udp-1472']).filter(s => s in LISTEN)
   const dataDir = await mkdtemp(join(tmpdir(), 'umbra-bench-'))
-  const sender = await Router.start({ dataDir, listen: ['tcp://127.0.0.1:0'], network: 'bench' })
   try {
     for (const scheme of schemes) {
-      const peer = await startPeer(LISTEN[scheme]!)
+      const mtu = UDP_MTU[scheme]
+      const sender = await Router.start({ dataDir, listen: ['tcp://127.0.0.1:0'], network: 'bench', ...(mtu !== undefined ? { udp: { loopbackMtu: mtu } } : {}) })
+      const peer = await startPeer(LISTEN[scheme]!, mtu)
       try {
         const link = await sender.connectInfo(peer.info, AbortSignal.timeout(10_000))
         const n = COUNT[scheme]!
@@ -71,9 +74,11 @@ export async function run (args: string[], report: typeof Report): Promise<void>
         report('link', `${scheme} 1KiB one-way`, 'throughput', m * 1024 / 1e6, 'MB/s')
       } finally {
         peer.child.kill('SIGTERM')
+        await sender.stop()
       }
     }
     if (args.includes('--no-handshakes')) return
+    const sender = await Router.start({ dataDir, listen: ['tcp://127.0.0.1:0'], network: 'bench' })
     // Handshakes per second over TCP, 32 in flight, for 3 s.
     const peer = await startPeer(LISTEN.tcp!)
     try {
@@ -100,9 +105,9 @@ export async function run (args: string[], report: typeof Report): Promise<void>
       report('link', 'tcp handshake', 'handshakes per second', median(rates), 'hs/s', `(median of ${runs}; 32 in flight)`)
     } finally {
       peer.child.kill('SIGTERM')
+      await sender.stop()
     }
   } finally {
-    await sender.stop()
     await rm(dataDir, { recursive: true, force: true })
   }
 }

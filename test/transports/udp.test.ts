@@ -130,9 +130,9 @@ t.test('dial from a transport that listens uses the listening port; replies reac
 })
 
 t.test('sends over the mtu throw LimitError; exactly mtu is fine', async t => {
-  const server = transport(t, { mtu: 100 })
+  const server = transport(t, { mtu: 100, loopbackMtu: 100 })
   const { l, conns, data } = await collector(server)
-  const client = transport(t, { mtu: 100 })
+  const client = transport(t, { mtu: 100, loopbackMtu: 100 })
   t.equal(client.mtu, 100)
   const c = await client.dial(l.addr, { signal: signal() })
   t.equal(c.mtu, 100)
@@ -142,6 +142,18 @@ t.test('sends over the mtu throw LimitError; exactly mtu is fine', async t => {
   t.ok(await waitFor(() => conns.length === 1 && data.get(conns[0] as Conn)?.length === 1))
   t.equal(data.get(conns[0] as Conn)?.[0]?.length, 100)
   t.equal(new UdpTransport().mtu, 1472, 'default mtu')
+})
+
+t.test('a loopback peer gets the loopback path MTU; a bad setting is a ConfigError', async t => {
+  const server = transport(t)
+  const { l } = await collector(server)
+  const client = transport(t, { loopbackMtu: 9000 })
+  const c = await client.dial(l.addr, { signal: signal() })
+  t.equal(c.mtu, 9000, 'dialled loopback Conn uses loopbackMtu')
+  c.setHandlers({ onData: () => {} })
+  t.equal(c.send(new Uint8Array(9000)), true, 'a 9000-byte datagram goes out whole on lo')
+  t.throws(() => c.send(new Uint8Array(9001)), LimitError)
+  t.throws(() => new UdpTransport({ loopbackMtu: 70000 }), { name: 'ConfigError' })
 })
 
 t.test('garbage datagrams do not crash anything; a well-behaved client is still served', async t => {

@@ -16,6 +16,7 @@ import { formatUdpAddr, isLoopback, isWildcard } from './addr.ts'
 /** Tunables of one endpoint (see UdpTransportOptions for meanings and defaults). */
 export interface EndpointOptions {
   mtu: number
+  loopbackMtu: number
   maxConns: number
   idleTimeoutMs: number
   socketBufferBytes: number
@@ -155,7 +156,9 @@ export class UdpEndpoint implements UdpCarrier {
   }
 
   private add (ip: string, port: number, inbound: boolean): UdpConn {
-    const conn = new UdpConn(this, ip, port, this.opts.mtu, inbound, this.opts.maxPending)
+    // The path MTU: a loopback peer's datagrams never leave `lo` (MTU 65536); others get the configured MTU.
+    const mtu = isLoopback(ip) ? Math.max(this.opts.mtu, this.opts.loopbackMtu) : this.opts.mtu
+    const conn = new UdpConn(this, ip, port, mtu, inbound, this.opts.maxPending)
     let byPort = this.conns.get(ip)
     if (byPort === undefined) this.conns.set(ip, byPort = new Map())
     byPort.set(port, conn)
