@@ -47,6 +47,16 @@ function randInt (c: CryptoSuite, lo: number, hi: number): number {
   return lo + (new DataView(r.buffer, r.byteOffset).getUint32(0) % (hi - lo + 1))
 }
 
+/** `head` followed by `pad` random bytes, which are mixed into the handshake hash. */
+function appendPadding (c: CryptoSuite, xk: { mixHash (d: Uint8Array): void }, head: Uint8Array, pad: number): Uint8Array {
+  const padding = c.randomBytes(pad)
+  xk.mixHash(padding)
+  const out = new Uint8Array(head.length + pad)
+  out.set(head, 0)
+  out.set(padding, head.length)
+  return out
+}
+
 function checkSkew (theirSeconds: number, nowMs: number, maxSkewMs: number): void {
   const skew = Math.abs(theirSeconds * 1000 - nowMs)
   if (skew > maxSkewMs + 1000) throw new HandshakeError(`peer clock differs from ours by ${Math.round(skew / 1000)} s`)
@@ -93,13 +103,7 @@ export class InitiatorHandshake {
     v.setUint16(2, pad)
     v.setUint16(4, this.m3p2Len)
     v.setUint32(6, Math.floor(nowMs / 1000))
-    const head = this.xk.write1(opts)
-    const padding = this.cfg.crypto.randomBytes(pad)
-    this.xk.mixHash(padding)
-    const out = new Uint8Array(head.length + pad)
-    out.set(head, 0)
-    out.set(padding, head.length)
-    return out
+    return appendPadding(this.cfg.crypto, this.xk, this.xk.write1(opts), pad)
   }
 
   /** Reads the first 64 bytes of message 2; returns how many padding bytes follow. */
@@ -174,13 +178,7 @@ export class ResponderHandshake {
     v.setUint8(0, LINK_VERSION)
     v.setUint16(2, pad)
     v.setUint32(6, Math.floor(nowMs / 1000))
-    const head = this.xk.write2(opts)
-    const padding = this.cfg.crypto.randomBytes(pad)
-    this.xk.mixHash(padding)
-    const out = new Uint8Array(head.length + pad)
-    out.set(head, 0)
-    out.set(padding, head.length)
-    return out
+    return appendPadding(this.cfg.crypto, this.xk, this.xk.write2(opts), pad)
   }
 
   /** Reads message 3: the initiator's static key, its RouterInfo bytes and the session keys. */
