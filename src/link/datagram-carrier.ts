@@ -59,6 +59,7 @@ export class DatagramCarrier {
     }
     this.inner = {
       onBlock: (type, body) => {
+        if (this.closed) return
         if (type === BlockType.MSG) {
           this.stats.messagesReceived++
           this.ev.onMessage(body.slice())
@@ -137,8 +138,13 @@ export class DatagramCarrier {
     this.scheduled = true
     setImmediate(() => {
       this.scheduled = false
-      if (!this.closed) this.flush()
+      if (!this.closed) this.safeFlush()
     })
+  }
+
+  /** flush() from a timer or setImmediate: a throw fails this link, never the process. */
+  private safeFlush (): void {
+    try { this.flush() } catch (err) { this.ev.onFail(err instanceof Error ? err : new Error(String(err))) }
   }
 
   private flush (): void {
@@ -176,8 +182,8 @@ export class DatagramCarrier {
       this.timer = undefined
       this.timerAt = Infinity
       if (this.closed) return
-      this.arq.onTimer(this.now())
-      this.flush()
+      try { this.arq.onTimer(this.now()) } catch (err) { this.ev.onFail(err instanceof Error ? err : new Error(String(err))); return }
+      this.safeFlush()
     }, Math.max(0, at - this.now()))
   }
 

@@ -121,6 +121,19 @@ export class InitiatorHandshake {
   /** Authenticates message 2's padding. */
   read2Pad (padding: Uint8Array): void { this.xk.mixHash(padding) }
 
+  /**
+   * Reads a whole message 2 (datagram transports). If it does not authenticate the state is
+   * unchanged, so a forged or stray datagram cannot spoil the handshake.
+   */
+  read2Whole (msg: Uint8Array, nowMs: number): void {
+    this.xk.atomic(() => {
+      if (msg.length < HEAD_BYTES) throw new DecodeError('message 2 truncated')
+      const pad = this.read2Head(msg.subarray(0, HEAD_BYTES), nowMs)
+      if (msg.length !== HEAD_BYTES + pad) throw new HandshakeError('message 2 has the wrong size')
+      this.read2Pad(msg.subarray(HEAD_BYTES))
+    })
+  }
+
   /** Message 3 and the session keys. */
   write3 (): { msg: Uint8Array, result: HandshakeResult } {
     const payload = new Uint8Array(this.m3p2Len - TAG)
@@ -183,6 +196,10 @@ export class ResponderHandshake {
 
   /** Reads message 3: the initiator's static key, its RouterInfo bytes and the session keys. */
   read3 (msg: Uint8Array): { info: Uint8Array, result: HandshakeResult } {
+    return this.xk.atomic(() => this.read3Inner(msg))
+  }
+
+  private read3Inner (msg: Uint8Array): { info: Uint8Array, result: HandshakeResult } {
     if (msg.length !== this.msg3Bytes) throw new DecodeError(`handshake message 3 must be ${this.msg3Bytes} bytes, got ${msg.length}`)
     this.xk.read3Static(msg.subarray(0, MSG3_PART1_BYTES))
     const { payload, result } = this.xk.read3Payload(msg.subarray(MSG3_PART1_BYTES))

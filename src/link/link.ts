@@ -93,6 +93,10 @@ export class Link {
   private dgReply: Uint8Array | undefined
   private dgConfirmed = false
   private probing = false
+  /** Responder: message 2 went out (failures before it look like any prober's). */
+  private answered = false
+  /** Responder: message 3 read, peer being verified (the initiator may already send frames). */
+  private verifying = false
 
   private constructor (private readonly ctx: LinkContext, readonly conn: Conn, readonly initiator: boolean) {
     this.ready = new Promise((resolve, reject) => { this.resolveReady = resolve; this.rejectReady = reject })
@@ -208,10 +212,12 @@ export class Link {
           hs.read1Pad(this.inq.take(pad))
           this.conn.send(hs.write2(this.ctx.clock.wall()))
           sent2 = true
+          this.answered = true
         }
         if (this.inq.length < hs.msg3Bytes) return false
         const { info, result } = hs.read3(this.inq.take(hs.msg3Bytes))
         this.step = undefined
+        this.verifying = true
         void this.verifyAndOpen(info, result)
         return false
       }
@@ -262,13 +268,9 @@ export class Link {
       const hs = this.hsInit!
       if (this.dgReply !== undefined || d.length < HEAD_BYTES) return
       try {
-        const pad = hs.read2Head(d.subarray(0, HEAD_BYTES), now)
-        if (d.length !== HEAD_BYTES + pad) throw new HandshakeError('message 2 has the wrong size')
-        hs.read2Pad(d.subarray(HEAD_BYTES))
-      } catch (err) {
-        // Our handshake state may be spoiled by a forged message 2; a real one can't be read now.
-        this.fail(err instanceof Error ? err : new HandshakeError(String(err)), false)
-        return
+        hs.read2Whole(d, now)
+      } catch {
+        return // forged or stray: the handshake state is unchanged, a genuine message 2 still works
       }
       const { msg, result } = hs.write3()
       this.dgReply = msg
@@ -291,19 +293,19 @@ export class Link {
       const msg2 = hs.write2(now)
       this.dgReply = msg2
       this.conn.send(msg2)
-      this.retransmit(() => this.state === 'handshake' ? msg2 : undefined)
+      // No timed resend: the source address is unproven (reflection). A lost message 2 shows as a
+      // resent message 1, answered below.
       return
     }
     if (this.ctx.crypto.equal(d, this.dgMsg1)) { if (this.dgReply !== undefined) this.conn.send(this.dgReply); return }
     if (d.length !== hs.msg3Bytes || this.step !== undefined) return
-    this.step = () => false // message 3 being verified: ignore further datagrams
     let read: { info: Uint8Array, result: HandshakeResult }
     try {
       read = hs.read3(d)
-    } catch (err) {
-      this.fail(err instanceof Error ? err : new HandshakeError(String(err)), false)
-      return
+    } catch {
+      return // not message 3 (a stray data packet or a forgery): state unchanged, keep waiting
     }
+    this.step = () => false // message 3 being verified: ignore further datagrams
     void this.verifyAndOpen(read.info, read.result)
   }
 
@@ -355,14 +357,20 @@ export class Link {
     }
     if (!this.conn.reliable) { this.onHandshakeDatagram(d); return }
     this.inq.push(d.slice())
-    if (this.inq.length > MAX_HANDSHAKE_BUFFER) { this.fail(new LimitError('too many bytes during handshake'), false); return }
-    try {
-      while (this.step !== undefined && this.state === 'handshake' && this.step()) { /* advance */ }
-    } catch (err) {
-      const e = err instanceof Error ? err : new HandshakeError(String(err))
-      if (!this.initiator && this.hsResp !== undefined && this.hsResp.msg3Bytes === 0) { this.startProbeDrain(e); return }
-      this.fail(e, false)
+    const cap = this.verifying ? this.ctx.limits.maxQueuedBytes : MAX_HANDSHAKE_BUFFER
+    let err: Error | undefined
+    if (this.inq.length > cap) err = new LimitError('too many bytes during handshake')
+    else {
+      try {
+        while (this.step !== undefined && this.state === 'handshake' && this.step()) { /* advance */ }
+      } catch (e) {
+        err = e instanceof Error ? e : new HandshakeError(String(e))
+      }
     }
+    if (err === undefined) return
+    // A responder that has not answered treats every failure alike, so probes learn nothing.
+    if (!this.initiator && !this.answered) { this.inq.drain(); this.startProbeDrain(err); return }
+    this.fail(err, false)
   }
 
   private deliver (m: Uint8Array): void {

@@ -66,7 +66,10 @@ export class LinkManager {
   private readonly dialing = new Map<string, Promise<Link>>()
   private readonly listeners: Listener[] = []
   private handshakes = 0
-  private readonly replay = new Map<string, number>()
+  /** Ephemeral keys of recent message 1s, in two generations that rotate (see rememberEphemeral). */
+  private replayNow = new Set<string>()
+  private replayOld = new Set<string>()
+  private replayRotated = 0
   private readonly timer: NodeJS.Timeout
   private closed = false
   private readonly counters = { inboundRejected: 0, dialFailures: 0, refusedBusy: 0, replaced: 0 }
@@ -199,15 +202,16 @@ export class LinkManager {
       conn.close()
       return
     }
+    // Counted until it opens or its socket closes (a prober's drain holds a socket too).
     this.handshakes++
+    let counted = true
+    const release = (): void => { if (counted) { counted = false; this.handshakes-- } }
     const link = Link.accept(this.ctx, conn)
+    link.onClose = () => { release(); this.counters.inboundRejected++ }
     link.ready.then(() => {
-      this.handshakes--
-      this.register(link)
-    }, () => {
-      this.handshakes--
-      this.counters.inboundRejected++
-    })
+      release()
+      try { this.register(link) } catch { link.close() }
+    }, () => {})
   }
 
   /** Makes `link` the peer's link (or closes it in favour of the existing one); wires events. */
@@ -237,14 +241,23 @@ export class LinkManager {
     return link
   }
 
+  /**
+   * Returns false for a message-1 ephemeral key seen within the time a message 1 stays
+   * acceptable (2 × (max skew + 1 s)). Two generations each spanning that time rotate, so every
+   * key is remembered at least that long; when the current one is full, new handshakes are
+   * refused (never is a live entry evicted, which would re-open replays).
+   */
   private rememberEphemeral (key: Uint8Array, now: number): boolean {
-    const k = hex(key)
-    if (this.replay.has(k)) return false
-    if (this.replay.size >= 65536) {
-      for (const [kk, t] of this.replay) if (t < now) this.replay.delete(kk)
-      if (this.replay.size >= 65536) this.replay.delete(this.replay.keys().next().value!)
+    const span = 2 * (this.ctx.limits.maxSkewMs + 1000)
+    if (now - this.replayRotated >= span) {
+      this.replayOld = now - this.replayRotated >= 2 * span ? new Set() : this.replayNow
+      this.replayNow = new Set()
+      this.replayRotated = now
     }
-    this.replay.set(k, now + 2 * this.ctx.limits.maxSkewMs)
+    const k = hex(key)
+    if (this.replayNow.has(k) || this.replayOld.has(k)) return false
+    if (this.replayNow.size >= 65536) return false
+    this.replayNow.add(k)
     return true
   }
 

@@ -80,6 +80,10 @@ class SymmetricState {
     return pt
   }
 
+  /** A copy of the state, to undo a message that fails authentication. */
+  save (): [Uint8Array, Uint8Array, Uint8Array | undefined, number] { return [this.ck, this.h, this.k, this.n] }
+  restore (st: [Uint8Array, Uint8Array, Uint8Array | undefined, number]): void { [this.ck, this.h, this.k, this.n] = st }
+
   /** Split(): the two transport keys (initiator→responder, responder→initiator). */
   split (): [Uint8Array, Uint8Array] {
     const out = this.c.hkdf(EMPTY, this.ck, EMPTY, 64)
@@ -122,6 +126,13 @@ export class XkInitiator {
 
   /** Mixes bytes (e.g. unencrypted padding) into the handshake hash, so they are authenticated. */
   mixHash (data: Uint8Array): void { this.ss.mixHash(data) }
+
+  /** Runs `f`; if it throws, the state is as before (a forged message changes nothing). */
+  atomic<T> (f: () => T): T {
+    const st = this.ss.save()
+    const re = this.re
+    try { return f() } catch (err) { this.ss.restore(st); this.re = re; throw err }
+  }
 
   /** -> e, es, payload */
   write1 (payload: Uint8Array): Uint8Array {
@@ -167,6 +178,14 @@ export class XkResponder {
 
   /** Mixes bytes (e.g. unencrypted padding) into the handshake hash, so they are authenticated. */
   mixHash (data: Uint8Array): void { this.ss.mixHash(data) }
+
+  /** Runs `f`; if it throws, the state is as before (a forged message changes nothing). */
+  atomic<T> (f: () => T): T {
+    const st = this.ss.save()
+    const re = this.re
+    const rs = this.rs
+    try { return f() } catch (err) { this.ss.restore(st); this.re = re; this.rs = rs; throw err }
+  }
 
   /** The initiator's ephemeral key (after read1), e.g. for replay caches. */
   get remoteEphemeral (): Uint8Array | undefined { return this.re }

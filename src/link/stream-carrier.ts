@@ -34,6 +34,8 @@ export class StreamCarrier implements BlockSink {
   private wantDrain = false
   private closed = false
   private control: Array<[number, Uint8Array]> = []
+  /** The token of the one PONG owed (only the latest PING is answered). */
+  private pong: Uint8Array | undefined
   private rekeyPending = false
   private readonly writer: BlockWriter
   lastSend = 0
@@ -64,9 +66,9 @@ export class StreamCarrier implements BlockSink {
     return true
   }
 
-  /** Queues a control block (PING, PONG, CLOSE) to go out with the next frame. */
+  /** Queues a control block (PING, CLOSE, REKEY) to go out with the next frame (at most 16 pending). */
   sendControl (type: number, body: Uint8Array): void {
-    if (this.closed) return
+    if (this.closed || this.control.length >= 16) return
     this.control.push([type, body])
     this.schedule()
   }
@@ -91,18 +93,22 @@ export class StreamCarrier implements BlockSink {
 
   /** Called by the opener for each frame plaintext. */
   onFrame (pt: Uint8Array): void {
+    if (this.closed) return
     this.stats.framesReceived++
     parseBlocks(pt, this)
   }
 
   onBlock (type: number, body: Uint8Array): void {
+    if (this.closed) return // nothing is delivered after CLOSE or a failure
     switch (type) {
       case BlockType.MSG:
         this.stats.messagesReceived++
         this.ev.onMessage(body.slice())
         break
       case BlockType.PING:
-        this.sendControl(BlockType.PONG, body.slice(0, 8))
+        // One PONG owed at most, however many PINGs a peer packs into its frames.
+        this.pong = body.slice(0, 8)
+        this.schedule()
         break
       case BlockType.PONG:
         break
@@ -157,14 +163,17 @@ export class StreamCarrier implements BlockSink {
     let out = Buffer.allocUnsafe(Math.min(OUT_BUFFER, 2 * pending + frameMax + 64))
     let off = 0
     const w = this.writer
+    if (this.pong !== undefined) { this.control.push([BlockType.PONG, this.pong]); this.pong = undefined }
     while ((this.head < this.queue.length || this.control.length > 0) && off + frameMax <= out.length) {
       w.reset()
       let rekey = false
-      while (this.control.length > 0 && w.room() >= (this.control[0]![1].length)) {
-        const [type, body] = this.control.shift()!
+      let ci = 0
+      while (ci < this.control.length && w.room() >= this.control[ci]![1].length) {
+        const [type, body] = this.control[ci++]!
         w.add(type, body)
         if (type === BlockType.REKEY) rekey = true
       }
+      if (ci > 0) this.control = this.control.slice(ci)
       while (this.head < this.queue.length) {
         const m = this.queue[this.head]!
         if (w.room() < m.length) break

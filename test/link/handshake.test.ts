@@ -51,3 +51,21 @@ t.test('clock skew beyond the limit is refused', async t => {
 t.test('a RouterInfo that cannot fit the datagram MTU is a LimitError', async t => {
   t.throws(() => new InitiatorHandshake({ ...cfg, maxMessageBytes: 200 }, si, sr.publicKey, info), { name: 'LimitError' })
 })
+
+t.test('on datagrams, a forged message 2 or 3 changes nothing: the genuine one still completes', async t => {
+  const i = new InitiatorHandshake(cfg, si, sr.publicKey, info)
+  const r = new ResponderHandshake(cfg, sr)
+  const m1 = i.write1(NOW)
+  const p1 = r.read1Head(m1.subarray(0, HEAD_BYTES), NOW); r.read1Pad(m1.subarray(HEAD_BYTES, HEAD_BYTES + p1))
+  const m2 = r.write2(NOW)
+  const forged2 = m2.slice(); forged2[50]! ^= 1
+  t.throws(() => { i.read2Whole(forged2, NOW) }, { name: 'HandshakeError' })
+  t.throws(() => { i.read2Whole(c.randomBytes(m2.length), NOW) })
+  t.doesNotThrow(() => { i.read2Whole(m2, NOW) }, 'the genuine message 2 still reads')
+  const { msg: m3, result: ri } = i.write3()
+  const forged3 = m3.slice(); forged3[70]! ^= 1
+  t.throws(() => r.read3(forged3), { name: 'HandshakeError' })
+  t.throws(() => r.read3(c.randomBytes(m3.length)))
+  const { result: rr } = r.read3(m3)
+  t.same(rr.recvKey, ri.sendKey, 'keys still agree')
+})

@@ -74,3 +74,18 @@ t.test('a handshake from another network gets no answer', async t => {
   await t.rejects(a.links.connect(b.contact()), { name: 'TransportError' })
   t.ok(b.links.stats().inboundRejected >= 1)
 })
+
+t.test('UDP: a valid message 1 from an unproven address is answered once, not on a timer', async t => {
+  const a = await startRouter(t)
+  const b = await startRouter(t)
+  const udp = b.addresses.find(x => x.startsWith('udp:'))!
+  const hs = new InitiatorHandshake({ crypto: a.crypto, prologue: new TextEncoder().encode('umbra/link/1 test'), maxMessageBytes: 1472 }, a.keys.static, b.keys.static.publicKey, a.info.raw)
+  const sock = dgram.createSocket('udp4')
+  let answers = 0
+  sock.on('message', () => { answers++ })
+  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve))
+  t.teardown(() => { sock.close() })
+  sock.send(hs.write1(Date.now()), port(udp), '127.0.0.1')
+  await new Promise(resolve => setTimeout(resolve, 2500))
+  t.equal(answers, 1, 'one message 2, no timed resends to a spoofable source')
+})
