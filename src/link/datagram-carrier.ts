@@ -8,7 +8,7 @@
  *
  *   packet plaintext = [ACK block] AMSG block* PAD      (AMSG body = id u32 | inner block)
  */
-import type { Conn } from '../../transports/types.ts'
+import type { Conn } from './transport.ts'
 import { ClosedError, LimitError, TimeoutError } from '../util/errors.ts'
 import { Arq, type ArqMessage } from './arq.ts'
 import { BlockType, BlockWriter, BLOCK_HEADER, parseBlocks, type BlockSink } from './blocks.ts'

@@ -8,7 +8,7 @@
  * wrong key) sends nothing back, reads and discards for a short random time, then closes.
  * The manager (manager.ts) decides which peers and transports; a Link never dials.
  */
-import type { Conn, TransportName } from '../../transports/types.ts'
+import type { Conn, TransportName } from './transport.ts'
 import { ClosedError, HandshakeError, LimitError, TimeoutError, UmbraError } from '../util/errors.ts'
 import { BlockType, CloseReason } from './blocks.ts'
 import { DatagramCarrier } from './datagram-carrier.ts'

@@ -11,7 +11,7 @@
  *   one initiated by the router with the lower ID; otherwise the newer.
  * Does not know what messages mean: it hands them to `onMessage`.
  */
-import type { Conn, Listener, Transport, TransportName } from '../../transports/types.ts'
+import type { Conn, Listener, Transport, TransportName } from './transport.ts'
 import { raceSignal, throwIfAborted, withTimeout } from '../util/abort.ts'
 import { ClosedError, LimitError, TransportError, UmbraError } from '../util/errors.ts'
 import { CloseReason } from './blocks.ts'

@@ -7,7 +7,7 @@
  * Receiving: the StreamOpener reassembles frames; blocks are dispatched by type.
  * Does not do the handshake (link.ts) or pick transports (manager.ts).
  */
-import type { Conn } from '../../transports/types.ts'
+import type { Conn } from './transport.ts'
 import { ClosedError, FrameError, LimitError } from '../util/errors.ts'
 import { BlockType, BlockWriter, BLOCK_HEADER, parseBlocks, type BlockSink } from './blocks.ts'
 import type { StreamOpener, StreamSealer } from './stream-codec.ts'

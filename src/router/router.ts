@@ -18,7 +18,7 @@ import { ConfigError, HandshakeError } from '../util/errors.ts'
 import { HttpTransport, type HttpTransportOptions } from '../../transports/http/index.ts'
 import { MemoryTransport, type MemoryTransportOptions } from '../../transports/memory/index.ts'
 import { TcpTransport } from '../../transports/tcp/index.ts'
-import type { Transport } from '../../transports/types.ts'
+import type { Transport } from '../link/transport.ts'
 import { UdpTransport, type UdpTransportOptions } from '../../transports/udp/index.ts'
 
 /** Router settings (link level). */

@@ -8,7 +8,7 @@ import { Link } from '../../src/link/link.ts'
 import { LINK_DEFAULTS, type LinkContext, type LinkLimits, type PeerContact } from '../../src/link/types.ts'
 import { systemClock } from '../../src/util/clock.ts'
 import { HandshakeError } from '../../src/util/errors.ts'
-import type { Conn, Transport } from '../../transports/types.ts'
+import type { Conn, Transport } from '../../src/link/transport.ts'
 
 export interface TestRouter { ctx: LinkContext, contact: (addr: string) => PeerContact }
 

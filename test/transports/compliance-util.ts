@@ -4,7 +4,7 @@
  * waits. Every wait has a deadline (a bound against hangs, not a speed assertion).
  */
 import { createHash, type Hash } from 'node:crypto'
-import type { Conn, Transport } from '../../transports/types.ts'
+import type { Conn, Transport } from '../../src/link/transport.ts'
 
 /** Upper bound of any single wait in the suite, in ms. */
 export const BOUND_MS = 20_000

@@ -12,7 +12,7 @@ import type { Test } from 'tap'
 import { randomBytes } from 'node:crypto'
 import * as net from 'node:net'
 import * as dgram from 'node:dgram'
-import type { Listener, Transport } from '../../transports/types.ts'
+import type { Listener, Transport } from '../../src/link/transport.ts'
 import { BOUND_MS, Peer, Side, connect, deliver, sha256, sleep, type PeerMode } from './compliance-util.ts'
 
 /** What the suite needs to test one transport. */

@@ -5,7 +5,7 @@
  */
 import t, { type Test } from 'tap'
 import { createMemoryTransport, type MemoryTransportOptions } from '../../transports/memory/index.ts'
-import type { Conn, Transport } from '../../transports/types.ts'
+import type { Conn, Transport } from '../../src/link/transport.ts'
 import { runTransportCompliance } from './compliance.ts'
 import { Peer, Side, connect, sleep } from './compliance-util.ts'
 

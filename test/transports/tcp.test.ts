@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { createTcpTransport, parseTcpAddr } from '../../transports/tcp/index.ts'
-import type { Conn } from '../../transports/types.ts'
+import type { Conn } from '../../src/link/transport.ts'
 import { runTransportCompliance } from './compliance.ts'
 import { Peer, Side, connect, deliver } from './compliance-util.ts'
 

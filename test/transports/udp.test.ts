@@ -8,7 +8,7 @@ import type { Test } from 'tap'
 import dgram from 'node:dgram'
 import { randomBytes } from 'node:crypto'
 import { UdpTransport, type UdpTransportOptions } from '../../transports/udp/index.ts'
-import type { Conn, Listener } from '../../transports/types.ts'
+import type { Conn, Listener } from '../../src/link/transport.ts'
 import { AbortError, ClosedError, LimitError } from '../../src/util/errors.ts'
 import { runTransportCompliance } from './compliance.ts'
 

@@ -4,7 +4,7 @@
  * a close that runs once and tells the owner exactly once. Subclasses fill in `send`,
  * `bufferedAmount` and `teardown` (release their requests). It does no I/O itself.
  */
-import type { Conn, ConnHandlers } from '../types.ts'
+import type { Conn, ConnHandlers } from '../../src/link/transport.ts'
 import { LimitError } from '../../src/util/errors.ts'
 
 /** Suggested chunk size of HTTP Conns. */

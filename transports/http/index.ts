@@ -8,7 +8,7 @@
  * No TLS here (that would be an https transport) and no proxy support on the client side.
  */
 import http from 'node:http'
-import type { Conn, DialOptions, Listener, ListenOptions, Transport } from '../types.ts'
+import type { Conn, DialOptions, Listener, ListenOptions, Transport } from '../../src/link/transport.ts'
 import { ClosedError } from '../../src/util/errors.ts'
 import { throwIfAborted } from '../../src/util/abort.ts'
 import { HTTP_MTU, type HttpConnBase } from './conn-base.ts'

@@ -8,7 +8,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { TransportError, TimeoutError } from '../../src/util/errors.ts'
-import type { Conn } from '../types.ts'
+import type { Conn } from '../../src/link/transport.ts'
 import { ServerSession, reply, type SessionOptions, type Ticker } from './session.ts'
 import { formatHttpAddr, intParam, parseRoute } from './wire.ts'
 

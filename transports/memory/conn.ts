@@ -7,7 +7,7 @@
  * the bytes already in flight; unreliable ends carry datagrams of at most `mtu` bytes and never
  * signal close. It does not find peers: the transport in index.ts pairs ends up.
  */
-import type { Conn, ConnHandlers } from '../types.ts'
+import type { Conn, ConnHandlers } from '../../src/link/transport.ts'
 import { ClosedError, ConfigError, LimitError } from '../../src/util/errors.ts'
 import { DelayLine, now } from './delay-line.ts'
 

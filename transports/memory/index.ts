@@ -7,7 +7,7 @@
  * It moves bytes only between transports in the same process; it does not touch the network,
  * and it does not model bandwidth (only latency and a bounded send buffer).
  */
-import type { Conn, DialOptions, Listener, ListenOptions, Transport } from '../types.ts'
+import type { Conn, DialOptions, Listener, ListenOptions, Transport } from '../../src/link/transport.ts'
 import { ClosedError, ConfigError, TimeoutError, TransportError } from '../../src/util/errors.ts'
 import { raceSignal, throwIfAborted } from '../../src/util/abort.ts'
 import { MemoryConn, type LinkModel } from './conn.ts'

@@ -10,7 +10,7 @@
  * framing: a TCP conn is a byte stream.
  */
 import type { Socket } from 'node:net'
-import type { Conn, ConnHandlers } from '../types.ts'
+import type { Conn, ConnHandlers } from '../../src/link/transport.ts'
 import { ClosedError, ConfigError, LimitError, TransportError } from '../../src/util/errors.ts'
 
 /** Tuning of a {@link TcpConn}. */

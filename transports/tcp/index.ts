@@ -9,7 +9,7 @@
  * copy on send and none on receive.
  */
 import * as net from 'node:net'
-import type { Conn, DialOptions, Listener, ListenOptions, Transport } from '../types.ts'
+import type { Conn, DialOptions, Listener, ListenOptions, Transport } from '../../src/link/transport.ts'
 import { ClosedError, TransportError } from '../../src/util/errors.ts'
 import { abortReason, throwIfAborted } from '../../src/util/abort.ts'
 import { formatTcpAddr, parseTcpAddr } from './addr.ts'

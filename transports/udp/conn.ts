@@ -4,7 +4,7 @@
  * ones to the owner. It does no I/O of its own, keeps no timers and allocates nothing per
  * packet; close is local only (never signalled to the peer).
  */
-import type { Conn, ConnHandlers } from '../types.ts'
+import type { Conn, ConnHandlers } from '../../src/link/transport.ts'
 import { ClosedError, LimitError } from '../../src/util/errors.ts'
 import { formatUdpAddr } from './addr.ts'
 

@@ -7,7 +7,7 @@
  * signalled: the link layer above does handshakes, encryption, ARQ and keepalives.
  */
 import { lookup } from 'node:dns/promises'
-import type { Conn, DialOptions, Listener, ListenOptions, Transport } from '../types.ts'
+import type { Conn, DialOptions, Listener, ListenOptions, Transport } from '../../src/link/transport.ts'
 import { ClosedError, ConfigError, TransportError } from '../../src/util/errors.ts'
 import { raceSignal, throwIfAborted } from '../../src/util/abort.ts'
 import { parseUdpAddr, isLoopback } from './addr.ts'

@@ -1,7 +1,7 @@
 /**
  * The transport interface: a transport moves bytes between two routers and nothing else.
- * It knows nothing of keys, frames or peers' identities; the link layer (src/link) runs an
- * authenticated, encrypted session over any {@link Conn} a transport produces.
+ * It knows nothing of keys, frames or peers' identities. The link layer owns this interface
+ * (transports/ plug into it, DESIGN.md) and runs an encrypted session over any {@link Conn}.
  *
  * Two kinds of transport exist:
  * - reliable (`reliable: true`: tcp, http, memory in stream mode): a Conn is an ordered,
