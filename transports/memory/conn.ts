@@ -8,7 +8,8 @@
  * signal close. It does not find peers: the transport in index.ts pairs ends up.
  */
 import type { Conn, ConnHandlers } from '../../src/link/transport.ts'
-import { ClosedError, ConfigError, LimitError } from '../../src/util/errors.ts'
+import { ClosedError, LimitError } from '../../src/util/errors.ts'
+import { HandlerSlot } from '../handler-slot.ts'
 import { DelayLine, now } from './delay-line.ts'
 
 /** The link model one end applies to what it sends (resolved transport options). */
@@ -39,12 +40,7 @@ export class MemoryConn implements Conn {
   private readonly line: DelayLine<Item>
   private buffered = 0
   private needDrain = false
-  private handlers: ConnHandlers | undefined
-  private pending: Uint8Array[] = []
-  private pendingBytes = 0
-  private closed = false
-  private closeErr: Error | undefined
-  private closeFired = false
+  private readonly slot: HandlerSlot
   /** Unreliable server ends: announced to the listener on the first datagram. */
   private announce: ((c: MemoryConn) => boolean) | undefined
   /** When this end last received a datagram or chunk ({@link now} ms); for idle expiry. */
@@ -56,6 +52,7 @@ export class MemoryConn implements Conn {
    * @param onClosed called once when this end closes (for the owner's bookkeeping)
    */
   constructor (readonly remote: string, private readonly model: LinkModel, private readonly onClosed: (c: MemoryConn) => void) {
+    this.slot = new HandlerSlot(model.maxPendingBytes)
     this.reliable = model.reliable
     this.mtu = model.mtu
     this.line = new DelayLine<Item>(this.arrive)
@@ -73,18 +70,9 @@ export class MemoryConn implements Conn {
 
   get bufferedAmount (): number { return this.buffered }
 
-  setHandlers (h: ConnHandlers): void {
-    if (this.handlers !== undefined) throw new ConfigError('setHandlers called twice')
-    this.handlers = h
-    const pending = this.pending
-    this.pending = []
-    this.pendingBytes = 0
-    for (const d of pending) {
-      if (this.closeFired) return
-      h.onData(d)
-    }
-    if (this.closed) this.fireClose()
-  }
+  setHandlers (h: ConnHandlers): void { this.slot.attach(h) }
+
+  private get closed (): boolean { return this.slot.closed }
 
   send (data: Uint8Array): boolean {
     if (this.closed) throw new ClosedError('memory conn is closed')
@@ -143,7 +131,7 @@ export class MemoryConn implements Conn {
       peer?.receive(item)
       if (this.needDrain && !this.closed && this.buffered <= this.model.highWaterMark / 2) {
         this.needDrain = false
-        this.handlers?.onDrain?.()
+        this.slot.drain()
       }
     } else {
       peer?.closeLocally(item.reset ? new ClosedError('memory conn reset by peer') : undefined)
@@ -160,37 +148,12 @@ export class MemoryConn implements Conn {
         return
       }
     }
-    if (this.closed) return
-    const h = this.handlers
-    if (h !== undefined) {
-      h.onData(data)
-      return
-    }
-    if (this.pendingBytes + data.length > this.model.maxPendingBytes) {
-      if (this.model.reliable) this.close(new LimitError('memory conn: too much data before setHandlers'))
-      return // unreliable: drop the datagram
-    }
-    this.pending.push(data)
-    this.pendingBytes += data.length
+    // Over the bound before setHandlers: a reliable conn closes, an unreliable one drops the datagram.
+    if (!this.slot.data(data) && this.model.reliable) this.close(new LimitError('memory conn: too much data before setHandlers'))
   }
 
   /** Marks this end closed without telling the peer, and fires onClose (now or at setHandlers). */
   private closeLocally (err?: Error): void {
-    if (this.closed) return
-    this.closed = true
-    this.closeErr = err
-    this.needDrain = false
-    if (err !== undefined) {
-      this.pending = []
-      this.pendingBytes = 0
-    }
-    this.onClosed(this)
-    if (this.handlers !== undefined) this.fireClose()
-  }
-
-  private fireClose (): void {
-    if (this.closeFired) return
-    this.closeFired = true
-    this.handlers?.onClose?.(this.closeErr)
+    this.slot.close(err, () => { this.needDrain = false; this.onClosed(this) })
   }
 }

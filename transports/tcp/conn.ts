@@ -11,7 +11,8 @@
  */
 import type { Socket } from 'node:net'
 import type { Conn, ConnHandlers } from '../../src/link/transport.ts'
-import { ClosedError, ConfigError, LimitError, TransportError } from '../../src/util/errors.ts'
+import { ClosedError, LimitError, TransportError } from '../../src/util/errors.ts'
+import { HandlerSlot } from '../handler-slot.ts'
 
 /** Tuning of a {@link TcpConn}. */
 export interface TcpConnOptions {
@@ -30,21 +31,17 @@ export class TcpConn implements Conn {
   readonly transport = 'tcp' as const
   readonly reliable = true
   readonly mtu: number
-  private handlers: ConnHandlers | undefined
-  private pending: Buffer[] = []
-  private pendingBytes = 0
-  private closed = false
-  private closeErr: Error | undefined
-  private closeFired = false
+  private readonly slot: HandlerSlot
   private socketErr: Error | undefined
   private linger: NodeJS.Timeout | undefined
   private corked = false
 
   constructor (private readonly socket: Socket, readonly remote: string, private readonly opts: TcpConnOptions) {
     this.mtu = opts.mtu
+    this.slot = new HandlerSlot(opts.maxPendingBytes)
     socket.setNoDelay(true)
     socket.on('data', this.onSocketData)
-    socket.on('drain', () => { if (!this.closed) this.handlers?.onDrain?.() })
+    socket.on('drain', () => { this.slot.drain() })
     socket.on('error', err => { this.socketErr ??= err })
     socket.on('close', () => {
       if (this.linger !== undefined) clearTimeout(this.linger)
@@ -55,21 +52,10 @@ export class TcpConn implements Conn {
 
   get bufferedAmount (): number { return this.socket.writableLength }
 
-  setHandlers (h: ConnHandlers): void {
-    if (this.handlers !== undefined) throw new ConfigError('setHandlers called twice')
-    this.handlers = h
-    const pending = this.pending
-    this.pending = []
-    this.pendingBytes = 0
-    for (const d of pending) {
-      if (this.closeFired) return
-      h.onData(d)
-    }
-    if (this.closed) this.fireClose()
-  }
+  setHandlers (h: ConnHandlers): void { this.slot.attach(h) }
 
   send (data: Uint8Array): boolean {
-    if (this.closed) throw new ClosedError(`tcp ${this.remote}: conn is closed`)
+    if (this.slot.closed) throw new ClosedError(`tcp ${this.remote}: conn is closed`)
     // Node keeps a reference to a buffer it could not write at once: copy, the caller may reuse it.
     if (!this.corked) {
       this.corked = true
@@ -85,7 +71,7 @@ export class TcpConn implements Conn {
   }
 
   close (err?: Error): void {
-    if (this.closed) return
+    if (this.slot.closed) return
     if (err !== undefined) {
       this.socket.destroy()
     } else {
@@ -97,34 +83,11 @@ export class TcpConn implements Conn {
   }
 
   private readonly onSocketData = (chunk: Buffer): void => {
-    if (this.closed) return
-    const h = this.handlers
-    if (h !== undefined) {
-      h.onData(chunk)
-      return
-    }
-    this.pendingBytes += chunk.length
-    if (this.pendingBytes > this.opts.maxPendingBytes) {
-      this.pending = []
-      this.pendingBytes = 0
-      this.close(new LimitError(`tcp ${this.remote}: more than ${this.opts.maxPendingBytes} bytes before setHandlers`))
-      return
-    }
-    this.pending.push(chunk)
+    if (!this.slot.data(chunk)) this.close(new LimitError(`tcp ${this.remote}: more than ${this.opts.maxPendingBytes} bytes before setHandlers`))
   }
 
   /** Marks the conn closed and fires onClose once (now, or at setHandlers). */
   private finish (err: Error | undefined): void {
-    if (this.closed) return
-    this.closed = true
-    this.closeErr = err
-    this.opts.onClosed(this)
-    if (this.handlers !== undefined) this.fireClose()
-  }
-
-  private fireClose (): void {
-    if (this.closeFired) return
-    this.closeFired = true
-    this.handlers?.onClose?.(this.closeErr)
+    this.slot.close(err, () => { this.opts.onClosed(this) })
   }
 }

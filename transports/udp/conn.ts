@@ -6,6 +6,7 @@
  */
 import type { Conn, ConnHandlers } from '../../src/link/transport.ts'
 import { ClosedError, LimitError } from '../../src/util/errors.ts'
+import { HandlerSlot } from '../handler-slot.ts'
 import { formatUdpAddr } from './addr.ts'
 
 /** What a UdpConn needs from the socket that carries it. */
@@ -27,12 +28,7 @@ export class UdpConn implements Conn {
   readonly remote: string
   /** Carrier tick of the last datagram sent or received (read by the idle sweep). */
   seen: number
-  /** Set once close() ran. */
-  closed = false
-  private handlers: ConnHandlers | undefined
-  private pending: Uint8Array[] | undefined
-  private closeErr: Error | undefined
-  private closeNotified = false
+  private readonly slot: HandlerSlot
 
   constructor (
     private readonly carrier: UdpCarrier,
@@ -43,8 +39,10 @@ export class UdpConn implements Conn {
     readonly mtu: number,
     /** Whether the peer opened this Conn (its first datagram created it). */
     readonly inbound: boolean,
-    private readonly maxPending: number
+    maxPending: number
   ) {
+    // Before setHandlers: a bounded number of datagrams is kept, the rest dropped (it is UDP).
+    this.slot = new HandlerSlot(Infinity, maxPending)
     this.remote = formatUdpAddr(ip, port)
     this.seen = carrier.tick
   }
@@ -54,14 +52,10 @@ export class UdpConn implements Conn {
     return this.closed ? 0 : this.carrier.queuedBytes()
   }
 
-  setHandlers (h: ConnHandlers): void {
-    if (this.handlers !== undefined) throw new Error('setHandlers called twice')
-    this.handlers = h
-    const pending = this.pending
-    this.pending = undefined
-    if (pending !== undefined) for (const d of pending) if (!this.closed) h.onData(d)
-    if (this.closed) this.notifyClose()
-  }
+  /** Set once close() ran. */
+  get closed (): boolean { return this.slot.closed }
+
+  setHandlers (h: ConnHandlers): void { this.slot.attach(h) }
 
   send (data: Uint8Array): boolean {
     if (this.closed) throw new ClosedError('udp conn is closed')
@@ -71,35 +65,15 @@ export class UdpConn implements Conn {
   }
 
   close (err?: Error): void {
-    if (this.closed) return
-    this.closed = true
-    this.closeErr = err
-    this.pending = undefined
-    this.carrier.remove(this)
-    if (this.handlers !== undefined) this.notifyClose()
+    this.slot.close(err, () => { this.carrier.remove(this) })
   }
 
   /** Called by the carrier for each datagram from this remote. */
   receive (data: Uint8Array): void {
     this.seen = this.carrier.tick
-    const h = this.handlers
-    if (h !== undefined) {
-      h.onData(data)
-      return
-    }
-    // Before setHandlers: keep a bounded number of datagrams, drop the rest (it is UDP).
-    const p = this.pending ?? (this.pending = [])
-    if (p.length < this.maxPending) p.push(data)
+    this.slot.data(data)
   }
 
   /** Called by the carrier when its send queue fell below the low-water mark. */
-  drained (): void {
-    if (!this.closed) this.handlers?.onDrain?.()
-  }
-
-  private notifyClose (): void {
-    if (this.closeNotified) return
-    this.closeNotified = true
-    this.handlers?.onClose?.(this.closeErr)
-  }
+  drained (): void { this.slot.drain() }
 }
