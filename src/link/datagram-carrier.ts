@@ -13,7 +13,7 @@ import { ClosedError, LimitError, TimeoutError } from '../util/errors.ts'
 import { Arq, type ArqMessage } from './arq.ts'
 import { BlockType, BlockWriter, BLOCK_HEADER, parseBlocks, type BlockSink } from './blocks.ts'
 import { DATAGRAM_OVERHEAD, type DatagramOpener, type DatagramSealer } from './datagram-codec.ts'
-import type { CarrierEvents } from './stream-carrier.ts'
+import type { Carrier, CarrierEvents } from './carrier.ts'
 import type { LinkLimits, LinkStats } from './types.ts'
 
 /** Room kept for an ACK block beside a full-size message. */
@@ -23,7 +23,7 @@ const AMSG_HEADER = BLOCK_HEADER + 4
 const ACK_EVERY = 8
 
 /** The datagram carrier: ARQ-driven sender, authenticated receiver. */
-export class DatagramCarrier {
+export class DatagramCarrier implements Carrier {
   private readonly arq: Arq
   private readonly writer: BlockWriter
   private readonly pt: Uint8Array
@@ -120,7 +120,7 @@ export class DatagramCarrier {
   /** No-op: datagram sends never block (the ARQ's window paces them). */
   onConnDrain (): void {}
 
-  /** Timer housekeeping from the link. */
+  /** Timer housekeeping from the link (keys rotate by packet count, not time). */
   tick (_now: number): void { this.schedule() }
 
   /** Stops; with a reason, sends a final CLOSE first (best effort). */

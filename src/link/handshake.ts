@@ -47,6 +47,33 @@ function randInt (c: CryptoSuite, lo: number, hi: number): number {
   return lo + (new DataView(r.buffer, r.byteOffset).getUint32(0) % (hi - lo + 1))
 }
 
+/** A random padding length for message 1 or 2 within the configured range and the MTU. */
+function pickPad (cfg: HandshakeConfig): number {
+  const [lo, hi] = pads(cfg)
+  return randInt(cfg.crypto, lo, Math.min(hi, (cfg.maxMessageBytes ?? Infinity) - HEAD_BYTES))
+}
+
+/** opts1/opts2: version u8 | flags u8 | pad u16 | m3p2Len u16 (0 in opts2) | time u32 (s) | reserved 6. */
+function writeOptions (pad: number, m3p2Len: number, nowMs: number): Uint8Array {
+  const opts = new Uint8Array(OPTS_BYTES)
+  const v = new DataView(opts.buffer)
+  v.setUint8(0, LINK_VERSION)
+  v.setUint16(2, pad)
+  v.setUint16(4, m3p2Len)
+  v.setUint32(6, Math.floor(nowMs / 1000))
+  return opts
+}
+
+/** Checks decrypted options (version, clock skew, padding bound); returns pad and m3p2Len. */
+function readOptions (opts: Uint8Array, nowMs: number, cfg: HandshakeConfig): { pad: number, m3p2Len: number } {
+  const v = new DataView(opts.buffer, opts.byteOffset, opts.byteLength)
+  if (opts.length !== OPTS_BYTES || v.getUint8(0) !== LINK_VERSION) throw new HandshakeError('unsupported link version')
+  checkSkew(v.getUint32(6), nowMs, cfg.maxSkewMs ?? 120_000)
+  const pad = v.getUint16(2)
+  if (pad > MAX_HANDSHAKE_PAD) throw new HandshakeError('handshake padding too long')
+  return { pad, m3p2Len: v.getUint16(4) }
+}
+
 /** `head` followed by `pad` random bytes, which are mixed into the handshake hash. */
 function appendPadding (c: CryptoSuite, xk: { mixHash (d: Uint8Array): void }, head: Uint8Array, pad: number): Uint8Array {
   const padding = c.randomBytes(pad)
@@ -95,27 +122,14 @@ export class InitiatorHandshake {
 
   /** Message 1, padding included. */
   write1 (nowMs: number): Uint8Array {
-    const [lo, hi] = pads(this.cfg)
-    const pad = randInt(this.cfg.crypto, lo, Math.min(hi, (this.cfg.maxMessageBytes ?? Infinity) - HEAD_BYTES))
-    const opts = new Uint8Array(OPTS_BYTES)
-    const v = new DataView(opts.buffer)
-    v.setUint8(0, LINK_VERSION)
-    v.setUint16(2, pad)
-    v.setUint16(4, this.m3p2Len)
-    v.setUint32(6, Math.floor(nowMs / 1000))
-    return appendPadding(this.cfg.crypto, this.xk, this.xk.write1(opts), pad)
+    const pad = pickPad(this.cfg)
+    return appendPadding(this.cfg.crypto, this.xk, this.xk.write1(writeOptions(pad, this.m3p2Len, nowMs)), pad)
   }
 
   /** Reads the first 64 bytes of message 2; returns how many padding bytes follow. */
   read2Head (head: Uint8Array, nowMs: number): number {
     if (head.length !== HEAD_BYTES) throw new DecodeError('handshake message 2 head must be 64 bytes')
-    const opts = this.xk.read2(head)
-    const v = new DataView(opts.buffer, opts.byteOffset, opts.byteLength)
-    if (opts.length !== OPTS_BYTES || v.getUint8(0) !== LINK_VERSION) throw new HandshakeError('unsupported link version')
-    checkSkew(v.getUint32(6), nowMs, this.cfg.maxSkewMs ?? 120_000)
-    const pad = v.getUint16(2)
-    if (pad > MAX_HANDSHAKE_PAD) throw new HandshakeError('handshake padding too long')
-    return pad
+    return readOptions(this.xk.read2(head), nowMs, this.cfg).pad
   }
 
   /** Authenticates message 2's padding. */
@@ -167,13 +181,7 @@ export class ResponderHandshake {
    */
   read1Head (head: Uint8Array, nowMs: number): number {
     if (head.length !== HEAD_BYTES) throw new DecodeError('handshake message 1 head must be 64 bytes')
-    const opts = this.xk.read1(head)
-    const v = new DataView(opts.buffer, opts.byteOffset, opts.byteLength)
-    if (opts.length !== OPTS_BYTES || v.getUint8(0) !== LINK_VERSION) throw new HandshakeError('unsupported link version')
-    checkSkew(v.getUint32(6), nowMs, this.cfg.maxSkewMs ?? 120_000)
-    const pad = v.getUint16(2)
-    const m3 = v.getUint16(4)
-    if (pad > MAX_HANDSHAKE_PAD) throw new HandshakeError('handshake padding too long')
+    const { pad, m3p2Len: m3 } = readOptions(this.xk.read1(head), nowMs, this.cfg)
     if (m3 < TAG + 2 || m3 > MAX_INFO_BYTES + MAX_HANDSHAKE_PAD + TAG + 2) throw new HandshakeError('announced message 3 size out of range')
     this.msg3Bytes = MSG3_PART1_BYTES + m3
     return pad
@@ -184,14 +192,8 @@ export class ResponderHandshake {
 
   /** Message 2, padding included. */
   write2 (nowMs: number): Uint8Array {
-    const [lo, hi] = pads(this.cfg)
-    const pad = randInt(this.cfg.crypto, lo, Math.min(hi, (this.cfg.maxMessageBytes ?? Infinity) - HEAD_BYTES))
-    const opts = new Uint8Array(OPTS_BYTES)
-    const v = new DataView(opts.buffer)
-    v.setUint8(0, LINK_VERSION)
-    v.setUint16(2, pad)
-    v.setUint32(6, Math.floor(nowMs / 1000))
-    return appendPadding(this.cfg.crypto, this.xk, this.xk.write2(opts), pad)
+    const pad = pickPad(this.cfg)
+    return appendPadding(this.cfg.crypto, this.xk, this.xk.write2(writeOptions(pad, 0, nowMs)), pad)
   }
 
   /** Reads message 3: the initiator's static key, its RouterInfo bytes and the session keys. */

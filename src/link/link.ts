@@ -16,6 +16,7 @@ import { DatagramOpener, DatagramSealer } from './datagram-codec.ts'
 import { HEAD_BYTES, InitiatorHandshake, ResponderHandshake, type HandshakeConfig } from './handshake.ts'
 import { DirectionKeys } from './keys.ts'
 import type { HandshakeResult } from './noise.ts'
+import type { Carrier } from './carrier.ts'
 import { StreamCarrier } from './stream-carrier.ts'
 import { StreamOpener, StreamSealer } from './stream-codec.ts'
 import { newStats, type LinkContext, type LinkStats, type PeerContact } from './types.ts'
@@ -77,7 +78,7 @@ export class Link {
   /** Set by the owner: `send` may be called again after it returned false. */
   onDrain: () => void = () => {}
 
-  private carrier: StreamCarrier | DatagramCarrier | undefined
+  private carrier: Carrier | undefined
   private handler: ((msg: Uint8Array) => void) | undefined
   private held: Uint8Array[] = []
   private heldBytes = 0
@@ -86,7 +87,6 @@ export class Link {
   private resolveReady!: () => void
   private rejectReady!: (err: Error) => void
   private timers: NodeJS.Timeout[] = []
-  private lastRekey = 0
   private hsInit: InitiatorHandshake | undefined
   private hsResp: ResponderHandshake | undefined
   private dgMsg1: Uint8Array | undefined
@@ -104,10 +104,10 @@ export class Link {
     conn.setHandlers({
       onData: (d) => { this.onData(d) },
       onDrain: () => { this.carrier?.onConnDrain() },
-      onClose: (err) => { this.fail(err ?? new ClosedError('connection closed by peer'), false) }
+      onClose: (err) => { this.fail(err ?? new ClosedError('connection closed by peer')) }
     })
     this.timers.push(setTimeout(() => {
-      if (this.state === 'handshake') this.fail(new TimeoutError(`link handshake over ${conn.transport} timed out`), false)
+      if (this.state === 'handshake') this.fail(new TimeoutError(`link handshake over ${conn.transport} timed out`))
     }, ctx.limits.handshakeTimeoutMs))
   }
 
@@ -146,9 +146,7 @@ export class Link {
 
   /** Closes the link, telling the peer. Idempotent. */
   close (reason: number = CloseReason.NORMAL): void {
-    if (this.state === 'closed') return
-    this.carrier?.stop(reason)
-    this.fail(undefined, true)
+    this.fail(undefined, reason)
   }
 
   /** Periodic housekeeping (the manager calls it about once a second). */
@@ -156,10 +154,9 @@ export class Link {
     const c = this.carrier
     if (this.state !== 'open' || c === undefined) return
     const l = this.ctx.limits
-    if (now - c.lastReceive > l.idleTimeoutMs) { this.fail(new TimeoutError('link idle: nothing received'), true, CloseReason.IDLE); return }
+    if (now - c.lastReceive > l.idleTimeoutMs) { this.fail(new TimeoutError('link idle: nothing received'), CloseReason.IDLE); return }
     if (now - c.lastSend > l.keepaliveMs) c.sendControl(BlockType.PING, this.ctx.crypto.randomBytes(8))
-    if (c instanceof StreamCarrier && now - this.lastRekey > l.rekeyIntervalMs) { this.lastRekey = now; c.requestRekey() }
-    if (c instanceof DatagramCarrier) c.tick(now)
+    c.tick(now)
   }
 
   // ---- handshake ----
@@ -243,7 +240,7 @@ export class Link {
       this.open(result)
       if (this.inq.length > 0) for (const c of this.inq.drain()) this.carrier?.onData(c)
     } catch (err) {
-      this.fail(err instanceof UmbraError ? err : new HandshakeError('peer refused', { cause: err }), false)
+      this.fail(err instanceof UmbraError ? err : new HandshakeError('peer refused', { cause: err }))
     }
   }
 
@@ -286,7 +283,7 @@ export class Link {
         if (d.length !== HEAD_BYTES + pad) throw new HandshakeError('message 1 has the wrong size')
         hs.read1Pad(d.subarray(HEAD_BYTES))
       } catch (err) {
-        this.fail(err instanceof Error ? err : new HandshakeError(String(err)), false)
+        this.fail(err instanceof Error ? err : new HandshakeError(String(err)))
         return
       }
       this.dgMsg1 = d.slice()
@@ -320,7 +317,7 @@ export class Link {
     result.recvKey.fill(0)
     const events = {
       onMessage: (m: Uint8Array) => { this.deliver(m) },
-      onFail: (err?: Error) => { this.fail(err, false) },
+      onFail: (err?: Error) => { this.fail(err) },
       onDrain: () => { this.onDrain() }
     }
     const now = (): number => this.ctx.clock.now()
@@ -331,9 +328,7 @@ export class Link {
       this.carrier = carrier
     } else {
       this.carrier = new DatagramCarrier(this.conn, new DatagramSealer(c, send, l.rekeyEvery), new DatagramOpener(c, recv, l.rekeyEvery),
-        l, this.stats, events, now, () => {
-          if (this.initiator && !this.dgConfirmed) this.dgConfirmed = true
-        })
+        l, this.stats, events, now, () => { this.dgConfirmed = true })
       if (this.initiator) {
         this.retransmit(() => (this.dgConfirmed ? undefined : this.dgReply))
       } else {
@@ -341,7 +336,7 @@ export class Link {
       }
     }
     this.state = 'open'
-    this.openedAt = this.lastRekey = this.ctx.clock.now()
+    this.openedAt = this.ctx.clock.now()
     this.step = undefined
     if (this.conn.reliable && this.inq.length > 0) for (const chunk of this.inq.drain()) this.carrier.onData(chunk)
     this.resolveReady()
@@ -370,13 +365,13 @@ export class Link {
     if (err === undefined) return
     // A responder that has not answered treats every failure alike, so probes learn nothing.
     if (!this.initiator && !this.answered) { this.inq.drain(); this.startProbeDrain(err); return }
-    this.fail(err, false)
+    this.fail(err)
   }
 
   private deliver (m: Uint8Array): void {
     if (this.handler !== undefined) { this.handler(m); return }
     this.heldBytes += m.length
-    if (this.heldBytes > this.ctx.limits.maxQueuedBytes) { this.fail(new LimitError('messages arrived faster than the link owner attached'), true, CloseReason.LIMIT); return }
+    if (this.heldBytes > this.ctx.limits.maxQueuedBytes) { this.fail(new LimitError('messages arrived faster than the link owner attached'), CloseReason.LIMIT); return }
     this.held.push(m)
   }
 
@@ -386,17 +381,16 @@ export class Link {
     this.rejectReady(err)
     const r = this.ctx.crypto.randomBytes(2)
     const ms = 500 + ((r[0]! << 8) | r[1]!) % 2500
-    this.timers.push(setTimeout(() => { this.fail(err, false) }, ms).unref())
+    this.timers.push(setTimeout(() => { this.fail(err) }, ms).unref())
   }
 
-  private fail (err: Error | undefined, tellPeer: boolean, reason: number = CloseReason.ERROR): void {
+  /** Ends the link once; with `closeReason`, an open link tells the peer in a CLOSE block. */
+  private fail (err: Error | undefined, closeReason?: number): void {
     if (this.state === 'closed') return
-    const wasOpen = this.state === 'open'
     this.state = 'closed'
     for (const t of this.timers) clearTimeout(t)
     this.timers = []
-    if (tellPeer && wasOpen && err !== undefined) this.carrier?.stop(reason)
-    else this.carrier?.stop()
+    this.carrier?.stop(closeReason)
     this.conn.close()
     this.rejectReady(err ?? new ClosedError('link closed'))
     this.onClose(err)

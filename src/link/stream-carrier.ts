@@ -10,22 +10,14 @@
 import type { Conn } from './transport.ts'
 import { ClosedError, FrameError, LimitError } from '../util/errors.ts'
 import { BlockType, BlockWriter, BLOCK_HEADER, parseBlocks, type BlockSink } from './blocks.ts'
+import type { Carrier, CarrierEvents } from './carrier.ts'
 import type { StreamOpener, StreamSealer } from './stream-codec.ts'
 import type { LinkLimits, LinkStats } from './types.ts'
-
-/** Callbacks from a carrier to its link. */
-export interface CarrierEvents {
-  onMessage (msg: Uint8Array): void
-  /** The peer closed the link (CLOSE block) or the link failed. */
-  onFail (err?: Error): void
-  /** Queued bytes fell below the high-water mark after `send` returned false. */
-  onDrain (): void
-}
 
 const OUT_BUFFER = 256 * 1024
 
 /** The stream carrier: batching sender, frame-reassembling receiver. */
-export class StreamCarrier implements BlockSink {
+export class StreamCarrier implements Carrier, BlockSink {
   private queue: Uint8Array[] = []
   private head = 0
   private queued = 0
@@ -40,12 +32,13 @@ export class StreamCarrier implements BlockSink {
   private readonly writer: BlockWriter
   lastSend = 0
   lastReceive = 0
+  private lastRekey = 0
 
   constructor (private readonly conn: Conn, private readonly sealer: StreamSealer, private readonly opener: StreamOpener,
     private readonly limits: LinkLimits, private readonly stats: LinkStats, private readonly ev: CarrierEvents,
     private readonly now: () => number) {
     this.writer = new BlockWriter(limits.maxFramePlaintext, limits.padQuantum)
-    this.lastSend = this.lastReceive = now()
+    this.lastSend = this.lastReceive = this.lastRekey = now()
   }
 
   /** Largest message this carrier takes. */
@@ -73,8 +66,10 @@ export class StreamCarrier implements BlockSink {
     this.schedule()
   }
 
-  /** Rotates our sending key after the next frame (time-based rekey). */
-  requestRekey (): void {
+  /** Time-based rekey: every `rekeyIntervalMs`, our sending key rotates after the next frame. */
+  tick (now: number): void {
+    if (now - this.lastRekey <= this.limits.rekeyIntervalMs) return
+    this.lastRekey = now
     this.rekeyPending = true
     this.sendControl(BlockType.REKEY, new Uint8Array(0))
   }
