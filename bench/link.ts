@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { Link } from '../src/link/link.ts'
-import { contactOf, Router } from '../src/router/router.ts'
-import { parseRouterInfo, verifyRouterInfo } from '../src/identity/index.ts'
+import { Router } from '../src/router/router.ts'
 import { median, note, type report as Report } from './report.ts'
 
 const LISTEN: Record<string, string> = { tcp: 'tcp://127.0.0.1:0', http: 'http://127.0.0.1:0/umbra', udp: 'udp://127.0.0.1:0', 'udp-1472': 'udp://127.0.0.1:0' }
@@ -82,8 +81,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
     // Handshakes per second over TCP, 32 in flight, for 3 s.
     const peer = await startPeer(LISTEN.tcp!)
     try {
-      const info = verifyRouterInfo(sender.crypto, parseRouterInfo(peer.info), { now: Date.now(), maxSkewMs: 60_000, maxAgeMs: 60_000 })
-      const contact = contactOf(sender.crypto, info)
+      const contact = sender.contactFor(peer.info)
       const tcp = sender.transports.find(t => t.name === 'tcp')!
       const rates: number[] = []
       for (let r = 0; r < runs; r++) {

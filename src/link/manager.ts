@@ -13,6 +13,7 @@
  */
 import type { Conn, Listener, Transport, TransportName } from './transport.ts'
 import { raceSignal, throwIfAborted, withTimeout } from '../util/abort.ts'
+import { compareBytes, toHex as hex } from '../util/bytes.ts'
 import { ClosedError, LimitError, TransportError, UmbraError } from '../util/errors.ts'
 import { CloseReason } from './blocks.ts'
 import { Link } from './link.ts'
@@ -46,12 +47,6 @@ export interface LinkManagerStats {
   handshakes: number
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
-
-function compareBytes (a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!
-  return a.length - b.length
-}
 
 /** Keeps one link per peer (see module doc). */
 export class LinkManager {

@@ -13,6 +13,7 @@ import {
 import type { Link } from '../link/link.ts'
 import { LinkManager } from '../link/manager.ts'
 import { LINK_DEFAULTS, type LinkContext, type LinkLimits, type PeerContact } from '../link/types.ts'
+import { toHex } from '../util/bytes.ts'
 import { systemClock, type Clock } from '../util/clock.ts'
 import { ConfigError, HandshakeError } from '../util/errors.ts'
 import { HttpTransport, type HttpTransportOptions } from '../../transports/http/index.ts'
@@ -46,21 +47,22 @@ export interface RouterComponents {
   clock?: Clock
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 
 /** A running router (link level). */
 export class Router {
-  /** The router's ID: SHA-256 of its RouterIdentity. */
-  readonly id: Uint8Array
   /** Its current signed RouterInfo. */
   info!: Verified<RouterInfo>
   /** Addresses actually bound. */
   addresses: string[] = []
 
   private constructor (readonly config: RouterConfig, readonly crypto: CryptoSuite, readonly clock: Clock,
-    readonly keys: RouterKeys, readonly ctx: LinkContext, readonly links: LinkManager, readonly transports: Transport[]) {
-    this.id = routerHash(crypto, keys.identity)
-  }
+    readonly keys: RouterKeys,
+    /** The router's ID: SHA-256 of its RouterIdentity. */
+    readonly id: Uint8Array,
+    readonly ctx: LinkContext, readonly links: LinkManager,
+    readonly transports: Transport[],
+    /** The contact of a peer's RouterInfo bytes, verified (signature checks cached by bytes). */
+    readonly contactFor: (infoBytes: Uint8Array) => PeerContact) {}
 
   /** Starts a router: keys from the data dir, transports listening, RouterInfo signed. */
   static async start (config: RouterConfig, components: RouterComponents = {}): Promise<Router> {
@@ -71,6 +73,7 @@ export class Router {
     const limits = { ...LINK_DEFAULTS, ...config.limits }
     const maxAge = config.maxInfoAgeMs ?? 24 * 3600_000
     const verified = new VerifiedInfoCache(1024)
+    const contactFor = (bytes: Uint8Array): PeerContact => contactOf(crypto, verified.get(crypto, bytes, clock.wall(), limits.maxSkewMs, maxAge))
     const ctx: LinkContext = {
       crypto,
       clock,
@@ -79,9 +82,9 @@ export class Router {
       network: config.network ?? 'umbra',
       limits,
       verifyPeer: (bytes, remoteStatic) => {
-        const info = verified.get(crypto, bytes, clock.wall(), limits.maxSkewMs, maxAge)
-        if (!crypto.equal(info.identity.staticKey, remoteStatic)) throw new HandshakeError('RouterInfo names another static key')
-        return contactOf(crypto, info)
+        const contact = contactFor(bytes)
+        if (!crypto.equal(contact.staticKey, remoteStatic)) throw new HandshakeError('RouterInfo names another static key')
+        return contact
       }
     }
     const transports: Transport[] = [
@@ -89,7 +92,7 @@ export class Router {
     ]
     const ownId = routerHash(crypto, keys.identity)
     const links = new LinkManager(ctx, transports, { ownId, ...(config.dialTimeoutMs !== undefined ? { dialTimeoutMs: config.dialTimeoutMs } : {}) })
-    const router = new Router(config, crypto, clock, keys, ctx, links, transports)
+    const router = new Router(config, crypto, clock, keys, ownId, ctx, links, transports, contactFor)
     try {
       router.addresses = await links.listen(config.listen)
       router.republish()
@@ -101,7 +104,7 @@ export class Router {
   }
 
   /** The router's ID in hex (for logs). */
-  get idHex (): string { return hex(this.id) }
+  get idHex (): string { return toHex(this.id) }
 
   /** Signs a fresh RouterInfo with the bound addresses (each cost from its transport's bid). */
   republish (): void {
@@ -116,8 +119,7 @@ export class Router {
 
   /** Links to the router whose RouterInfo bytes are `infoBytes` (verified first). */
   async connectInfo (infoBytes: Uint8Array, signal?: AbortSignal): Promise<Link> {
-    const info = verifyRouterInfo(this.crypto, parseRouterInfo(infoBytes), { now: this.clock.wall(), maxSkewMs: this.ctx.limits.maxSkewMs, maxAgeMs: this.config.maxInfoAgeMs ?? 24 * 3600_000 })
-    return this.links.connect(contactOf(this.crypto, info), signal !== undefined ? { signal } : {})
+    return await this.links.connect(this.contactFor(infoBytes), signal !== undefined ? { signal } : {})
   }
 
   /** Closes links, listeners and transports. */
@@ -137,7 +139,7 @@ class VerifiedInfoCache {
   constructor (private readonly max: number) {}
 
   get (crypto: CryptoSuite, bytes: Uint8Array, now: number, maxSkewMs: number, maxAgeMs: number): Verified<RouterInfo> {
-    const key = hex(crypto.blake2b(bytes, 32))
+    const key = toHex(crypto.blake2b(bytes, 32))
     const hit = this.map.get(key)
     if (hit !== undefined && hit.published <= now + maxSkewMs && hit.published >= now - maxAgeMs) return hit
     const info = verifyRouterInfo(crypto, parseRouterInfo(bytes), { now, maxSkewMs, maxAgeMs })
