@@ -8,7 +8,7 @@ export function report (bench: string, kase: string, metric: string, value: numb
   if (json) {
     process.stdout.write(JSON.stringify({ bench, case: kase, metric, value: Number(value.toFixed(3)), unit }) + '\n')
   } else {
-    process.stdout.write(`${bench.padEnd(6)} ${kase.padEnd(22)} ${metric.padEnd(26)} ${value.toFixed(value >= 100 ? 0 : 2).padStart(10)} ${unit}${note !== '' ? `  ${note}` : ''}\n`)
+    process.stdout.write(`${bench.padEnd(9)} ${kase.padEnd(22)} ${metric.padEnd(26)} ${value.toFixed(value >= 100 ? 0 : 2).padStart(10)} ${unit}${note !== '' ? `  ${note}` : ''}\n`)
   }
 }
 
