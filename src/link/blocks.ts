@@ -23,7 +23,6 @@ export const BlockType = {
   CLOSE: 6,
   REKEY: 7
 } as const
-export type BlockTypeValue = typeof BlockType[keyof typeof BlockType]
 
 /** Bytes of a block header. */
 export const BLOCK_HEADER = 3

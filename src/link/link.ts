@@ -56,8 +56,6 @@ export class Link {
   peer: PeerContact | undefined
   /** Counters. */
   readonly stats: LinkStats = newStats()
-  /** When the link opened (clock ms). */
-  openedAt = 0
   /** Resolves when the handshake completes; rejects with its error. */
   readonly ready: Promise<void>
   /**
@@ -336,7 +334,6 @@ export class Link {
       }
     }
     this.state = 'open'
-    this.openedAt = this.ctx.clock.now()
     this.step = undefined
     if (this.conn.reliable && this.inq.length > 0) for (const chunk of this.inq.drain()) this.carrier.onData(chunk)
     this.resolveReady()

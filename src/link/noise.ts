@@ -229,5 +229,3 @@ export class XkResponder {
 
 /** Bytes of the static-key part of message 3. */
 export const MSG3_PART1_BYTES = DHLEN + TAGLEN
-/** Fixed overhead of messages 1 and 2 before their payload: ephemeral key + tag. */
-export const MSG12_OVERHEAD = DHLEN + TAGLEN

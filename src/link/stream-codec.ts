@@ -13,8 +13,6 @@ import type { CryptoSuite } from '../crypto/types.ts'
 import { FrameError, LimitError } from '../util/errors.ts'
 import { DirectionKeys, MaskStream } from './keys.ts'
 
-/** Bytes a frame adds to its plaintext. */
-export const STREAM_FRAME_OVERHEAD = 2 + 16
 /** Largest ciphertext a 16-bit length can announce. */
 export const MAX_STREAM_CIPHERTEXT = 65535
 
@@ -27,9 +25,6 @@ export class StreamSealer {
   constructor (c: CryptoSuite, readonly keys: DirectionKeys, private readonly rekeyEvery: number) {
     this.masks = new MaskStream(c, keys.maskKey)
   }
-
-  /** Frames sealed so far. */
-  get frames (): number { return this.index }
 
   /** Seals `pt` into `out` at `off`; returns the bytes written (pt.length + 18). */
   seal (pt: Uint8Array, out: Uint8Array, off: number): number {
@@ -69,9 +64,6 @@ export class StreamOpener {
     this.asm = new Uint8Array(maxCiphertext)
     this.pt = new Uint8Array(maxCiphertext)
   }
-
-  /** Frames opened so far. */
-  get frames (): number { return this.index }
 
   /** Bytes held for an incomplete frame. */
   get buffered (): number { return this.hdrFill + this.asmFill }

@@ -16,11 +16,3 @@ export const systemClock: Clock = {
   now: () => performance.now(),
   wall: () => Date.now()
 }
-
-/** A clock that only moves when told to; for tests of pure state machines. */
-export class ManualClock implements Clock {
-  constructor (private t = 0, private readonly wallBase = 1_800_000_000_000) {}
-  now (): number { return this.t }
-  wall (): number { return this.wallBase + this.t }
-  advance (ms: number): void { this.t += ms }
-}
