@@ -80,9 +80,9 @@ export class LinkManager {
   async listen (addrs: string[]): Promise<string[]> {
     const bound: string[] = []
     for (const addr of addrs) {
-      const tx = this.transportFor(addr)
-      if (tx === undefined) throw new TransportError(`no transport can listen on ${addr}`)
-      const l = await tx.listen(addr, (conn) => { this.accept(conn) })
+      const r = this.route(addr)
+      if (r === undefined) throw new TransportError(`no transport can listen on ${addr}`)
+      const l = await r.tx.listen(addr, (conn) => { this.accept(conn) })
       this.listeners.push(l)
       bound.push(l.addr)
     }
@@ -141,21 +141,20 @@ export class LinkManager {
     await Promise.allSettled(this.listeners.map(async l => { await l.close() }))
   }
 
-  private transportFor (addr: string): Transport | undefined {
-    let best: Transport | undefined
-    let bestBid = Infinity
-    for (const t of this.transports) {
-      const b = t.bid(addr)
-      if (b !== undefined && b < bestBid) { best = t; bestBid = b }
+  /** The transport that bids lowest for `addr`, with its bid; undefined if none can reach it. */
+  route (addr: string): { tx: Transport, bid: number } | undefined {
+    let best: { tx: Transport, bid: number } | undefined
+    for (const tx of this.transports) {
+      const bid = tx.bid(addr)
+      if (bid !== undefined && (best === undefined || bid < best.bid)) best = { tx, bid }
     }
     return best
   }
 
   private async dialAll (peer: PeerContact): Promise<Link> {
     const ranked = peer.addresses
-      .map(addr => ({ addr, tx: this.transportFor(addr) }))
-      .filter((x): x is { addr: string, tx: Transport } => x.tx !== undefined)
-      .sort((a, b) => a.tx.bid(a.addr)! - b.tx.bid(b.addr)!)
+      .flatMap(addr => { const r = this.route(addr); return r === undefined ? [] : [{ addr, ...r }] })
+      .sort((a, b) => a.bid - b.bid)
     if (ranked.length === 0) throw new TransportError('peer has no address any of our transports can reach')
     const failures: string[] = []
     for (const { addr, tx } of ranked) {

@@ -108,7 +108,7 @@ export class Router {
 
   /** Signs a fresh RouterInfo with the bound addresses (each cost from its transport's bid). */
   republish (): void {
-    const addresses = this.addresses.map(url => ({ url, cost: Math.min(255, Math.min(...this.transports.map(t => t.bid(url) ?? 255))) }))
+    const addresses = this.addresses.map(url => ({ url, cost: Math.min(255, this.links.route(url)?.bid ?? 255) }))
     const u = signRouterInfo(this.crypto, this.keys, { addresses, caps: 'R', options: {}, published: this.clock.wall() })
     this.info = verifyRouterInfo(this.crypto, u, { now: this.clock.wall(), maxSkewMs: 60_000, maxAgeMs: 60_000 })
     this.ctx.ownInfo = this.info.raw
