@@ -17,7 +17,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Readable } from 'node:stream'
-import { ConfigError, LimitError, TransportError } from '../../src/util/errors.ts'
+import { LimitError, TransportError } from '../../src/util/errors.ts'
+import { formatTransportUrl, parseTransportUrl } from '../url.ts'
 
 /** Default path prefix of the HTTP transport. */
 export const DEFAULT_PREFIX = '/umbra'
@@ -35,23 +36,13 @@ export interface HttpAddr {
 
 /** Parses `http://host[:port][/prefix]` (prefix defaults to /umbra). Throws ConfigError. */
 export function parseHttpAddr (addr: string): HttpAddr {
-  let u: URL
-  try {
-    u = new URL(addr)
-  } catch (err) {
-    throw new ConfigError(`not an http:// address: ${addr}`, { cause: err })
-  }
-  if (u.protocol !== 'http:') throw new ConfigError(`not an http:// address: ${addr}`)
-  if (u.search !== '' || u.hash !== '' || u.username !== '') throw new ConfigError(`http address takes host, port and path only: ${addr}`)
-  let prefix = u.pathname.replace(/\/+$/, '')
-  if (prefix === '') prefix = DEFAULT_PREFIX
-  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname
-  return { host, port: u.port === '' ? 80 : Number(u.port), prefix }
+  const { host, port, path } = parseTransportUrl(addr, 'http', { path: true, defaultPort: 80 })
+  return { host, port, prefix: path === '' ? DEFAULT_PREFIX : path }
 }
 
 /** Formats host, port and prefix as an http:// URL. */
 export function formatHttpAddr (host: string, port: number, prefix: string): string {
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}${prefix}`
+  return formatTransportUrl('http', host, port, prefix)
 }
 
 /** A fresh random session id: 16 bytes, hex. */

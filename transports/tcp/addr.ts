@@ -1,7 +1,8 @@
 /**
  * `tcp://host:port` addresses: parse and format. Pure; does no DNS and no I/O.
- * IPv6 hosts are written in brackets (`tcp://[::1]:7001`).
+ * IPv6 hosts are written in brackets (`tcp://[::1]:7001`). The checks are transports/url.ts's.
  */
+import { formatTransportUrl, parseTransportUrl } from '../url.ts'
 
 /** A parsed TCP address. */
 export interface TcpAddr {
@@ -15,19 +16,15 @@ export interface TcpAddr {
  */
 export function parseTcpAddr (addr: string): TcpAddr | undefined {
   if (!addr.startsWith('tcp://')) return undefined
-  let url: URL
   try {
-    url = new URL(addr)
+    const { host, port } = parseTransportUrl(addr, 'tcp')
+    return { host, port }
   } catch {
     return undefined
   }
-  if (url.port === '' || url.hostname === '' || (url.pathname !== '' && url.pathname !== '/')) return undefined
-  if (url.search !== '' || url.hash !== '' || url.username !== '') return undefined
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
-  return { host, port: Number(url.port) }
 }
 
 /** Formats a host and port as a `tcp://` address. */
 export function formatTcpAddr (host: string, port: number): string {
-  return host.includes(':') ? `tcp://[${host}]:${port}` : `tcp://${host}:${port}`
+  return formatTransportUrl('tcp', host, port)
 }

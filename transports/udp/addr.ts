@@ -4,7 +4,7 @@
  * name is returned as is (family 0) for the caller to resolve once.
  */
 import { isIP } from 'node:net'
-import { ConfigError } from '../../src/util/errors.ts'
+import { formatTransportUrl, parseTransportUrl } from '../url.ts'
 
 /** A parsed UDP address. `family` is 0 when `host` is a name still to be resolved. */
 export interface UdpAddr {
@@ -15,25 +15,14 @@ export interface UdpAddr {
 
 /** Parses `udp://host:port` (IPv6 hosts in brackets). Throws ConfigError on anything else. */
 export function parseUdpAddr (addr: string): UdpAddr {
-  let u: URL
-  try {
-    u = new URL(addr)
-  } catch (err) {
-    throw new ConfigError(`not a udp:// address: ${addr}`, { cause: err })
-  }
-  if (u.protocol !== 'udp:') throw new ConfigError(`not a udp:// address: ${addr}`)
-  if (u.port === '') throw new ConfigError(`udp address needs a port: ${addr}`)
-  if ((u.pathname !== '' && u.pathname !== '/') || u.search !== '' || u.username !== '') {
-    throw new ConfigError(`udp address takes only host and port: ${addr}`)
-  }
-  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname
+  const { host, port } = parseTransportUrl(addr, 'udp')
   const fam = isIP(host)
-  return { host, port: Number(u.port), family: fam === 4 ? 4 : fam === 6 ? 6 : 0 }
+  return { host, port, family: fam === 4 ? 4 : fam === 6 ? 6 : 0 }
 }
 
 /** Formats an IP literal and port as `udp://ip:port` (brackets around IPv6). */
 export function formatUdpAddr (ip: string, port: number): string {
-  return ip.includes(':') ? `udp://[${ip}]:${port}` : `udp://${ip}:${port}`
+  return formatTransportUrl('udp', ip, port)
 }
 
 /** Whether `ip` (an IP literal) is a loopback address. */
