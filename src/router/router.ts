@@ -21,6 +21,11 @@ import { MemoryTransport, type MemoryTransportOptions } from '../../transports/m
 import { TcpTransport } from '../../transports/tcp/index.ts'
 import type { Transport } from '../link/transport.ts'
 import { UdpTransport, type UdpTransportOptions } from '../../transports/udp/index.ts'
+import type { RouterStatus } from './status.ts'
+import { silentLogger, type Logger } from '../util/log.ts'
+
+/** The package version (reported in status). */
+export const VERSION = '0.1.0'
 
 /** Router settings (link level). */
 export interface RouterConfig {
@@ -45,6 +50,8 @@ export interface RouterConfig {
 export interface RouterComponents {
   crypto?: CryptoSuite
   clock?: Clock
+  /** Where the router logs (default: nowhere). */
+  log?: Logger
 }
 
 
@@ -54,6 +61,8 @@ export class Router {
   info!: Verified<RouterInfo>
   /** Addresses actually bound. */
   addresses: string[] = []
+  /** Wall-clock start time. */
+  readonly startedAt: number
 
   private constructor (readonly config: RouterConfig, readonly crypto: CryptoSuite, readonly clock: Clock,
     readonly keys: RouterKeys,
@@ -62,7 +71,10 @@ export class Router {
     readonly ctx: LinkContext, readonly links: LinkManager,
     readonly transports: Transport[],
     /** The contact of a peer's RouterInfo bytes, verified (signature checks cached by bytes). */
-    readonly contactFor: (infoBytes: Uint8Array) => PeerContact) {}
+    readonly contactFor: (infoBytes: Uint8Array) => PeerContact,
+    readonly log: Logger) {
+    this.startedAt = clock.wall()
+  }
 
   /** Starts a router: keys from the data dir, transports listening, RouterInfo signed. */
   static async start (config: RouterConfig, components: RouterComponents = {}): Promise<Router> {
@@ -92,7 +104,7 @@ export class Router {
     ]
     const ownId = routerHash(crypto, keys.identity)
     const links = new LinkManager(ctx, transports, { ownId, ...(config.dialTimeoutMs !== undefined ? { dialTimeoutMs: config.dialTimeoutMs } : {}) })
-    const router = new Router(config, crypto, clock, keys, ownId, ctx, links, transports, contactFor)
+    const router = new Router(config, crypto, clock, keys, ownId, ctx, links, transports, contactFor, components.log ?? silentLogger)
     try {
       router.addresses = await links.listen(config.listen)
       router.republish()
@@ -112,6 +124,21 @@ export class Router {
     const u = signRouterInfo(this.crypto, this.keys, { addresses, caps: 'R', options: {}, published: this.clock.wall() })
     this.info = verifyRouterInfo(this.crypto, u, { now: this.clock.wall(), maxSkewMs: 60_000, maxAgeMs: 60_000 })
     this.ctx.ownInfo = this.info.raw
+  }
+
+  /** A snapshot for the control API and `umbra status`. */
+  status (): RouterStatus {
+    const { links } = this.links.stats()
+    return {
+      id: this.idHex,
+      network: this.ctx.network,
+      version: VERSION,
+      uptimeMs: this.clock.wall() - this.startedAt,
+      addresses: [...this.addresses],
+      peers: this.links.all().length,
+      links,
+      netdb: { routerInfos: 0, leaseSets: 0 }
+    }
   }
 
   /** How other routers reach this one. */

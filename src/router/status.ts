@@ -1,0 +1,25 @@
+/**
+ * The router's state as the control API serves it and `umbra status` shows it. Plain JSON:
+ * no bytes, no secrets.
+ */
+import type { TransportName } from '../link/transport.ts'
+
+/** A snapshot of a running router. */
+export interface RouterStatus {
+  /** Router ID (hex SHA-256 of its identity). */
+  id: string
+  /** Network name. */
+  network: string
+  /** Package version. */
+  version: string
+  /** Milliseconds since the router started. */
+  uptimeMs: number
+  /** Bound transport addresses. */
+  addresses: string[]
+  /** Open links (one per peer). */
+  peers: number
+  /** Open links per transport. */
+  links: Record<TransportName, number>
+  /** Records in the netDb. */
+  netdb: { routerInfos: number, leaseSets: number }
+}
