@@ -1,5 +1,5 @@
 /**
- * Identities: router keys and RouterInfo, destinations (I2P layout, `.b32` addresses), and the
+ * Identities: router keys and RouterInfo, destinations and their LeaseSets (I2P layout, `.b32` addresses), and the
  * keystore that persists them. Imports only wire, crypto and util.
  */
 export type { Verified } from './verified.ts'
@@ -22,3 +22,7 @@ export {
   ROUTER_KEYS_FILE, ROUTER_KEYS_FILE_BYTES, DESTINATIONS_DIR, loadOrCreateRouterKeys, loadOrCreateDestinationKeys, saveDestinationKeys
 } from './keystore.ts'
 export type { StoredKeys } from './keystore.ts'
+export {
+  LEASE_SET_VERSION, MAX_LEASES, MAX_LEASE_SET_LIFETIME_MS, MAX_LEASE_SET_BYTES, signLeaseSet, parseLeaseSet, verifyLeaseSet
+} from './lease-set.ts'
+export type { Lease, LeaseSet, UncheckedLeaseSet } from './lease-set.ts'

@@ -4,7 +4,7 @@
  * parsed, unchecked object can never be passed where a `Verified<T>` is required.
  *
  * {@link markVerified} is the only way to make one. Only verify functions may call it (today:
- * `verifyRouterInfo`; later a LeaseSet verifier); it is deliberately not re-exported from
+ * `verifyRouterInfo` and `verifyLeaseSet`); it is deliberately not re-exported from
  * `identity/index.ts`.
  */
 

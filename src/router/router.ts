@@ -22,6 +22,9 @@ import { TcpTransport } from '../../transports/tcp/index.ts'
 import type { Transport } from '../link/transport.ts'
 import { UdpTransport, type UdpTransportOptions } from '../../transports/udp/index.ts'
 import type { RouterStatus } from './status.ts'
+import { NetDb, type NetDbOptions } from '../netdb/netdb.ts'
+import { isNetDbType } from '../netdb/messages.ts'
+import type { DataStore } from '../util/kv.ts'
 import { silentLogger, type Logger } from '../util/log.ts'
 
 /** The package version (reported in status). */
@@ -44,6 +47,10 @@ export interface RouterConfig {
   memory?: MemoryTransportOptions
   /** How old a peer's RouterInfo may be. Default 24 h. */
   maxInfoAgeMs?: number
+  /** Seed RouterInfos (bytes) to bootstrap the netDb from, besides those it kept from before. */
+  seeds?: Uint8Array[]
+  /** NetDb settings (defaults in NETDB_DEFAULTS). */
+  netdb?: Partial<NetDbOptions>
 }
 
 /** Components injected for tests (STYLE.md §8). */
@@ -52,6 +59,8 @@ export interface RouterComponents {
   clock?: Clock
   /** Where the router logs (default: nowhere). */
   log?: Logger
+  /** The database for the netDb (default: none, the netDb lives in memory only). */
+  store?: DataStore
 }
 
 
@@ -63,6 +72,12 @@ export class Router {
   addresses: string[] = []
   /** Wall-clock start time. */
   readonly startedAt: number
+  /** The network database. */
+  netdb!: NetDb
+  /** Settles when the first netDb bootstrap (seeds, then exploration) is done; resolves with the routers known. */
+  bootstrapped: Promise<number> = Promise.resolve(0)
+  /** Messages of types no layer claims (tests and tools use these). */
+  onMessage: (peer: PeerContact, msg: Uint8Array, link: Link) => void = () => {}
 
   private constructor (readonly config: RouterConfig, readonly crypto: CryptoSuite, readonly clock: Clock,
     readonly keys: RouterKeys,
@@ -85,7 +100,9 @@ export class Router {
     const limits = { ...LINK_DEFAULTS, ...config.limits }
     const maxAge = config.maxInfoAgeMs ?? 24 * 3600_000
     const verified = new VerifiedInfoCache(1024)
-    const contactFor = (bytes: Uint8Array): PeerContact => contactOf(crypto, verified.get(crypto, bytes, clock.wall(), limits.maxSkewMs, maxAge))
+    let netdb: NetDb | undefined
+    const verifiedInfo = (bytes: Uint8Array): Verified<RouterInfo> => verified.get(crypto, bytes, clock.wall(), limits.maxSkewMs, maxAge)
+    const contactFor = (bytes: Uint8Array): PeerContact => contactOf(crypto, verifiedInfo(bytes))
     const ctx: LinkContext = {
       crypto,
       clock,
@@ -94,8 +111,11 @@ export class Router {
       network: config.network ?? 'umbra',
       limits,
       verifyPeer: (bytes, remoteStatic) => {
-        const contact = contactFor(bytes)
+        const info = verifiedInfo(bytes)
+        const contact = contactOf(crypto, info)
         if (!crypto.equal(contact.staticKey, remoteStatic)) throw new HandshakeError('RouterInfo names another static key')
+        if (netdb?.banned(contact.id) === true) throw new HandshakeError('peer is banned')
+        netdb?.learn(info)
         return contact
       }
     }
@@ -105,9 +125,30 @@ export class Router {
     const ownId = routerHash(crypto, keys.identity)
     const links = new LinkManager(ctx, transports, { ownId, ...(config.dialTimeoutMs !== undefined ? { dialTimeoutMs: config.dialTimeoutMs } : {}) })
     const router = new Router(config, crypto, clock, keys, ownId, ctx, links, transports, contactFor, components.log ?? silentLogger)
+    netdb = router.netdb = new NetDb({
+      crypto,
+      clock,
+      log: router.log,
+      ownId,
+      self: () => router.freshInfo(),
+      send: async (info, msg) => {
+        const link = await links.connect(contactOf(crypto, info), { signal: AbortSignal.timeout(config.dialTimeoutMs ?? 5000) })
+        link.send(msg)
+      },
+      reply: (peerId, msg) => { links.send(peerId, msg) },
+      maxMessage: (peerId) => links.get(peerId)?.maxMessage ?? 1200,
+      onBan: (peerId) => { links.get(peerId)?.close() }
+    }, config.netdb, components.store?.bucket('netdb'))
+    links.onMessage = (peer, msg, link) => {
+      if (isNetDbType(msg[0])) netdb!.handle(peer.id, msg)
+      else router.onMessage(peer, msg, link)
+    }
     try {
       router.addresses = await links.listen(config.listen)
       router.republish()
+      netdb.start()
+      router.bootstrapped = netdb.bootstrap(config.seeds ?? [])
+      router.bootstrapped.catch((err: unknown) => { router.log.warn('netDb bootstrap failed', { err: String(err) }) })
     } catch (err) {
       await router.stop()
       throw err
@@ -126,6 +167,12 @@ export class Router {
     this.ctx.ownInfo = this.info.raw
   }
 
+  /** Our RouterInfo, re-signed first if it is older than half the netDb republish interval. */
+  freshInfo (): Verified<RouterInfo> {
+    if (this.clock.wall() - this.info.published > 5 * 60_000) this.republish()
+    return this.info
+  }
+
   /** A snapshot for the control API and `umbra status`. */
   status (): RouterStatus {
     const { links } = this.links.stats()
@@ -137,7 +184,7 @@ export class Router {
       addresses: [...this.addresses],
       peers: this.links.all().length,
       links,
-      netdb: { routerInfos: 0, leaseSets: 0 }
+      netdb: { routerInfos: this.netdb.store.count(1), leaseSets: this.netdb.store.count(2) }
     }
   }
 
@@ -151,6 +198,7 @@ export class Router {
 
   /** Closes links, listeners and transports. */
   async stop (): Promise<void> {
+    await this.netdb?.stop()
     await this.links.close()
     await Promise.allSettled(this.transports.map(async t => { await t.close() }))
   }

@@ -76,3 +76,10 @@ export class ConfigError extends UmbraError {
   static override readonly name = 'ConfigError'
   override readonly name = 'ConfigError'
 }
+
+/** What was looked up does not exist (or could not be found within the lookup's bounds). */
+export class NotFoundError extends UmbraError {
+  static override readonly name = 'NotFoundError'
+  override readonly name = 'NotFoundError'
+  override readonly retry = true
+}

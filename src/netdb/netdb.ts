@@ -1,0 +1,458 @@
+/**
+ * The network database driver: keeps verified RouterInfos and LeaseSets (store.ts), a Kademlia
+ * routing table of known routers (kademlia.ts), answers other routers' lookups and stores, runs
+ * iterative lookups (lookup.ts) and publishes records to the routers closest to their keys,
+ * republishing them on a timer. Records from peers pass `verifyRecord` first; poison counts
+ * against the sender (peer-guard.ts) and is never stored or served.
+ *
+ * The protocol decisions live in the pure parts; this file wires them to messages, timers and
+ * the router's `send`. It does no socket I/O itself.
+ */
+import type { CryptoSuite } from '../crypto/types.ts'
+import type { RouterInfo, Verified } from '../identity/index.ts'
+import type { LeaseSet } from '../identity/lease-set.ts'
+import type { Clock } from '../util/clock.ts'
+import type { KvBucket } from '../util/kv.ts'
+import { silentLogger, type Logger } from '../util/log.ts'
+import { toHex } from '../util/bytes.ts'
+import { AbortError, ClosedError, NotFoundError } from '../util/errors.ts'
+import { RoutingTable } from './kademlia.ts'
+import { Lookup } from './lookup.ts'
+import {
+  closerOverhead, decodeNetDb, encodeNetDb, LookupKind, MAX_CLOSER, NetDbType, RecordKind,
+  type CloserMsg, type FoundMsg, type LookupMsg, type StoreMsg
+} from './messages.ts'
+import { PeerGuard, type PeerGuardOptions } from './peer-guard.ts'
+import { RECORD_POLICY_DEFAULTS, routerInfoRecord, verifyRecord, type LeaseSetRecord, type NetDbRecord, type RecordPolicy, type RouterInfoRecord } from './records.ts'
+import { RecordStore, type StoreLimits } from './store.ts'
+
+/** A router the netDb can query: its ID and verified RouterInfo record. */
+export interface NetDbPeer { readonly id: Uint8Array, readonly rec: RouterInfoRecord }
+
+/** What the netDb needs from the router. */
+export interface NetDbDeps {
+  crypto: CryptoSuite
+  clock: Clock
+  log?: Logger
+  /** Our router ID. */
+  ownId: Uint8Array
+  /** Our current signed RouterInfo. */
+  self: () => Verified<RouterInfo>
+  /** Sends `msg` to the router of `info`, linking to it first if needed; rejects if unreachable. */
+  send: (info: Verified<RouterInfo>, msg: Uint8Array) => Promise<void>
+  /** Sends `msg` back over the open link to `peerId` (replies); may throw if there is none. */
+  reply: (peerId: Uint8Array, msg: Uint8Array) => void
+  /** Largest message the open link to `peerId` carries (replies must fit). */
+  maxMessage: (peerId: Uint8Array) => number
+  /** Called when a peer is banned for sending poison (the router drops its link). */
+  onBan?: (peerId: Uint8Array) => void
+}
+
+/** NetDb settings; every one has a default. */
+export interface NetDbOptions {
+  /** Kademlia bucket size, and how many closest routers a lookup confirms. Default 16 / 8. */
+  k: number
+  lookupK: number
+  /** Parallel queries per lookup. Default 3. */
+  alpha: number
+  /** Routers each published record is stored at. Default 3. */
+  replication: number
+  /** Per-query timeout. Default 2 s. */
+  queryTimeoutMs: number
+  /** A lookup ends with NotFoundError after this. Default 10 s. */
+  lookupDeadlineMs: number
+  /** Waiting for a STORE acknowledgement. Default 5 s. */
+  storeTimeoutMs: number
+  /** Our RouterInfo and our LeaseSets are republished this often. Default 10 min. */
+  republishMs: number
+  /** A random-key exploration runs this often. Default 60 s. */
+  exploreMs: number
+  /** Expired records are dropped this often. Default 60 s. */
+  pruneMs: number
+  limits: Partial<StoreLimits>
+  policy: RecordPolicy
+  guard: Partial<PeerGuardOptions>
+}
+
+export const NETDB_DEFAULTS: Omit<NetDbOptions, 'limits' | 'guard'> = {
+  k: 16,
+  lookupK: 8,
+  alpha: 3,
+  replication: 3,
+  queryTimeoutMs: 2000,
+  lookupDeadlineMs: 10_000,
+  storeTimeoutMs: 5000,
+  republishMs: 10 * 60_000,
+  exploreMs: 60_000,
+  pruneMs: 60_000,
+  policy: RECORD_POLICY_DEFAULTS
+}
+
+/** Counters and sizes for status. */
+export interface NetDbStats {
+  routerInfos: number
+  leaseSets: number
+  /** Routers in the routing table. */
+  peers: number
+  lookups: { found: number, notFound: number, hops: number[] }
+  /** Records rejected as poison, by reason. */
+  rejected: { malformed: number, signature: number, time: number }
+  rateLimited: number
+  bans: number
+}
+
+interface Pending { lookup: Lookup<NetDbPeer>, peer: NetDbPeer, kind: LookupKind, key: Uint8Array, onRecord: (rec: NetDbRecord) => void, wake: () => void }
+
+/** The netDb of one router (see module doc). */
+export class NetDb {
+  readonly store: RecordStore
+  readonly table: RoutingTable<NetDbPeer>
+  private readonly o: NetDbOptions
+  private readonly log: Logger
+  private readonly guard: PeerGuard
+  private readonly pending = new Map<number, Pending>()
+  private readonly acks = new Map<number, (accepted: boolean) => void>()
+  private readonly owned = new Map<string, NetDbRecord>()
+  private nextId = 1
+  private timers: NodeJS.Timeout[] = []
+  private closed = false
+  private readonly counters = { found: 0, notFound: 0, malformed: 0, signature: 0, time: 0 }
+  private readonly hops: number[] = []
+
+  constructor (private readonly deps: NetDbDeps, opts: Partial<NetDbOptions> = {}, persist?: KvBucket) {
+    this.o = { ...NETDB_DEFAULTS, limits: {}, guard: {}, ...opts }
+    this.log = (deps.log ?? silentLogger).child({ part: 'netdb' })
+    this.store = new RecordStore(deps.ownId, this.o.limits, persist)
+    this.store.onWriteError = (err) => { this.log.error('netDb write failed', { err: String(err) }) }
+    this.table = new RoutingTable<NetDbPeer>(deps.ownId, { k: this.o.k })
+    this.guard = new PeerGuard(this.o.guard)
+  }
+
+  /** Loads persisted records and starts the timers (republish, explore, prune). */
+  start (): number {
+    const loaded = this.store.load(this.deps.crypto, this.deps.clock.wall(), this.o.policy)
+    for (const rec of this.store.all(RecordKind.ROUTER_INFO)) this.addPeer(rec as RouterInfoRecord)
+    this.publishSelfLocal()
+    const every = (ms: number, fn: () => void): void => { this.timers.push(setInterval(fn, ms).unref()) }
+    every(this.o.pruneMs, () => { this.prune() })
+    every(this.o.exploreMs, () => { this.explore().catch(() => {}) })
+    every(this.o.republishMs, () => { this.republishOwned() })
+    if (loaded > 0) this.log.info('netDb loaded', { records: loaded })
+    return loaded
+  }
+
+  /** Stops timers and ends running lookups; waits until stored records are durable. */
+  async stop (): Promise<void> {
+    this.closed = true
+    for (const t of this.timers) clearInterval(t)
+    for (const p of this.pending.values()) p.wake()
+    for (const ack of this.acks.values()) ack(false)
+    await this.store.flush()
+  }
+
+  /** Sizes and counters. */
+  stats (): NetDbStats {
+    return {
+      routerInfos: this.store.count(RecordKind.ROUTER_INFO),
+      leaseSets: this.store.count(RecordKind.LEASE_SET),
+      peers: this.table.size,
+      lookups: { found: this.counters.found, notFound: this.counters.notFound, hops: [...this.hops] },
+      rejected: { malformed: this.counters.malformed, signature: this.counters.signature, time: this.counters.time },
+      rateLimited: this.guard.counters.rateLimited,
+      bans: this.guard.counters.bans
+    }
+  }
+
+  /** Adds a RouterInfo verified elsewhere (a peer's, from its link handshake). */
+  learn (info: Verified<RouterInfo>): void {
+    const rec = routerInfoRecord(this.deps.crypto, info, this.o.policy)
+    if (rec.expires <= this.deps.clock.wall()) return
+    if (this.store.put(rec) === 'stored') this.addPeer(rec)
+  }
+
+  /** Whether `peerId` is banned now. */
+  banned (peerId: Uint8Array): boolean { return this.guard.banned(toHex(peerId), this.deps.clock.now()) }
+
+  // ---- incoming ----
+
+  /** Handles one netDb message from the (authenticated) router `from`. Never throws. */
+  handle (from: Uint8Array, bytes: Uint8Array): void {
+    const fromHex = toHex(from)
+    if (this.closed || !this.guard.admit(fromHex, this.deps.clock.now())) return
+    let m
+    try { m = decodeNetDb(bytes) } catch { this.poison(from, 'malformed'); return }
+    switch (m.type) {
+      case NetDbType.STORE: this.onStore(from, m); break
+      case NetDbType.STORE_ACK: this.acks.get(m.token)?.(m.accepted); break
+      case NetDbType.LOOKUP: this.onLookup(from, m); break
+      case NetDbType.FOUND: this.onFound(from, m); break
+      case NetDbType.CLOSER: this.onCloser(from, m); break
+    }
+  }
+
+  private onStore (from: Uint8Array, m: StoreMsg): void {
+    const rec = this.verify(from, m.kind, m.record)
+    if (rec !== undefined && this.store.put(rec) === 'stored' && rec.kind === RecordKind.ROUTER_INFO) this.addPeer(rec)
+    if (m.token !== 0) this.reply(from, encodeNetDb({ type: NetDbType.STORE_ACK, token: m.token, accepted: rec !== undefined }))
+  }
+
+  private onLookup (from: Uint8Array, m: LookupMsg): void {
+    if (m.kind !== LookupKind.EXPLORE) {
+      const rec = this.local(m.kind, m.key)
+      if (rec !== undefined) {
+        this.reply(from, encodeNetDb({ type: NetDbType.FOUND, queryId: m.queryId, kind: m.kind, record: rec.raw }))
+        return
+      }
+    }
+    const budget = this.deps.maxMessage(from)
+    const infos: Uint8Array[] = []
+    let size = closerOverhead(0)
+    const fromHex = toHex(from)
+    for (const p of this.table.closest(m.key, MAX_CLOSER, id => toHex(id) === fromHex)) {
+      if (size + 2 + p.rec.raw.length > budget) break
+      infos.push(p.rec.raw)
+      size += 2 + p.rec.raw.length
+    }
+    this.reply(from, encodeNetDb({ type: NetDbType.CLOSER, queryId: m.queryId, infos }))
+  }
+
+  private onFound (from: Uint8Array, m: FoundMsg): void {
+    const p = this.pending.get(m.queryId)
+    if (p === undefined || !this.deps.crypto.equal(p.peer.id, from)) return
+    if (m.kind !== p.kind) { this.poison(from, 'malformed'); this.failQuery(m.queryId); return }
+    const rec = this.verify(from, m.kind, m.record, p.key)
+    if (rec === undefined) { this.failQuery(m.queryId); return }
+    this.pending.delete(m.queryId)
+    if (this.store.put(rec) === 'stored' && rec.kind === RecordKind.ROUTER_INFO) this.addPeer(rec)
+    p.lookup.onFound(from, this.deps.clock.now())
+    p.onRecord(rec)
+    p.wake()
+  }
+
+  private onCloser (from: Uint8Array, m: CloserMsg): void {
+    const p = this.pending.get(m.queryId)
+    if (p === undefined || !this.deps.crypto.equal(p.peer.id, from)) return
+    this.pending.delete(m.queryId)
+    const peers: NetDbPeer[] = []
+    for (const raw of m.infos) {
+      const rec = this.verify(from, RecordKind.ROUTER_INFO, raw)
+      if (rec === undefined || rec.kind !== RecordKind.ROUTER_INFO) continue
+      const known = this.store.get(RecordKind.ROUTER_INFO, rec.key) as RouterInfoRecord | undefined
+      const best = known !== undefined && known.published >= rec.published ? known : rec
+      if (best === rec && this.store.put(rec) === 'stored') this.addPeer(rec)
+      peers.push({ id: best.key, rec: best })
+    }
+    p.lookup.onCloser(from, peers, this.deps.clock.now())
+    p.wake()
+  }
+
+  // ---- lookups ----
+
+  /** The verified RouterInfo of router `id`: from the store, else by an iterative lookup. */
+  async findRouter (id: Uint8Array, signal?: AbortSignal): Promise<Verified<RouterInfo>> {
+    return (await this.lookup(RecordKind.ROUTER_INFO, id, signal) as RouterInfoRecord).info
+  }
+
+  /** The verified LeaseSet of the destination with hash `key`. */
+  async findLeaseSet (key: Uint8Array, signal?: AbortSignal): Promise<Verified<LeaseSet>> {
+    return (await this.lookup(RecordKind.LEASE_SET, key, signal) as LeaseSetRecord).leaseSet
+  }
+
+  /**
+   * The record of `kind` under `key`: local if stored, else found by an iterative lookup.
+   * Rejects with NotFoundError within `lookupDeadlineMs`, AbortError on `signal`.
+   */
+  async lookup (kind: RecordKind, key: Uint8Array, signal?: AbortSignal): Promise<NetDbRecord> {
+    const local = this.local(kind, key)
+    if (local !== undefined) return local
+    const { record, lookup } = await this.iterate(kind, key, signal)
+    if (record !== undefined) {
+      this.counters.found++
+      this.noteHops(lookup.stats.hops)
+      return record
+    }
+    this.counters.notFound++
+    throw new NotFoundError(`no ${kind === RecordKind.ROUTER_INFO ? 'RouterInfo' : 'LeaseSet'} for ${toHex(key).slice(0, 16)}… (${lookup.state} after ${lookup.stats.queries} queries)`)
+  }
+
+  /** Explores toward `key` (random by default) to learn routers; returns how many are known after. */
+  async explore (key: Uint8Array = this.deps.crypto.randomBytes(32), signal?: AbortSignal): Promise<number> {
+    await this.iterate(LookupKind.EXPLORE, key, signal)
+    return this.table.size
+  }
+
+  /** Runs one iterative lookup to its end. */
+  private async iterate (kind: LookupKind, key: Uint8Array, signal?: AbortSignal): Promise<{ record?: NetDbRecord, lookup: Lookup<NetDbPeer> }> {
+    if (this.closed) throw new ClosedError('netDb is stopped')
+    const seeds = this.table.closest(key, this.o.lookupK * 2, id => this.banned(id))
+    const lookup = new Lookup<NetDbPeer>(key, seeds, {
+      alpha: this.o.alpha, k: this.o.lookupK, queryTimeoutMs: this.o.queryTimeoutMs, deadlineMs: this.o.lookupDeadlineMs
+    }, this.deps.clock.now(), this.deps.ownId)
+    let record: NetDbRecord | undefined
+    let wake: () => void = () => {}
+    const mine = new Set<number>()
+    const onAbort = (): void => { wake() }
+    signal?.addEventListener('abort', onAbort)
+    try {
+      while (!lookup.done && !this.closed) {
+        if (signal?.aborted === true) throw new AbortError('lookup aborted')
+        const now = this.deps.clock.now()
+        for (const peer of lookup.poll(now)) {
+          const queryId = this.newId()
+          mine.add(queryId)
+          this.pending.set(queryId, { lookup, peer, kind, key, onRecord: (r) => { record = r }, wake: () => { wake() } })
+          this.deps.send(peer.rec.info, encodeNetDb({ type: NetDbType.LOOKUP, queryId, kind, key }))
+            .catch(() => { this.failQuery(queryId) })
+        }
+        if (lookup.done) break
+        const due = lookup.nextDeadline()
+        await new Promise<void>((resolve) => {
+          const t = due !== undefined ? setTimeout(resolve, Math.max(0, due - this.deps.clock.now()) + 1) : undefined
+          wake = () => { if (t !== undefined) clearTimeout(t); resolve() }
+        })
+      }
+      if (signal?.aborted === true) throw new AbortError('lookup aborted')
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+      for (const id of mine) this.pending.delete(id)
+    }
+    return record !== undefined ? { record, lookup } : { lookup }
+  }
+
+  private failQuery (queryId: number): void {
+    const p = this.pending.get(queryId)
+    if (p === undefined) return
+    this.pending.delete(queryId)
+    this.table.markFailed(p.peer.id, this.deps.clock.now())
+    p.lookup.onFailure(p.peer.id, this.deps.clock.now())
+    p.wake()
+  }
+
+  // ---- publishing ----
+
+  /**
+   * Publishes a LeaseSet we own: stores it here and at the `replication` routers closest to
+   * its key, and republishes it every `republishMs` until it expires or is replaced. Resolves
+   * with how many routers acknowledged it.
+   */
+  async publishLeaseSet (ls: Verified<LeaseSet>): Promise<number> {
+    const rec = verifyRecord(this.deps.crypto, RecordKind.LEASE_SET, ls.raw, this.deps.clock.wall(), this.o.policy)
+    this.owned.set(rec.keyHex, rec)
+    this.store.put(rec)
+    return await this.publish(rec)
+  }
+
+  /** Publishes our own RouterInfo (call after the router re-signs it). */
+  async publishSelf (): Promise<number> {
+    return await this.publish(this.publishSelfLocal())
+  }
+
+  /** Stores `rec` at the routers closest to its key (found by an exploration); returns the acknowledgements. */
+  async publish (rec: NetDbRecord): Promise<number> {
+    await this.explore(rec.key).catch(() => 0)
+    const targets = this.table.closest(rec.key, this.o.replication, id => this.banned(id))
+    const results = await Promise.all(targets.map(async p => await this.storeAt(p, rec)))
+    const n = results.filter(Boolean).length
+    this.log.debug('published', { kind: rec.kind, key: rec.keyHex.slice(0, 16), acks: n, of: targets.length })
+    return n
+  }
+
+  /** Sends `rec` to every given seed RouterInfo (bytes) and explores; returns routers known after. */
+  async bootstrap (seeds: Uint8Array[]): Promise<number> {
+    const now = this.deps.clock.wall()
+    for (const raw of seeds) {
+      try {
+        const rec = verifyRecord(this.deps.crypto, RecordKind.ROUTER_INFO, raw, now, this.o.policy)
+        if (!this.deps.crypto.equal(rec.key, this.deps.ownId) && this.store.put(rec) === 'stored') this.addPeer(rec as RouterInfoRecord)
+      } catch (err) {
+        this.log.warn('seed RouterInfo rejected', { err: err instanceof Error ? err.message : String(err) })
+      }
+    }
+    await this.publishSelf()
+    await this.explore(this.deps.ownId).catch(() => 0)
+    return this.table.size
+  }
+
+  private async storeAt (p: NetDbPeer, rec: NetDbRecord): Promise<boolean> {
+    const token = this.newId()
+    return await new Promise<boolean>((resolve) => {
+      const done = (ok: boolean): void => { clearTimeout(t); this.acks.delete(token); resolve(ok) }
+      const t = setTimeout(() => { done(false) }, this.o.storeTimeoutMs)
+      this.acks.set(token, done)
+      this.deps.send(p.rec.info, encodeNetDb({ type: NetDbType.STORE, token, kind: rec.kind, record: rec.raw }))
+        .catch(() => { this.table.markFailed(p.id, this.deps.clock.now()); done(false) })
+    })
+  }
+
+  private publishSelfLocal (): RouterInfoRecord {
+    const rec = routerInfoRecord(this.deps.crypto, this.deps.self(), this.o.policy)
+    this.store.put(rec)
+    this.owned.set(rec.keyHex, rec)
+    return rec
+  }
+
+  private republishOwned (): void {
+    const now = this.deps.clock.wall()
+    for (const [k, rec] of this.owned) {
+      if (rec.kind === RecordKind.ROUTER_INFO) { this.publishSelf().catch(() => {}); continue }
+      if (rec.expires <= now || this.store.get(rec.kind, rec.key) !== rec) { this.owned.delete(k); continue }
+      this.publish(rec).catch(() => {})
+    }
+  }
+
+  // ---- helpers ----
+
+  private prune (): void {
+    const n = this.store.prune(this.deps.clock.wall())
+    for (const p of this.table.all()) if (this.store.get(RecordKind.ROUTER_INFO, p.id) === undefined) this.table.remove(p.id)
+    if (n > 0) this.log.debug('pruned expired records', { n })
+  }
+
+  private local (kind: RecordKind, key: Uint8Array): NetDbRecord | undefined {
+    const rec = this.store.get(kind, key)
+    return rec !== undefined && rec.expires > this.deps.clock.wall() ? rec : undefined
+  }
+
+  private addPeer (rec: RouterInfoRecord): void {
+    if (this.deps.crypto.equal(rec.key, this.deps.ownId) || this.banned(rec.key)) return
+    this.table.add({ id: rec.key, rec }, this.deps.clock.now())
+  }
+
+  /** Verifies a record from `from`; on failure counts the poison and returns undefined. */
+  private verify (from: Uint8Array, kind: RecordKind, bytes: Uint8Array, expectKey?: Uint8Array): NetDbRecord | undefined {
+    try {
+      return verifyRecord(this.deps.crypto, kind, bytes, this.deps.clock.wall(), this.o.policy, expectKey)
+    } catch (err) {
+      const name = err instanceof Error ? err.name : ''
+      this.poison(from, name === 'CryptoError' ? 'signature' : name === 'LimitError' ? 'time' : 'malformed')
+      return undefined
+    }
+  }
+
+  private poison (from: Uint8Array, why: 'malformed' | 'signature' | 'time'): void {
+    this.counters[why]++
+    const hex = toHex(from)
+    this.log.debug('rejected record', { from: hex.slice(0, 16), why })
+    if (this.guard.penalize(hex, this.deps.clock.now())) {
+      this.log.warn('peer banned for sending bad records', { peer: hex.slice(0, 16) })
+      this.table.remove(from)
+      const rec = this.store.get(RecordKind.ROUTER_INFO, from)
+      if (rec !== undefined) this.store.remove(rec)
+      this.deps.onBan?.(from)
+    }
+  }
+
+  private reply (to: Uint8Array, msg: Uint8Array): void {
+    try { this.deps.reply(to, msg) } catch (err) { this.log.debug('reply not sent', { peer: toHex(to).slice(0, 16), err: String(err) }) }
+  }
+
+  private noteHops (h: number): void {
+    if (this.hops.length >= 1000) this.hops.shift()
+    this.hops.push(h)
+  }
+
+  private newId (): number {
+    this.nextId = this.nextId >= 0xffff_fffe ? 1 : this.nextId + 1
+    return this.nextId
+  }
+}
