@@ -54,12 +54,21 @@ export function parseBlocks (pt: Uint8Array, sink: BlockSink): void {
 
 /** Builds one frame plaintext in a reusable buffer. */
 export class BlockWriter {
-  readonly buf: Uint8Array
+  /** Grows (doubling, up to `capacity`) as frames need it, so idle links stay small. */
+  buf: Uint8Array
   len = 0
 
   /** @param capacity largest frame plaintext; @param quantum pad every frame to a multiple of this */
   constructor (readonly capacity: number, readonly quantum: number) {
-    this.buf = new Uint8Array(capacity)
+    this.buf = new Uint8Array(Math.min(capacity, 2048))
+  }
+
+  /** Makes room for `n` bytes in all. */
+  private fit (n: number): void {
+    if (n <= this.buf.length) return
+    const next = new Uint8Array(Math.min(this.capacity, Math.max(n, 2 * this.buf.length)))
+    next.set(this.buf.subarray(0, this.len))
+    this.buf = next
   }
 
   /** Bytes still free for a block body (after its header). */
@@ -71,6 +80,7 @@ export class BlockWriter {
   add (type: number, body: Uint8Array): void {
     const o = this.len
     const n = body.length
+    this.fit(o + BLOCK_HEADER + n)
     this.buf[o] = type
     this.buf[o + 1] = n >>> 8
     this.buf[o + 2] = n & 0xff
@@ -82,6 +92,7 @@ export class BlockWriter {
   addWithId (type: number, id: number, body: Uint8Array): void {
     const o = this.len
     const n = body.length + 4
+    this.fit(o + BLOCK_HEADER + n)
     const b = this.buf
     b[o] = type
     b[o + 1] = n >>> 8
@@ -104,6 +115,7 @@ export class BlockWriter {
     if (target === 0) target = Math.min(this.quantum, cap)
     if (target > cap) target = cap
     if (target > this.len) {
+      this.fit(target)
       // A PAD block runs to the end of the frame; a 1–2 byte gap is zero bytes (type PAD too).
       this.buf.fill(0, this.len, target)
       this.len = target

@@ -42,6 +42,8 @@ export class StreamSealer {
   rotate (): void { this.keys.rotate(); this.counter = 0 }
 }
 
+const INITIAL_BUFFER = 2048
+
 /** Reassembles and opens frames from stream chunks for one direction. */
 export class StreamOpener {
   private counter = 0
@@ -50,9 +52,10 @@ export class StreamOpener {
   private need = -1
   private readonly hdr = new Uint8Array(2)
   private hdrFill = 0
-  private readonly asm: Uint8Array
+  /** Reassembly and plaintext buffers: small at first, grown (up to maxCiphertext) by the largest frame seen, so idle links cost little memory. */
+  private asm = new Uint8Array(INITIAL_BUFFER)
   private asmFill = 0
-  private readonly pt: Uint8Array
+  private pt = new Uint8Array(INITIAL_BUFFER)
 
   /**
    * @param maxCiphertext largest frame accepted (per-peer frame-size limit)
@@ -61,8 +64,6 @@ export class StreamOpener {
   constructor (c: CryptoSuite, readonly keys: DirectionKeys, private readonly rekeyEvery: number,
     private readonly maxCiphertext: number, private readonly onFrame: (pt: Uint8Array) => void) {
     this.masks = new MaskStream(c, keys.maskKey)
-    this.asm = new Uint8Array(maxCiphertext)
-    this.pt = new Uint8Array(maxCiphertext)
   }
 
   /** Bytes held for an incomplete frame. */
@@ -108,6 +109,11 @@ export class StreamOpener {
     const len = masked ^ this.masks.mask16(this.index)
     if (len < 16) throw new FrameError('frame shorter than its tag')
     if (len > this.maxCiphertext) throw new FrameError(`frame of ${len} bytes exceeds the ${this.maxCiphertext}-byte limit`)
+    if (len > this.pt.length) {
+      const size = Math.min(this.maxCiphertext, Math.max(len, 2 * this.pt.length))
+      this.pt = new Uint8Array(size)
+      this.asm = new Uint8Array(size)
+    }
     this.need = len
   }
 
