@@ -59,9 +59,13 @@ interface Cand<P> {
 
 /** One iterative lookup of `target`. */
 export class Lookup<P extends { id: Uint8Array }> {
+  /** Queries in flight at most. */
   readonly alpha: number
+  /** Nearest peers that must have answered (or failed) to end without the record. */
   readonly k: number
+  /** How long a query may stay unanswered. */
   readonly queryTimeoutMs: number
+  /** Queries sent at most; with `maxCandidates`, bounds memory to 8·k + maxQueries peers. */
   readonly maxQueries: number
   /** Unqueried candidates kept at most: 8·k (the farthest are dropped). */
   readonly maxCandidates: number
