@@ -46,7 +46,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
     const t0 = performance.now()
     for (let i = 0; i < n; i++) {
       const seeds = i === 0 ? [] : [routers[rand(i)]!.info.raw]
-      const r = await Router.start({ dataDir: join(base, `r${i}`), listen: [`memory://bench-${tag}-${i}`], network: 'bench', seeds, limits: { keepaliveMs: 600_000, idleTimeoutMs: 3600_000 } }, { crypto })
+      const r = await Router.start({ dataDir: join(base, `r${i}`), listen: [`memory://bench-${tag}-${i}`], network: 'bench', seeds, persist: false, limits: { keepaliveMs: 600_000, idleTimeoutMs: 3600_000 } }, { crypto })
       routers.push(r)
       await r.bootstrapped
       if ((i + 1) % 100 === 0) note(`  ${i + 1} routers up (${((performance.now() - t0) / 1000).toFixed(1)} s)`)

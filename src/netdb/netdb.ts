@@ -14,7 +14,7 @@ import type { LeaseSet } from '../identity/lease-set.ts'
 import type { Clock } from '../util/clock.ts'
 import type { KvBucket } from '../util/kv.ts'
 import { silentLogger, type Logger } from '../util/log.ts'
-import { toHex } from '../util/bytes.ts'
+import { compareBytes, toHex } from '../util/bytes.ts'
 import { AbortError, ClosedError, NotFoundError } from '../util/errors.ts'
 import { RoutingTable } from './kademlia.ts'
 import { Lookup } from './lookup.ts'
@@ -23,7 +23,7 @@ import {
   type CloserMsg, type FoundMsg, type LookupMsg, type StoreMsg
 } from './messages.ts'
 import { PeerGuard, type PeerGuardOptions } from './peer-guard.ts'
-import { RECORD_POLICY_DEFAULTS, routerInfoRecord, verifyRecord, type LeaseSetRecord, type NetDbRecord, type RecordPolicy, type RouterInfoRecord } from './records.ts'
+import { claimedKey, RECORD_POLICY_DEFAULTS, routerInfoRecord, verifyRecord, type LeaseSetRecord, type NetDbRecord, type RecordPolicy, type RouterInfoRecord } from './records.ts'
 import { RecordStore, type StoreLimits } from './store.ts'
 
 /** A router the netDb can query: its ID and verified RouterInfo record. */
@@ -65,7 +65,7 @@ export interface NetDbOptions {
   storeTimeoutMs: number
   /** Our RouterInfo and our LeaseSets are republished this often. Default 10 min. */
   republishMs: number
-  /** A random-key exploration runs this often. Default 60 s. */
+  /** A random-key exploration runs this often (the first after 1 s, then doubling up to this); 0 = never. Default 60 s. */
   exploreMs: number
   /** Expired records are dropped this often. Default 60 s. */
   pruneMs: number
@@ -135,7 +135,7 @@ export class NetDb {
     this.publishSelfLocal()
     const every = (ms: number, fn: () => void): void => { this.timers.push(setInterval(fn, ms).unref()) }
     every(this.o.pruneMs, () => { this.prune() })
-    every(this.o.exploreMs, () => { this.explore().catch(() => {}) })
+    if (this.o.exploreMs > 0) this.scheduleExplore(Math.min(1000, this.o.exploreMs))
     every(this.o.republishMs, () => { this.republishOwned() })
     if (loaded > 0) this.log.info('netDb loaded', { records: loaded })
     return loaded
@@ -144,7 +144,7 @@ export class NetDb {
   /** Stops timers and ends running lookups; waits until stored records are durable. */
   async stop (): Promise<void> {
     this.closed = true
-    for (const t of this.timers) clearInterval(t)
+    for (const t of this.timers) clearTimeout(t)
     for (const p of this.pending.values()) p.wake()
     for (const ack of this.acks.values()) ack(false)
     await this.store.flush()
@@ -193,7 +193,11 @@ export class NetDb {
   private onStore (from: Uint8Array, m: StoreMsg): void {
     const rec = this.verify(from, m.kind, m.record)
     if (rec !== undefined && this.store.put(rec) === 'stored' && rec.kind === RecordKind.ROUTER_INFO) this.addPeer(rec)
-    if (m.token !== 0) this.reply(from, encodeNetDb({ type: NetDbType.STORE_ACK, token: m.token, accepted: rec !== undefined }))
+    // An acknowledgement means "stored durably": it waits for the database commit.
+    if (m.token !== 0) {
+      const ack = encodeNetDb({ type: NetDbType.STORE_ACK, token: m.token, accepted: rec !== undefined })
+      void this.store.flush().then(() => { this.reply(from, ack) })
+    }
   }
 
   private onLookup (from: Uint8Array, m: LookupMsg): void {
@@ -402,6 +406,16 @@ export class NetDb {
 
   // ---- helpers ----
 
+  /** Explores after `delay`, then again after twice that, up to `exploreMs`: a young router fills its table fast. */
+  private scheduleExplore (delay: number): void {
+    if (this.closed) return
+    const t = setTimeout(() => {
+      this.timers = this.timers.filter(x => x !== t)
+      this.explore().catch(() => 0).finally(() => { this.scheduleExplore(Math.min(this.o.exploreMs, delay * 2)) })
+    }, delay).unref()
+    this.timers.push(t)
+  }
+
   private prune (): void {
     const n = this.store.prune(this.deps.clock.wall())
     for (const p of this.table.all()) if (this.store.get(RecordKind.ROUTER_INFO, p.id) === undefined) this.table.remove(p.id)
@@ -420,6 +434,11 @@ export class NetDb {
 
   /** Verifies a record from `from`; on failure counts the poison and returns undefined. */
   private verify (from: Uint8Array, kind: RecordKind, bytes: Uint8Array, expectKey?: Uint8Array): NetDbRecord | undefined {
+    // The very bytes we already hold (verified then, still unexpired): no second signature check.
+    const key = claimedKey(this.deps.crypto, kind, bytes)
+    const held = key !== undefined ? this.store.get(kind, key) : undefined
+    if (held !== undefined && held.expires > this.deps.clock.wall() && compareBytes(held.raw, bytes) === 0 &&
+      (expectKey === undefined || compareBytes(held.key, expectKey) === 0)) return held
     try {
       return verifyRecord(this.deps.crypto, kind, bytes, this.deps.clock.wall(), this.o.policy, expectKey)
     } catch (err) {

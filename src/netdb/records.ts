@@ -6,7 +6,8 @@
  */
 import type { CryptoSuite } from '../crypto/types.ts'
 import { parseRouterInfo, routerHash, verifyRouterInfo, type RouterInfo, type Verified } from '../identity/index.ts'
-import { destinationHash } from '../identity/destination.ts'
+import { DESTINATION_BYTES, destinationHash } from '../identity/destination.ts'
+import { ROUTER_IDENTITY_BYTES } from '../identity/router-identity.ts'
 import { parseLeaseSet, verifyLeaseSet, type LeaseSet } from '../identity/lease-set.ts'
 import { toHex } from '../util/bytes.ts'
 import { CryptoError } from '../util/errors.ts'
@@ -66,4 +67,14 @@ export function verifyRecord (crypto: CryptoSuite, kind: RecordKind, bytes: Uint
     throw new CryptoError('record is not the one asked for: its key differs')
   }
   return rec
+}
+
+/**
+ * The key a record's bytes claim, without verifying anything (the hash of the identity or
+ * destination at its fixed offset), or undefined if too short. Only for finding a stored
+ * record with the very same bytes, which then needs no second signature check.
+ */
+export function claimedKey (crypto: CryptoSuite, kind: RecordKind, bytes: Uint8Array): Uint8Array | undefined {
+  const len = kind === RecordKind.ROUTER_INFO ? ROUTER_IDENTITY_BYTES : DESTINATION_BYTES
+  return bytes.length > 1 + len ? crypto.sha256(bytes.subarray(1, 1 + len)) : undefined
 }

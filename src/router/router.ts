@@ -25,6 +25,8 @@ import type { RouterStatus } from './status.ts'
 import { NetDb, type NetDbOptions } from '../netdb/netdb.ts'
 import { isNetDbType } from '../netdb/messages.ts'
 import type { DataStore } from '../util/kv.ts'
+import { openDataStore } from './datastore.ts'
+import { join } from 'node:path'
 import { silentLogger, type Logger } from '../util/log.ts'
 
 /** The package version (reported in status). */
@@ -51,6 +53,8 @@ export interface RouterConfig {
   seeds?: Uint8Array[]
   /** NetDb settings (defaults in NETDB_DEFAULTS). */
   netdb?: Partial<NetDbOptions>
+  /** Keep the netDb in the data directory's database (`<dataDir>/db`). Default true. */
+  persist?: boolean
 }
 
 /** Components injected for tests (STYLE.md §8). */
@@ -59,7 +63,7 @@ export interface RouterComponents {
   clock?: Clock
   /** Where the router logs (default: nowhere). */
   log?: Logger
-  /** The database for the netDb (default: none, the netDb lives in memory only). */
+  /** The database (default: the router opens `<dataDir>/db` itself, unless `persist` is false). */
   store?: DataStore
 }
 
@@ -76,6 +80,8 @@ export class Router {
   netdb!: NetDb
   /** Settles when the first netDb bootstrap (seeds, then exploration) is done; resolves with the routers known. */
   bootstrapped: Promise<number> = Promise.resolve(0)
+  /** The database the router opened itself (closed by stop). */
+  private ownStore: DataStore | undefined
   /** Messages of types no layer claims (tests and tools use these). */
   onMessage: (peer: PeerContact, msg: Uint8Array, link: Link) => void = () => {}
 
@@ -123,6 +129,8 @@ export class Router {
       new UdpTransport(config.udp), new TcpTransport(), new HttpTransport(config.http), new MemoryTransport(config.memory)
     ]
     const ownId = routerHash(crypto, keys.identity)
+    const ownStore = components.store === undefined && config.persist !== false ? await openDataStore(join(config.dataDir, 'db')) : undefined
+    const store = components.store ?? ownStore
     const links = new LinkManager(ctx, transports, { ownId, ...(config.dialTimeoutMs !== undefined ? { dialTimeoutMs: config.dialTimeoutMs } : {}) })
     const router = new Router(config, crypto, clock, keys, ownId, ctx, links, transports, contactFor, components.log ?? silentLogger)
     netdb = router.netdb = new NetDb({
@@ -138,7 +146,8 @@ export class Router {
       reply: (peerId, msg) => { links.send(peerId, msg) },
       maxMessage: (peerId) => links.get(peerId)?.maxMessage ?? 1200,
       onBan: (peerId) => { links.get(peerId)?.close() }
-    }, config.netdb, components.store?.bucket('netdb'))
+    }, config.netdb, store?.bucket('netdb'))
+    router.ownStore = ownStore
     links.onMessage = (peer, msg, link) => {
       if (isNetDbType(msg[0])) netdb!.handle(peer.id, msg)
       else router.onMessage(peer, msg, link)
@@ -201,6 +210,7 @@ export class Router {
     await this.netdb?.stop()
     await this.links.close()
     await Promise.allSettled(this.transports.map(async t => { await t.close() }))
+    await this.ownStore?.close()
   }
 }
 

@@ -49,7 +49,7 @@ t.test('random bytes to the UDP and TCP ports get no answer and break nothing', 
   t.ok(b.links.stats().inboundRejected >= 20, 'every probe was counted as rejected')
   t.ok(await waitFor(() => b.links.stats().handshakes === 0, 5000), 'no handshake state left behind')
 
-  const echoed = new Promise<Uint8Array>((resolve) => { b.links.onMessage = (_p, m) => { resolve(m) } })
+  const echoed = new Promise<Uint8Array>((resolve) => { b.onMessage = (_p, m) => { resolve(m) } })
   link.send(Uint8Array.of(42))
   t.same(await echoed, Uint8Array.of(42), 'the existing link still carries messages')
   const fresh = await b.links.connect({ ...a.contact(), addresses: a.addresses.filter(x => x.startsWith('udp:')) })

@@ -11,7 +11,7 @@ async function flood (t: Test, from: Link, to: Router, fromId: Uint8Array): Prom
   const got: Uint8Array[] = []
   const done = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error(`only ${got.length} of ${COUNT} arrived`)) }, 60_000)
-    to.links.onMessage = (peer, m) => {
+    to.onMessage = (peer, m) => {
       if (Buffer.compare(peer.id, fromId) !== 0) return
       got.push(m)
       if (got.length === COUNT) { clearTimeout(timer); resolve() }
@@ -54,8 +54,9 @@ for (const scheme of ['udp', 'tcp', 'http'] as const) {
 }
 
 t.test('blocked UDP falls back to TCP; blocked UDP and TCP fall back to HTTP', async t => {
-  const a = await startRouter(t, { dialTimeoutMs: 1500 })
-  const b = await startRouter(t)
+  // No netDb exploration: it would link b back to a over UDP between the two dials.
+  const a = await startRouter(t, { dialTimeoutMs: 1500, netdb: { exploreMs: 0 } })
+  const b = await startRouter(t, { netdb: { exploreMs: 0 } })
   const udpHole = await udpBlackHole(t)
   const tcpHole = await tcpBlackHole(t)
   const real = (s: string): string => b.addresses.find(x => x.startsWith(s + ':'))!
@@ -66,7 +67,7 @@ t.test('blocked UDP falls back to TCP; blocked UDP and TCP fall back to HTTP', a
   const viaHttp = await a.links.connect({ ...b.contact(), addresses: [tcpHole, real('http'), udpHole] })
   t.equal(viaHttp.transport, 'http', 'UDP and TCP blocked: linked over HTTP')
   t.ok(a.links.stats().dialFailures >= 3, 'each blocked attempt counted as a dial failure')
-  const got = new Promise<Uint8Array>((resolve) => { b.links.onMessage = (_p, m) => { resolve(m) } })
+  const got = new Promise<Uint8Array>((resolve) => { b.onMessage = (_p, m) => { resolve(m) } })
   viaHttp.send(new TextEncoder().encode('over http'))
   t.equal(new TextDecoder().decode(await got), 'over http')
 })
@@ -80,7 +81,7 @@ t.test('a wrong responder key gets no link, and the responder keeps serving othe
   await t.rejects(a.links.connect(wrong), { name: 'TransportError' }, 'every transport attempt fails')
   t.ok(b.links.stats().inboundRejected >= 1, 'the responder rejected the handshakes')
   t.equal(a.links.get(b.id), undefined, 'no link was registered')
-  const got = new Promise<Uint8Array>((resolve) => { b.links.onMessage = (_p, m) => { resolve(m) } })
+  const got = new Promise<Uint8Array>((resolve) => { b.onMessage = (_p, m) => { resolve(m) } })
   good.send(Uint8Array.of(1, 2, 3))
   t.same(await got, Uint8Array.of(1, 2, 3), 'the other link still carries messages')
 })
