@@ -34,3 +34,10 @@ export function positiveInt (name: string, v: string | undefined, dflt: number, 
   if (!Number.isInteger(n) || n < 1 || n > max) throw new ConfigError(`--${name} must be a whole number from 1 to ${max}, got '${v}'`)
   return n
 }
+
+/** Prints a one-line error; exit 2 for config errors, 1 otherwise. */
+export function failure (cmd: string, err: unknown): number {
+  const msg = err instanceof Error ? err.message : String(err)
+  process.stderr.write(`umbra ${cmd}: ${msg.split('\n')[0]}\n`)
+  return err instanceof ConfigError ? 2 : 1
+}

@@ -3,6 +3,7 @@
  * own module and has its own --help.
  */
 import { runRouter } from './router.ts'
+import { runStatus } from './status.ts'
 import { runTestnet } from './testnet.ts'
 
 const HELP = `umbra — an anonymous, onion-routed overlay network
@@ -10,9 +11,11 @@ const HELP = `umbra — an anonymous, onion-routed overlay network
 Usage: umbra <command> [options]
 
 Commands:
-  testnet    run a local network of routers on 127.0.0.1 (what \`npm start\` runs)
-  router     run one router
-  help       show this text
+  testnet              run a local network of routers on 127.0.0.1 (what \`npm start\` runs)
+  router               run one router (settings: docs/config.md)
+  router export-info   write a seed file with the running router's RouterInfo
+  status               show a running router's state
+  help [COMMAND]       show this text, or a command's
 
 Run \`umbra <command> --help\` for a command's options.
 `
@@ -23,7 +26,12 @@ export async function main (argv: string[]): Promise<number> {
   switch (cmd) {
     case 'testnet': return await runTestnet(rest)
     case 'router': return await runRouter(rest)
-    case undefined: case 'help': case '--help': case '-h':
+    case 'status': return await runStatus(rest)
+    case 'help':
+      if (rest[0] !== undefined && rest[0] !== 'help' && !rest[0].startsWith('-')) return await main([rest[0], '--help'])
+      process.stdout.write(HELP)
+      return 0
+    case undefined: case '--help': case '-h':
       process.stdout.write(HELP)
       return 0
     default:

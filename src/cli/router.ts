@@ -1,57 +1,243 @@
 /**
- * `umbra router`: runs one router until SIGINT/SIGTERM. Prints its ID, bound addresses and
- * signed RouterInfo (base64) so another router can link to it with `--peer`, and one line per
- * link event. Shuts down cleanly: links are closed with a CLOSE frame, listeners released.
+ * `umbra router`: runs one router until SIGINT/SIGTERM, configured from defaults, a JSON file,
+ * `UMBRA_*` variables and flags (`src/router/config.ts`, `docs/config.md`).
+ *
+ * Stdout carries a few machine-readable lines, each `<word> <value>`, for scripts and tests:
+ * `router <id>`, `listening <addr>` (one per address), `info <base64 RouterInfo>`, and
+ * `control <url>` (or `control off`). Everything else goes to the log (stderr).
+ *
+ * Shutdown on the first signal (or, with UMBRA_LIFELINE=1, when stdin closes): the control
+ * API stops, control.json is removed, then the router closes its links and listeners. A second signal, or 15 s without finishing, forces
+ * the exit. Exit codes: 0 clean stop, 1 runtime failure, 2 bad config or arguments.
  */
-import { homedir } from 'node:os'
-import { join } from 'node:path'
-import { Router } from '../router/router.ts'
-import { parse, untilStopped } from './args.ts'
+import { startControlApi, type ControlApi } from '../api/control.ts'
+import { loadConfig, type ConfigFlags, type ResolvedConfig } from '../router/config.ts'
+import { readControlFile, removeControlFile, removeControlFileSync, writeControlFile } from '../router/control-file.ts'
+import { Router, type RouterConfig } from '../router/router.ts'
+import { decodeSeedInfo, type SeedEntry } from '../router/seed-file.ts'
+import { loadSeeds } from '../router/seeds.ts'
+import { controlGet } from '../api/control-client.ts'
+import { ConfigError } from '../util/errors.ts'
+import { createLogger } from '../util/log-writer.ts'
+import type { Logger } from '../util/log.ts'
+import { failure, parse } from './args.ts'
+import { runExportInfo } from './router-export.ts'
 
 const HELP = `Usage: umbra router [options]
+       umbra router export-info [options]     (see \`umbra router export-info --help\`)
 
-Runs one router. It prints its RouterInfo (base64); give that to another router's --peer.
+Runs one router until Ctrl-C or SIGTERM. On stdout it prints its ID, bound addresses, signed
+RouterInfo (base64; give it to another router's --peer or put it in a seed file) and control
+API URL; logs go to stderr. Settings come from (lowest to highest precedence) built-in
+defaults, a JSON config file, UMBRA_* environment variables and these flags; every setting is
+described in docs/config.md.
 
 Options:
-  --data-dir DIR     keys and state (default: $XDG_DATA_HOME/umbra or ~/.local/share/umbra)
-  --listen ADDR      address to listen on; repeatable (default: udp, tcp and http on 127.0.0.1, free ports)
-                     e.g. udp://127.0.0.1:7001  tcp://127.0.0.1:7002  http://127.0.0.1:7003/umbra
-  --peer INFO        a peer's RouterInfo (base64) to link to; repeatable
-  --network NAME     network name; routers of different networks never link (default: umbra)
-  -h, --help         show this text
+  --config FILE          JSON config file (default: <data dir>/umbra.json if present)
+  --data-dir DIR         keys and state (default: $XDG_DATA_HOME/umbra or ~/.local/share/umbra)
+                         [UMBRA_DATA_DIR]
+  --listen ADDR          address to listen on; repeatable (default: udp, tcp and http on
+                         127.0.0.1, free ports), e.g. udp://127.0.0.1:7001
+                         tcp://127.0.0.1:7002  http://127.0.0.1:7003/umbra  [UMBRA_LISTEN, comma-separated]
+  --network NAME         network name; routers of different networks never link (default: umbra)
+                         [UMBRA_NETWORK]
+  --control ADDR|off     control API address: HOST:PORT on loopback (port 0 picks a free
+                         port) or unix:/path (default: 127.0.0.1:7657) [UMBRA_CONTROL]
+  --log-level LEVEL      debug, info, warn or error (default: info) [UMBRA_LOG_LEVEL]
+  --log-format FORMAT    text or json (default: text) [UMBRA_LOG_FORMAT]
+  --bandwidth-in KBPS    inbound limit in KB/s, 0 = unlimited (default: 0) [UMBRA_BANDWIDTH_IN]
+  --bandwidth-out KBPS   outbound limit in KB/s, 0 = unlimited (default: 0) [UMBRA_BANDWIDTH_OUT]
+  --seed-file FILE       seed file of RouterInfos to bootstrap from; repeatable [UMBRA_SEED_FILE]
+  --peer INFO            a peer's RouterInfo (base64) to link to now; repeatable
+  -h, --help             show this text
+
+Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on bad options or config.
 `
 
-/** Default data directory: XDG data home. */
-export function defaultDataDir (): string {
-  return join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'umbra')
+const OPTIONS = {
+  config: { type: 'string' },
+  'data-dir': { type: 'string' },
+  listen: { type: 'string', multiple: true },
+  network: { type: 'string' },
+  control: { type: 'string' },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  'bandwidth-in': { type: 'string' },
+  'bandwidth-out': { type: 'string' },
+  'seed-file': { type: 'string', multiple: true },
+  peer: { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
+/** How long a shutdown may take before the process exits anyway. */
+const SHUTDOWN_DEADLINE_MS = 15_000
+
+/**
+ * The RouterConfig from the resolved config. The seeds (parsed, unverified RouterInfos from
+ * `--seed-file`, `UMBRA_SEED_FILE` and the config's `seeds`) go to the netDb bootstrap; the
+ * router verifies each before use.
+ */
+export function routerConfigFrom (cfg: ResolvedConfig, seeds: readonly SeedEntry[]): RouterConfig {
+  return { dataDir: cfg.dataDir, listen: cfg.listen, network: cfg.network, seeds: seeds.map(s => s.bytes) }
 }
 
+/** The `umbra router` command. Returns the exit code. */
 export async function runRouter (argv: string[]): Promise<number> {
-  const { values } = parse(argv, {
-    'data-dir': { type: 'string' },
-    listen: { type: 'string', multiple: true },
-    peer: { type: 'string', multiple: true },
-    network: { type: 'string' },
-    help: { type: 'boolean', short: 'h' }
-  })
-  if (values.help === true) { process.stdout.write(HELP); return 0 }
-  const router = await Router.start({
-    dataDir: values['data-dir'] ?? defaultDataDir(),
-    listen: values.listen ?? ['udp://127.0.0.1:0', 'tcp://127.0.0.1:0', 'http://127.0.0.1:0/umbra'],
-    network: values.network ?? 'umbra'
-  })
-  const short = (id: Uint8Array): string => Buffer.from(id).toString('hex').slice(0, 12)
-  router.links.onLinkOpen = (l) => { console.log(`link up    ${short(l.peer!.id)} over ${l.transport} (${l.initiator ? 'outbound' : 'inbound'})`) }
-  router.links.onLinkClosed = (l, err) => { console.log(`link down  ${short(l.peer!.id)} over ${l.transport}${err !== undefined ? `: ${err.message}` : ''}`) }
+  if (argv[0] === 'export-info') return await runExportInfo(argv.slice(1))
+  let cfg: ResolvedConfig
+  let seeds: SeedEntry[]
+  let peers: Uint8Array[]
+  try {
+    const { values, positionals } = parse(argv, OPTIONS)
+    if (values.help === true) { process.stdout.write(HELP); return 0 }
+    if (positionals.length > 0) throw new ConfigError(`unexpected argument '${positionals[0]}' (see umbra router --help)`)
+    const { peer, help: _help, ...flags } = values
+    cfg = await loadConfig(flags satisfies ConfigFlags, process.env)
+    seeds = await loadSeeds(cfg.seeds)
+    peers = (peer ?? []).map((p, i) => {
+      try {
+        return decodeSeedInfo(p.trim()).bytes
+      } catch (err) {
+        throw new ConfigError(`--peer #${i + 1}: ${err instanceof Error ? err.message : String(err)}`)
+      }
+    })
+  } catch (err) {
+    return failure('router', err)
+  }
+  const log = createLogger(cfg.log)
+  try {
+    await refuseIfRunning(cfg.dataDir)
+  } catch (err) {
+    return failure('router', err)
+  }
+
+  let router: Router
+  try {
+    router = await Router.start(routerConfigFrom(cfg, seeds), { log })
+  } catch (err) {
+    log.error('router failed to start', { error: errText(err) })
+    return failure('router', err)
+  }
+  watchLinks(router, log)
+
+  let api: ControlApi | undefined
+  try {
+    if (cfg.control !== null) {
+      api = await startControlApi({
+        ...('path' in cfg.control ? { path: cfg.control.path } : { host: cfg.control.host, port: cfg.control.port }),
+        status: () => router.status(),
+        info: () => router.info.raw,
+        log: log.child({ component: 'control' }),
+        extra: { config: () => ({ ...cfg, seeds: { files: cfg.seeds.files, infos: cfg.seeds.infos.length } }) }
+      })
+      await writeControlFile(cfg.dataDir, { url: api.url, pid: process.pid })
+    }
+  } catch (err) {
+    log.error('control API failed to start', { error: errText(err) })
+    await api?.close()
+    await router.stop()
+    return failure('router', err)
+  }
+
   console.log(`router     ${router.idHex}`)
   for (const a of router.addresses) console.log(`listening  ${a}`)
   console.log(`info       ${Buffer.from(router.info.raw).toString('base64')}`)
-  for (const p of values.peer ?? []) {
-    router.connectInfo(new Uint8Array(Buffer.from(p, 'base64')), AbortSignal.timeout(30_000))
-      .catch((err: unknown) => { console.log(`link failed: ${err instanceof Error ? err.message : String(err)}`) })
+  console.log(`control    ${api?.url ?? 'off'}`)
+  log.info('router started', {
+    id: router.idHex,
+    network: cfg.network,
+    dataDir: cfg.dataDir,
+    config: cfg.configFile ?? undefined,
+    addresses: router.addresses.join(' '),
+    control: api?.url ?? 'off',
+    bandwidthInKBps: cfg.bandwidth.inKBps,
+    bandwidthOutKBps: cfg.bandwidth.outKBps,
+    seeds: seeds.length
+  })
+
+  for (const p of peers) {
+    router.connectInfo(p, AbortSignal.timeout(30_000))
+      .catch((err: unknown) => { log.warn('link failed', { error: errText(err) }) })
   }
-  const why = await untilStopped()
-  console.log(`stopping (${why})`)
-  await router.stop()
+
+  const signal = await firstSignal(cfg.dataDir, log)
+  log.info('stopping', { signal })
+  const deadline = setTimeout(() => {
+    log.error('shutdown took too long; exiting now', { ms: SHUTDOWN_DEADLINE_MS })
+    removeControlFileSync(cfg.dataDir)
+    process.exit(1)
+  }, SHUTDOWN_DEADLINE_MS)
+  deadline.unref()
+  try {
+    await api?.close()
+    await removeControlFile(cfg.dataDir)
+    await router.stop()
+  } finally {
+    clearTimeout(deadline)
+    // A lifeline still open would keep the process alive.
+    if (process.env.UMBRA_LIFELINE === '1') process.stdin.destroy()
+  }
+  log.info('stopped')
   return 0
+}
+
+/** Logs link events (keeping any handler the router installed itself). */
+function watchLinks (router: Router, log: Logger): void {
+  const short = (id: Uint8Array | undefined): string => id === undefined ? '?' : Buffer.from(id).toString('hex').slice(0, 12)
+  const prevOpen = router.links.onLinkOpen
+  const prevClosed = router.links.onLinkClosed
+  router.links.onLinkOpen = (l) => {
+    prevOpen(l)
+    log.info('link up', { peer: short(l.peer?.id), transport: l.transport, direction: l.initiator ? 'outbound' : 'inbound' })
+  }
+  router.links.onLinkClosed = (l, err) => {
+    prevClosed(l, err)
+    log.info('link down', { peer: short(l.peer?.id), transport: l.transport, error: err?.message })
+  }
+}
+
+/** Refuses to start a second router on a data directory whose router answers. */
+async function refuseIfRunning (dataDir: string): Promise<void> {
+  const c = await readControlFile(dataDir).catch(() => undefined)
+  if (c === undefined || c.pid === process.pid) return
+  const alive = await controlGet(c.url, '/api/health', { timeoutMs: 1000 }).then(() => true, () => false)
+  if (alive) throw new Error(`a router is already running with data directory ${dataDir} (pid ${c.pid}, control API ${c.url})`)
+}
+
+/**
+ * Resolves with the first SIGINT/SIGTERM, or when stdin closes if UMBRA_LIFELINE=1 (a parent
+ * such as `umbra testnet` holds the other end: if it dies, its routers stop too). Signal
+ * handlers stay installed: a second signal removes control.json and exits at once
+ * (128 + signal number).
+ */
+async function firstSignal (dataDir: string, log: Logger): Promise<string> {
+  return await new Promise((resolve) => {
+    let seen = false
+    const first = (why: string): boolean => {
+      if (seen) return false
+      seen = true
+      resolve(why)
+      return true
+    }
+    const on = (sig: NodeJS.Signals, code: number) => (): void => {
+      if (first(sig)) return
+      log.warn('second signal: exiting without a clean shutdown', { signal: sig })
+      removeControlFileSync(dataDir)
+      process.exit(code)
+    }
+    process.on('SIGINT', on('SIGINT', 130))
+    process.on('SIGTERM', on('SIGTERM', 143))
+    if (process.env.UMBRA_LIFELINE === '1') {
+      const gone = (): void => { first('lifeline closed') }
+      process.stdin.on('data', () => {})
+      process.stdin.once('end', gone)
+      process.stdin.once('close', gone)
+      process.stdin.once('error', gone)
+      process.stdin.resume()
+    }
+  })
+}
+
+function errText (err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
 }

@@ -1,84 +1,169 @@
 /**
- * `umbra testnet`: a local network of routers on 127.0.0.1, in this process, each with its own
- * temporary data directory. Every pair of routers links up, the pairs taking UDP, TCP and HTTP
- * in turn, and each link is checked with a round-trip message. Stays up until Ctrl-C, then
- * closes every link and removes the temporary directories.
- * (Routers as separate processes, netDb bootstrap and network namespaces come with the
- * netDb/runtime work.)
+ * `umbra testnet`: a whole local network in one command. Starts N routers on loopback as
+ * separate processes (or in this process with --in-process), mixing UDP, TCP and HTTP
+ * (testnet/plan.ts); router 0 starts first and every other router bootstraps its netDb from
+ * the seed file of routers started before it. Waits until every router's netDb holds every
+ * RouterInfo, prints where router 0's local APIs are, stays up until Ctrl-C, then stops every
+ * router and removes every temporary directory (and, with --netns, every namespace).
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Router } from '../router/router.ts'
+import type { RouterStatus } from '../router/status.ts'
+import { controlGet } from '../api/control-client.ts'
+import { loadSeeds } from '../router/seeds.ts'
+import { ConfigError, TimeoutError } from '../util/errors.ts'
 import { parse, positiveInt, untilStopped } from './args.ts'
+import { planTestnet } from './testnet/plan.ts'
+import { spawnRouter, stopRouter } from './testnet/procs.ts'
+import { createNamespaces, type Namespaces } from './testnet/netns.ts'
 
 const HELP = `Usage: umbra testnet [options]
 
-Starts a local network of routers on 127.0.0.1 and links every pair, using UDP, TCP and HTTP
-in turn. Stays up until Ctrl-C, then cleans up.
+Starts a local network of routers: separate processes on 127.0.0.1 mixing UDP, TCP and
+HTTP. They bootstrap their netDb from each other; once every router knows every other, it
+prints where router 0's control API is (try \`umbra status --api URL\`) and stays up until
+Ctrl-C, then stops every router and removes its temporary data.
 
 Options:
-  --routers N        how many routers (default 3, at most 32)
-  --exit             exit once every link is up and checked (for scripts and tests)
+  --routers N        how many routers (default 8, at most 64)
+  --in-process       run the routers inside this process instead (faster; for tests)
+  --netns            (root) run each router in its own network namespace with its own
+                     address on a veth bridge, like separate hosts
+  --delay MS         with --netns: netem delay on every router's link (default 0)
+  --loss PCT         with --netns: netem loss percentage (default 0)
+  --timeout S        give up if the netDb has not converged after S seconds (default 60)
+  --exit             exit once the network has converged (for scripts and tests)
   -h, --help         show this text
 `
 
-const SCHEMES = ['udp', 'tcp', 'http'] as const
+/** One running member of the testnet, whatever runs it. */
+interface Member {
+  index: number
+  id: string
+  addresses: string[]
+  control: string
+  /** Its RouterInfo, base64. */
+  info: string
+  status: () => Promise<RouterStatus>
+  stop: () => Promise<void>
+}
 
 export async function runTestnet (argv: string[]): Promise<number> {
   const { values } = parse(argv, {
     routers: { type: 'string' },
+    'in-process': { type: 'boolean' },
+    netns: { type: 'boolean' },
+    delay: { type: 'string' },
+    loss: { type: 'string' },
+    timeout: { type: 'string' },
     exit: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' }
   })
   if (values.help === true) { process.stdout.write(HELP); return 0 }
-  const n = positiveInt('routers', values.routers, 3, 32)
+  const n = positiveInt('routers', values.routers, 8, 64)
+  const timeoutS = positiveInt('timeout', values.timeout, 60, 3600)
+  const delay = values.delay === undefined ? 0 : positiveInt('delay', values.delay, 0, 10_000)
+  const loss = values.loss === undefined ? 0 : Number(values.loss)
+  if (!(loss >= 0 && loss < 100)) throw new ConfigError(`--loss must be a percentage from 0 to 99, got '${values.loss ?? ''}'`)
+  if (values.netns === true && values['in-process'] === true) throw new ConfigError('--netns runs routers as processes; drop --in-process')
+  if (values.netns !== true && (values.delay !== undefined || values.loss !== undefined)) throw new ConfigError('--delay and --loss need --netns')
+
+  const stop = new AbortController()
+  const stopped = untilStopped(stop.signal)
+  void stopped.then(() => { stop.abort() })
   const base = await mkdtemp(join(tmpdir(), 'umbra-testnet-'))
-  const routers: Router[] = []
+  const members: Member[] = []
+  let ns: Namespaces | undefined
   try {
-    for (let i = 0; i < n; i++) {
-      routers.push(await Router.start({ dataDir: join(base, `router-${i}`), listen: ['udp://127.0.0.1:0', 'tcp://127.0.0.1:0', 'http://127.0.0.1:0/umbra'], network: 'testnet' }))
-      console.log(`router ${i}  ${routers[i]!.idHex.slice(0, 12)}  ${routers[i]!.addresses.join('  ')}`)
+    if (values.netns === true) {
+      ns = await createNamespaces(n, { delayMs: delay, lossPct: loss })
+      console.log(`namespaces ${ns.names.join(' ')} on bridge ${ns.bridge} (${ns.hosts[0]} ... ${ns.hosts[n - 1]!})`)
     }
-    for (const r of routers) {
-      r.links.onMessage = (_peer, msg, link) => { if (msg[0] === 0x01) link.send(Uint8Array.of(0x02, ...msg.subarray(1))) }
-    }
-    let k = 0
+    const plan = planTestnet(n, ns?.hosts ?? [])
     const started = performance.now()
-    for (let i = 0; i < n; i++) {
-      for (let j = i + 1; j < n; j++) {
-        const scheme = SCHEMES[k++ % SCHEMES.length]!
-        const b = routers[j]!
-        const contact = { ...b.contact(), addresses: b.addresses.filter(x => x.startsWith(scheme + ':')) }
-        const t0 = performance.now()
-        const link = await routers[i]!.links.connect(contact, { signal: AbortSignal.timeout(15_000) })
-        const rtt = await roundTrip(routers[i]!, link)
-        console.log(`link router ${i} <-> router ${j} over ${link.transport}: up in ${(performance.now() - t0).toFixed(1)} ms, round trip ${rtt.toFixed(2)} ms`)
-      }
-    }
-    console.log(`all ${n * (n - 1) / 2} links up and checked in ${(performance.now() - started).toFixed(0)} ms`)
-    if (values.exit !== true) {
+    const start = values['in-process'] === true ? startInProcess : startProcess
+    // Router 0 first: it is everyone's seed. The others start together, each seeded with the
+    // routers started before it.
+    members.push(await start(base, plan[0]!.listen, 0, [], ns))
+    const seedFile = join(base, 'seeds.txt')
+    await writeFile(seedFile, `# umbra testnet: router 0\n${members[0]!.info}\n`)
+    const rest = await Promise.all(plan.slice(1).map(async p => await start(base, p.listen, p.index, [seedFile], ns)))
+    members.push(...rest)
+    for (const m of members) console.log(`router ${m.index}  ${m.id.slice(0, 12)}  ${m.addresses.join('  ')}`)
+    const convergedIn = await converge(members, n, timeoutS * 1000, stop.signal)
+    console.log(`netDb converged: every router knows all ${n} RouterInfos (${((performance.now() - started) / 1000).toFixed(1)} s after start, ${(convergedIn / 1000).toFixed(1)} s after the last router came up)`)
+    const statuses = await Promise.all(members.map(async m => await m.status()))
+    const links = { udp: 0, tcp: 0, http: 0 }
+    for (const st of statuses) { links.udp += st.links.udp; links.tcp += st.links.tcp; links.http += st.links.http }
+    console.log(`links (counted at both ends): udp ${links.udp}, tcp ${links.tcp}, http ${links.http}`)
+    const m0 = members[0]!
+    console.log(`router 0 control API: ${m0.control}   (umbra status --api ${m0.control})`)
+    if (values.exit !== true && !stop.signal.aborted) {
       console.log('testnet running; press Ctrl-C to stop')
-      await untilStopped()
+      await stopped
     }
     return 0
   } finally {
-    await Promise.allSettled(routers.map(async r => { await r.stop() }))
+    stop.abort()
+    await Promise.allSettled(members.map(async m => { await m.stop() }))
+    await ns?.destroy()
     await rm(base, { recursive: true, force: true })
-    console.log('testnet stopped; temporary data removed')
+    console.log(`testnet stopped: ${members.length} routers, temporary data removed`)
   }
 }
 
-async function roundTrip (r: Router, link: import('../link/link.ts').Link): Promise<number> {
-  const t0 = performance.now()
-  const prev = r.links.onMessage
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error('round trip timed out')) }, 10_000)
-    r.links.onMessage = (peer, msg, l) => {
-      if (l === link && msg[0] === 0x02) { clearTimeout(timer); r.links.onMessage = prev; resolve(); return }
-      prev(peer, msg, l)
-    }
-    link.send(Uint8Array.of(0x01, 1, 2, 3))
+/** Starts router `index` as a child process. */
+async function startProcess (base: string, listen: string[], index: number, seedFiles: string[], ns?: Namespaces): Promise<Member> {
+  const p = await spawnRouter({
+    index,
+    dataDir: join(base, `router-${index}`),
+    listen,
+    network: 'testnet',
+    control: ns !== undefined ? `unix:${join(base, `control-${index}.sock`)}` : '127.0.0.1:0',
+    seedFiles,
+    ...(ns !== undefined ? { wrap: ns.exec(index) } : {})
   })
-  return performance.now() - t0
+  const m: Member = {
+    index,
+    id: p.id,
+    addresses: p.addresses,
+    control: p.control,
+    info: p.info,
+    status: async () => await controlGet(p.control, '/api/status', { timeoutMs: 2000 }) as RouterStatus,
+    stop: async () => { await stopRouter(p) }
+  }
+  return m
+}
+
+/** Starts router `index` in this process. */
+async function startInProcess (base: string, listen: string[], index: number, seedFiles: string[]): Promise<Member> {
+  const seeds = (await loadSeeds({ files: seedFiles, infos: [] })).map(s => s.bytes)
+  const r = await Router.start({ dataDir: join(base, `router-${index}`), listen, network: 'testnet', seeds })
+  const m: Member = {
+    index,
+    id: r.idHex,
+    addresses: r.addresses,
+    control: '(in process: no control API)',
+    info: Buffer.from(r.info.raw).toString('base64'),
+    status: async () => r.status(),
+    stop: async () => { await r.stop() }
+  }
+  return m
+}
+
+/** Polls every router until each knows `n` RouterInfos; returns how long that took (ms). */
+async function converge (members: Member[], n: number, timeoutMs: number, signal: AbortSignal): Promise<number> {
+  const t0 = performance.now()
+  let last = ''
+  while (performance.now() - t0 < timeoutMs) {
+    if (signal.aborted) throw new TimeoutError('stopped before the netDb converged')
+    const sizes = await Promise.all(members.map(async m => await m.status().then(s => s.netdb.routerInfos, () => -1)))
+    if (sizes.every(s => s >= n)) return performance.now() - t0
+    const line = sizes.join(' ')
+    if (line !== last) { console.log(`netDb sizes: ${line}`); last = line }
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+  throw new TimeoutError(`the netDb did not converge within ${timeoutMs / 1000} s`)
 }

@@ -1,0 +1,88 @@
+/**
+ * `umbra status`: asks a running router's control API for its state (`GET /api/status`) and
+ * prints a readable summary, or the raw JSON with `--json`. The router is found by
+ * `<dataDir>/control.json` or named with `--api URL`.
+ */
+import type { RouterStatus } from '../router/status.ts'
+import { ConfigError } from '../util/errors.ts'
+import { failure, parse } from './args.ts'
+import { askRouter, findControlApi } from './control-target.ts'
+
+const HELP = `Usage: umbra status [options]
+
+Shows the state of a running router: ID, network, uptime, addresses, peers, links per
+transport and netDb sizes. The router is found through control.json in its data directory.
+
+Options:
+  --data-dir DIR     the router's data directory (default: as for umbra router)
+  --config FILE      the router's config file (to find its data directory)
+  --api URL          ask this control API instead, e.g. http://127.0.0.1:7657 or unix:/path
+  --json             print the raw JSON status
+  -h, --help         show this text
+
+Exit status: 0 shown, 1 no router running or it does not answer (3 s), 2 bad options.
+`
+
+/** The `umbra status` command. Returns the exit code. */
+export async function runStatus (argv: string[]): Promise<number> {
+  try {
+    const { values, positionals } = parse(argv, {
+      'data-dir': { type: 'string' },
+      config: { type: 'string' },
+      api: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' }
+    })
+    if (values.help === true) { process.stdout.write(HELP); return 0 }
+    if (positionals.length > 0) throw new ConfigError(`unexpected argument '${positionals[0]}' (see umbra status --help)`)
+    const target = await findControlApi({ api: values.api, dataDir: values['data-dir'], config: values.config })
+    if ('notRunning' in target) return notRunning(target.notRunning)
+    const got = await askRouter(target, '/api/status', 3000)
+    if ('notRunning' in got) return notRunning(got.notRunning)
+    process.stdout.write(values.json === true ? JSON.stringify(got.body) + '\n' : formatStatus(got.body as Partial<RouterStatus>, target.url))
+    return 0
+  } catch (err) {
+    return failure('status', err)
+  }
+}
+
+function notRunning (msg: string): number {
+  process.stderr.write(`umbra status: ${msg}\n`)
+  return 1
+}
+
+/** A readable summary of a status answer; tolerant of missing fields (another version's router). */
+export function formatStatus (s: Partial<RouterStatus>, url: string): string {
+  const str = (v: unknown): string => typeof v === 'string' ? v.replace(/[^\x20-\x7e]/g, '?') : typeof v === 'number' ? String(v) : '?'
+  const lines: string[] = []
+  const row = (k: string, v: string): void => { lines.push(`${k.padEnd(10)} ${v}`) }
+  row('router', str(s.id))
+  row('network', str(s.network))
+  row('version', str(s.version))
+  row('uptime', typeof s.uptimeMs === 'number' ? formatDuration(s.uptimeMs) : '?')
+  const addrs = Array.isArray(s.addresses) ? s.addresses : []
+  if (addrs.length === 0) row('listening', '(none)')
+  addrs.forEach((a, i) => { row(i === 0 ? 'listening' : '', str(a)) })
+  row('peers', str(s.peers))
+  const links = typeof s.links === 'object' && s.links !== null ? Object.entries(s.links) : []
+  row('links', links.length === 0 ? '?' : links.map(([t, n]) => `${str(t)} ${str(n)}`).join(', '))
+  row('netdb', s.netdb !== undefined && s.netdb !== null
+    ? `${str(s.netdb.routerInfos)} RouterInfos, ${str(s.netdb.leaseSets)} LeaseSets`
+    : '?')
+  row('control', url)
+  return lines.join('\n') + '\n'
+}
+
+/** `3d 04h 05m`, `1h 02m 03s`, `4m 05s`, `12s`. */
+export function formatDuration (ms: number): string {
+  const t = Math.max(0, Math.floor(ms / 1000))
+  const d = Math.floor(t / 86400)
+  const h = Math.floor(t / 3600) % 24
+  const m = Math.floor(t / 60) % 60
+  const s = t % 60
+  const p = (n: number): string => String(n).padStart(2, '0')
+  if (d > 0) return `${d}d ${p(h)}h ${p(m)}m`
+  if (h > 0) return `${h}h ${p(m)}m ${p(s)}s`
+  if (m > 0) return `${m}m ${p(s)}s`
+  return `${s}s`
+}

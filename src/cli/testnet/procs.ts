@@ -1,0 +1,87 @@
+/**
+ * Routers as child processes for `umbra testnet`: spawns `umbra router` (optionally wrapped,
+ * e.g. in `ip netns exec NS`), reads the machine-readable lines it prints (`router`, `listening`,
+ * `info`, `control`), and stops it with SIGTERM (SIGKILL after a deadline). Each child also
+ * watches its stdin (UMBRA_LIFELINE=1): if the testnet process dies, the pipe closes and the
+ * child shuts itself down, so no router outlives its testnet.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { TimeoutError, TransportError } from '../../util/errors.ts'
+
+/** How to start one router process. */
+export interface RouterProcSpec {
+  index: number
+  dataDir: string
+  listen: string[]
+  network: string
+  /** Control API address (`127.0.0.1:0`, or `unix:/path`). */
+  control: string
+  seedFiles: string[]
+  logLevel?: string
+  /** Command prefix, e.g. `['ip', 'netns', 'exec', 'umbra-1']`. */
+  wrap?: string[]
+}
+
+/** A running router process and what it printed. */
+export interface RouterProc {
+  readonly spec: RouterProcSpec
+  readonly child: ChildProcess
+  id: string
+  info: string
+  addresses: string[]
+  control: string
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  readonly exited: Promise<number | string>
+}
+
+/** The `bin/umbra.js` of this package (from src/ or dist/src/). */
+export function umbraBin (): string {
+  for (const rel of ['../../../bin/umbra.js', '../../../../bin/umbra.js']) {
+    const p = fileURLToPath(new URL(rel, import.meta.url))
+    if (existsSync(p)) return p
+  }
+  throw new TransportError('cannot find bin/umbra.js')
+}
+
+/** Starts a router and waits (at most `timeoutMs`) until it has printed its info and control lines. */
+export async function spawnRouter (spec: RouterProcSpec, timeoutMs = 30_000): Promise<RouterProc> {
+  const args = ['router', '--data-dir', spec.dataDir, '--network', spec.network, '--control', spec.control, '--log-level', spec.logLevel ?? 'warn']
+  for (const l of spec.listen) args.push('--listen', l)
+  for (const s of spec.seedFiles) args.push('--seed-file', s)
+  const cmd = [...(spec.wrap ?? []), process.execPath, umbraBin(), ...args]
+  const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, UMBRA_LIFELINE: '1' } })
+  const exited = new Promise<number | string>((resolve) => { child.once('exit', (code, sig) => { resolve(code ?? sig ?? 'unknown') }) })
+  const proc: RouterProc = { spec, child, id: '', info: '', addresses: [], control: '', exited }
+  let stderr = ''
+  child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
+  const lines = createInterface({ input: child.stdout! })
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new TimeoutError(`router ${spec.index} did not start within ${timeoutMs} ms\n${stderr}`)) }, timeoutMs)
+    exited.then((code) => { clearTimeout(timer); reject(new TransportError(`router ${spec.index} exited (${code}) before it was up:\n${stderr}`)) }, () => {})
+    lines.on('line', (line) => {
+      const [word, value = ''] = line.split(/\s+/, 2)
+      if (word === 'router') proc.id = value
+      else if (word === 'listening') proc.addresses.push(value)
+      else if (word === 'info') proc.info = value
+      else if (word === 'control') proc.control = value
+      if (proc.info !== '' && proc.control !== '') { clearTimeout(timer); resolve() }
+    })
+  }).catch((err: unknown) => { child.kill('SIGKILL'); throw err })
+  child.stderr!.on('data', () => {}) // keep draining
+  return proc
+}
+
+/** Stops a router: SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+export async function stopRouter (p: RouterProc, graceMs = 10_000): Promise<number | string> {
+  if (p.child.exitCode === null && p.child.signalCode === null) {
+    p.child.kill('SIGTERM')
+    const t = setTimeout(() => { p.child.kill('SIGKILL') }, graceMs)
+    const code = await p.exited
+    clearTimeout(t)
+    return code
+  }
+  return await p.exited
+}

@@ -1,0 +1,421 @@
+/**
+ * The router's configuration: one set of documented fields (`docs/config.md`) with defaults,
+ * resolved from four sources, lowest precedence first:
+ *
+ *   built-in defaults < JSON config file < environment (`UMBRA_*`) < command-line flags
+ *
+ * A higher source replaces a field (a list as a whole, never merged item by item). Validation is
+ * strict: an unknown key in the file, a wrong type or a value out of range is a ConfigError
+ * naming the field and where it came from (the file's path, the variable, the flag).
+ *
+ * {@link resolveConfig} is pure (no file system, no process state); {@link loadConfig} finds and
+ * reads the file, then calls it. Relative paths in the file are relative to the file's folder;
+ * relative paths in the environment and flags are relative to the working directory.
+ */
+import { homedir } from 'node:os'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { isIP } from 'node:net'
+import { ConfigError } from '../util/errors.ts'
+import type { LogLevel } from '../util/log.ts'
+import { parseLogFormat, parseLogLevel, type LogFormat } from '../util/log-writer.ts'
+import { parseTransportUrl } from '../../transports/url.ts'
+import { ROUTER_INFO_LIMITS } from '../identity/index.ts'
+import { decodeSeedInfo, SEED_FILE_LIMITS } from './seed-file.ts'
+import { readBounded } from './seeds.ts'
+
+/** Name of the config file looked up in the data directory. */
+export const CONFIG_FILE_NAME = 'umbra.json'
+/** Largest config file read. */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024
+/** Default listen addresses: every transport on loopback, free ports. */
+export const DEFAULT_LISTEN: readonly string[] = ['udp://127.0.0.1:0', 'tcp://127.0.0.1:0', 'http://127.0.0.1:0/umbra']
+/** Default control API address. */
+export const DEFAULT_CONTROL = '127.0.0.1:7657'
+/** Largest bandwidth limit accepted (KB/s): 10 GB/s. */
+export const MAX_BANDWIDTH_KBPS = 10_000_000
+/** Most seed files named in one config. */
+export const MAX_SEED_FILES = 64
+
+/** Where the control API listens: a loopback TCP address, or a Unix socket. */
+export type ControlAddress = {
+  /** A loopback address (`127.0.0.1`, `::1`, `localhost`, …). */
+  readonly host: string
+  /** 0 = a free port, chosen at start. */
+  readonly port: number
+} | {
+  /** Absolute path of a Unix socket (`unix:/path`). */
+  readonly path: string
+}
+
+/** Longest Unix socket path (sun_path is 108 bytes on Linux, NUL included). */
+export const MAX_UNIX_SOCKET_PATH = 107
+
+/** The router's configuration, every field set (see `docs/config.md`). */
+export interface ResolvedConfig {
+  /** Absolute path of the data directory (keys, state, `control.json`). */
+  dataDir: string
+  /** Transport addresses to listen on (`udp://`, `tcp://`, `http://`). */
+  listen: string[]
+  /** Network name; routers of different networks never link. */
+  network: string
+  /** Control API address, or null when disabled (`off`). */
+  control: ControlAddress | null
+  log: { level: LogLevel, format: LogFormat }
+  /** KB/s (1000 bytes per second); 0 = unlimited. Validated and reported; enforced by accounting later. */
+  bandwidth: { inKBps: number, outKBps: number }
+  /** Bootstrap peers: seed files (absolute paths) and inline base64 RouterInfos. */
+  seeds: { files: string[], infos: string[] }
+  /** The config file that was read (absolute), or null. */
+  configFile: string | null
+}
+
+/** Command-line flags that feed the config (the names `umbra router` takes, as `parseArgs` returns them). */
+export interface ConfigFlags {
+  config?: string
+  'data-dir'?: string
+  listen?: string[]
+  network?: string
+  control?: string
+  'log-level'?: string
+  'log-format'?: string
+  'bandwidth-in'?: string
+  'bandwidth-out'?: string
+  'seed-file'?: string[]
+}
+
+/** Environment variables (a `process.env`). */
+export type Env = Readonly<Record<string, string | undefined>>
+
+/** Input of {@link resolveConfig}. */
+export interface ConfigSources {
+  /** The parsed JSON of the config file, if one was read. */
+  file?: unknown
+  /** Its path (labels errors; relative paths in the file resolve against its folder). */
+  fileName?: string
+  env: Env
+  flags: ConfigFlags
+  /** Working directory for relative paths from env and flags. Default `process.cwd()`. */
+  cwd?: string
+}
+
+/** Default data directory: `$XDG_DATA_HOME/umbra`, else `~/.local/share/umbra`. */
+export function defaultDataDir (env: Env = process.env): string {
+  const xdg = env.XDG_DATA_HOME
+  const home = env.HOME !== undefined && env.HOME !== '' ? env.HOME : homedir()
+  return join(xdg !== undefined && xdg !== '' && isAbsolute(xdg) ? xdg : join(home, '.local', 'share'), 'umbra')
+}
+
+/** Every setting with its built-in default (dataDir from `env`). */
+export function defaultConfig (env: Env = process.env): ResolvedConfig {
+  return {
+    dataDir: defaultDataDir(env),
+    listen: [...DEFAULT_LISTEN],
+    network: 'umbra',
+    control: parseControlAddress(DEFAULT_CONTROL, 'default'),
+    log: { level: 'info', format: 'text' },
+    bandwidth: { inKBps: 0, outKBps: 0 },
+    seeds: { files: [], infos: [] },
+    configFile: null
+  }
+}
+
+/** One source's settings, each already validated. */
+interface Layer {
+  dataDir?: string
+  listen?: string[]
+  network?: string
+  control?: ControlAddress | null
+  logLevel?: LogLevel
+  logFormat?: LogFormat
+  inKBps?: number
+  outKBps?: number
+  seedFiles?: string[]
+  seedInfos?: string[]
+}
+
+/**
+ * Resolves the config from its sources (pure). Throws ConfigError naming the field and the
+ * source of the first bad value.
+ */
+export function resolveConfig (src: ConfigSources): ResolvedConfig {
+  const cwd = src.cwd ?? process.cwd()
+  const layers: Layer[] = []
+  if (src.file !== undefined) {
+    const label = src.fileName ?? 'config file'
+    const base = src.fileName !== undefined ? dirname(resolve(cwd, src.fileName)) : cwd
+    layers.push(fileLayer(src.file, label, base))
+  }
+  layers.push(envLayer(src.env, cwd), flagLayer(src.flags, cwd))
+  const cfg = defaultConfig(src.env)
+  for (const l of layers) {
+    if (l.dataDir !== undefined) cfg.dataDir = l.dataDir
+    if (l.listen !== undefined) cfg.listen = l.listen
+    if (l.network !== undefined) cfg.network = l.network
+    if (l.control !== undefined) cfg.control = l.control
+    if (l.logLevel !== undefined) cfg.log.level = l.logLevel
+    if (l.logFormat !== undefined) cfg.log.format = l.logFormat
+    if (l.inKBps !== undefined) cfg.bandwidth.inKBps = l.inKBps
+    if (l.outKBps !== undefined) cfg.bandwidth.outKBps = l.outKBps
+    if (l.seedFiles !== undefined) cfg.seeds.files = l.seedFiles
+    if (l.seedInfos !== undefined) cfg.seeds.infos = l.seedInfos
+  }
+  if (src.file !== undefined && src.fileName !== undefined) cfg.configFile = resolve(cwd, src.fileName)
+  return cfg
+}
+
+/**
+ * Finds and reads the config file, then resolves: `--config FILE` if given (it must exist),
+ * else `<dataDir>/umbra.json` if present, where dataDir comes from `--data-dir`,
+ * `UMBRA_DATA_DIR` or the default. A `dataDir` inside `<dataDir>/umbra.json` that points
+ * elsewhere is refused (a data directory's file cannot move it).
+ */
+export async function loadConfig (flags: ConfigFlags, env: Env = process.env, cwd: string = process.cwd()): Promise<ResolvedConfig> {
+  if (flags.config !== undefined) {
+    if (flags.config === '') throw new ConfigError('--config: needs a file name')
+    const fileName = resolve(cwd, flags.config)
+    return resolveConfig({ file: await readConfigFile(fileName), fileName, env, flags, cwd })
+  }
+  const early = resolveConfig({ env, flags, cwd })
+  const fileName = join(early.dataDir, CONFIG_FILE_NAME)
+  let file: unknown
+  try {
+    file = await readConfigFile(fileName)
+  } catch (err) {
+    if ((err as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT') return early
+    throw err
+  }
+  const cfg = resolveConfig({ file, fileName, env, flags, cwd })
+  const own = (file as { dataDir?: unknown }).dataDir
+  if (typeof own === 'string' && resolve(dirname(fileName), own) !== early.dataDir) {
+    throw new ConfigError(`${fileName}: dataDir names another directory (${resolve(dirname(fileName), own)}); set it with --data-dir, UMBRA_DATA_DIR or a file given with --config`)
+  }
+  return cfg
+}
+
+/** Reads and parses a JSON config file; ConfigError naming the file on any problem. */
+export async function readConfigFile (fileName: string): Promise<unknown> {
+  const text = await readBounded(fileName, MAX_CONFIG_FILE_BYTES)
+  try {
+    return JSON.parse(text) as unknown
+  } catch (err) {
+    throw new ConfigError(`${fileName}: not valid JSON: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+  }
+}
+
+/**
+ * Parses a control API address: `off` (disabled, returns null), `HOST:PORT` with a loopback
+ * host (`127.0.0.1`, `[::1]`, `localhost`) and a port 0..65535 (0 = free port), or
+ * `unix:/absolute/path` (a Unix socket, e.g. to reach a router in another network namespace).
+ * `where` labels the error (a flag, a variable, a file field).
+ */
+export function parseControlAddress (s: string, where: string): ControlAddress | null {
+  const v = s.trim()
+  if (v.toLowerCase() === 'off') return null
+  if (v.startsWith('unix:')) {
+    const path = v.slice(5)
+    if (!isAbsolute(path) || path.includes('\0')) throw new ConfigError(`${where}: a Unix socket needs an absolute path, unix:/path, got '${s}'`)
+    if (Buffer.byteLength(path) > MAX_UNIX_SOCKET_PATH) throw new ConfigError(`${where}: Unix socket path longer than ${MAX_UNIX_SOCKET_PATH} bytes`)
+    return { path }
+  }
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(v)
+  if (m === null) throw new ConfigError(`${where}: control address must be HOST:PORT, unix:/path or 'off', got '${s}'`)
+  const host = (m[1] ?? m[2])!
+  const port = Number(m[3])
+  if (port > 65535) throw new ConfigError(`${where}: control port must be 0..65535, got ${port}`)
+  if (m[1] !== undefined && isIP(host) !== 6) throw new ConfigError(`${where}: '[${host}]' is not an IPv6 address`)
+  if (!isLoopbackHost(host)) {
+    throw new ConfigError(`${where}: the control API has no authentication and binds only to loopback (127.0.0.1, ::1, localhost), got '${host}'`)
+  }
+  return { host, port }
+}
+
+/** Whether `host` is a loopback address or `localhost`. */
+export function isLoopbackHost (host: string): boolean {
+  const h = host.toLowerCase()
+  if (h === 'localhost') return true
+  if (isIP(h) === 4) return h.startsWith('127.')
+  if (isIP(h) === 6) return h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h)
+  return false
+}
+
+/** `host:port` (IPv6 in brackets) or `unix:/path`. */
+export function formatControlAddress (a: ControlAddress): string {
+  if ('path' in a) return `unix:${a.path}`
+  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`
+}
+
+// ---- the three sources -------------------------------------------------------------------
+
+const FILE_KEYS = ['dataDir', 'listen', 'network', 'control', 'log', 'bandwidth', 'seeds'] as const
+const LOG_KEYS = ['level', 'format'] as const
+const BANDWIDTH_KEYS = ['inKBps', 'outKBps'] as const
+const SEEDS_KEYS = ['files', 'infos'] as const
+
+function fileLayer (json: unknown, file: string, base: string): Layer {
+  const top = object(json, file, null)
+  onlyKeys(top, FILE_KEYS, file, '')
+  const l: Layer = {}
+  const at = (field: string): string => `${file}: ${field}`
+  if (top.dataDir !== undefined) l.dataDir = path(str(top.dataDir, at('dataDir')), base, at('dataDir'))
+  if (top.listen !== undefined) l.listen = listen(strList(top.listen, at('listen'), ROUTER_INFO_LIMITS.addresses), at('listen'))
+  if (top.network !== undefined) l.network = network(str(top.network, at('network')), at('network'))
+  if (top.control !== undefined) l.control = parseControlAddress(str(top.control, at('control')), at('control'))
+  if (top.log !== undefined) {
+    const log = object(top.log, file, 'log')
+    onlyKeys(log, LOG_KEYS, file, 'log.')
+    if (log.level !== undefined) l.logLevel = wrap(at('log.level'), () => parseLogLevel(str(log.level, at('log.level'))))
+    if (log.format !== undefined) l.logFormat = wrap(at('log.format'), () => parseLogFormat(str(log.format, at('log.format'))))
+  }
+  if (top.bandwidth !== undefined) {
+    const bw = object(top.bandwidth, file, 'bandwidth')
+    onlyKeys(bw, BANDWIDTH_KEYS, file, 'bandwidth.')
+    if (bw.inKBps !== undefined) l.inKBps = kbps(bw.inKBps, at('bandwidth.inKBps'))
+    if (bw.outKBps !== undefined) l.outKBps = kbps(bw.outKBps, at('bandwidth.outKBps'))
+  }
+  if (top.seeds !== undefined) {
+    const seeds = object(top.seeds, file, 'seeds')
+    onlyKeys(seeds, SEEDS_KEYS, file, 'seeds.')
+    if (seeds.files !== undefined) l.seedFiles = strList(seeds.files, at('seeds.files'), MAX_SEED_FILES, true).map((f, i) => path(f, base, at(`seeds.files[${i}]`)))
+    if (seeds.infos !== undefined) l.seedInfos = seedInfos(strList(seeds.infos, at('seeds.infos'), SEED_FILE_LIMITS.lines, true), at('seeds.infos'))
+  }
+  return l
+}
+
+function envLayer (env: Env, cwd: string): Layer {
+  const get = (name: string): string | undefined => {
+    const v = env[name]
+    return v === undefined || v.trim() === '' ? undefined : v
+  }
+  const l: Layer = {}
+  let v: string | undefined
+  if ((v = get('UMBRA_DATA_DIR')) !== undefined) l.dataDir = path(v, cwd, 'UMBRA_DATA_DIR')
+  if ((v = get('UMBRA_LISTEN')) !== undefined) l.listen = listen(splitList(v, 'UMBRA_LISTEN'), 'UMBRA_LISTEN')
+  if ((v = get('UMBRA_NETWORK')) !== undefined) l.network = network(v, 'UMBRA_NETWORK')
+  if ((v = get('UMBRA_CONTROL')) !== undefined) l.control = parseControlAddress(v, 'UMBRA_CONTROL')
+  if ((v = get('UMBRA_LOG_LEVEL')) !== undefined) l.logLevel = wrap('UMBRA_LOG_LEVEL', () => parseLogLevel(v!))
+  if ((v = get('UMBRA_LOG_FORMAT')) !== undefined) l.logFormat = wrap('UMBRA_LOG_FORMAT', () => parseLogFormat(v!))
+  if ((v = get('UMBRA_BANDWIDTH_IN')) !== undefined) l.inKBps = kbps(v, 'UMBRA_BANDWIDTH_IN', true)
+  if ((v = get('UMBRA_BANDWIDTH_OUT')) !== undefined) l.outKBps = kbps(v, 'UMBRA_BANDWIDTH_OUT', true)
+  if ((v = get('UMBRA_SEED_FILE')) !== undefined) l.seedFiles = [path(v, cwd, 'UMBRA_SEED_FILE')]
+  return l
+}
+
+function flagLayer (f: ConfigFlags, cwd: string): Layer {
+  const l: Layer = {}
+  if (f['data-dir'] !== undefined) l.dataDir = path(f['data-dir'], cwd, '--data-dir')
+  if (f.listen !== undefined) l.listen = listen(f.listen, '--listen')
+  if (f.network !== undefined) l.network = network(f.network, '--network')
+  if (f.control !== undefined) l.control = parseControlAddress(f.control, '--control')
+  if (f['log-level'] !== undefined) l.logLevel = wrap('--log-level', () => parseLogLevel(f['log-level']!))
+  if (f['log-format'] !== undefined) l.logFormat = wrap('--log-format', () => parseLogFormat(f['log-format']!))
+  if (f['bandwidth-in'] !== undefined) l.inKBps = kbps(f['bandwidth-in'], '--bandwidth-in', true)
+  if (f['bandwidth-out'] !== undefined) l.outKBps = kbps(f['bandwidth-out'], '--bandwidth-out', true)
+  if (f['seed-file'] !== undefined) {
+    if (f['seed-file'].length > MAX_SEED_FILES) throw new ConfigError(`--seed-file: at most ${MAX_SEED_FILES} seed files`)
+    l.seedFiles = f['seed-file'].map(p => path(p, cwd, '--seed-file'))
+  }
+  return l
+}
+
+// ---- field checks (each throws ConfigError prefixed with `where`) --------------------------
+
+function wrap<T> (where: string, fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    if (err instanceof ConfigError && !err.message.startsWith(where)) throw new ConfigError(`${where}: ${err.message}`, { cause: err })
+    throw err
+  }
+}
+
+function typeName (v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`
+}
+
+function object (v: unknown, file: string, field: string | null): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new ConfigError(field === null
+      ? `${file}: the config file must hold a JSON object, got ${typeName(v)}`
+      : `${file}: ${field} must be an object, got ${typeName(v)}`)
+  }
+  return v as Record<string, unknown>
+}
+
+function onlyKeys (o: Record<string, unknown>, allowed: readonly string[], file: string, prefix: string): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) {
+      throw new ConfigError(`${file}: unknown key '${prefix}${k}' (known: ${allowed.map(a => prefix + a).join(', ')})`)
+    }
+  }
+}
+
+function str (v: unknown, where: string): string {
+  if (typeof v !== 'string') throw new ConfigError(`${where} must be a string, got ${typeName(v)}`)
+  return v
+}
+
+function strList (v: unknown, where: string, max: number, allowEmpty = false): string[] {
+  if (!Array.isArray(v)) throw new ConfigError(`${where} must be an array of strings, got ${typeName(v)}`)
+  if (v.length === 0 && !allowEmpty) throw new ConfigError(`${where} must not be empty`)
+  if (v.length > max) throw new ConfigError(`${where} has ${v.length} entries, at most ${max}`)
+  return v.map((x, i) => str(x, `${where}[${i}]`))
+}
+
+function splitList (v: string, where: string): string[] {
+  const items = v.split(',').map(s => s.trim()).filter(s => s !== '')
+  if (items.length === 0) throw new ConfigError(`${where}: no address given`)
+  return items
+}
+
+function path (p: string, base: string, where: string): string {
+  if (p.trim() === '') throw new ConfigError(`${where}: needs a path`)
+  if (p.includes('\0')) throw new ConfigError(`${where}: path contains a NUL byte`)
+  return resolve(base, p)
+}
+
+function listen (addrs: string[], where: string): string[] {
+  if (addrs.length === 0) throw new ConfigError(`${where}: at least one listen address is needed`)
+  if (addrs.length > ROUTER_INFO_LIMITS.addresses) throw new ConfigError(`${where}: at most ${ROUTER_INFO_LIMITS.addresses} listen addresses`)
+  return addrs.map((a) => {
+    const scheme = /^([a-z]+):/.exec(a)?.[1]
+    wrap(where, () => {
+      switch (scheme) {
+        case 'udp': case 'tcp': parseTransportUrl(a, scheme); break
+        case 'http': parseTransportUrl(a, 'http', { path: true, defaultPort: 80 }); break
+        default: throw new ConfigError(`listen address must start with udp://, tcp:// or http://, got '${a}'`)
+      }
+    })
+    if (Buffer.byteLength(a) > ROUTER_INFO_LIMITS.urlBytes) throw new ConfigError(`${where}: address longer than ${ROUTER_INFO_LIMITS.urlBytes} bytes`)
+    return a
+  })
+}
+
+function network (v: string, where: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/.test(v)) {
+    throw new ConfigError(`${where}: network name must be 1-32 letters, digits, '.', '_' or '-', got '${v}'`)
+  }
+  return v
+}
+
+function kbps (v: unknown, where: string, fromText = false): number {
+  const n = fromText && typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_BANDWIDTH_KBPS) {
+    const got = typeof v === 'string' ? `'${v}'` : typeof v === 'number' ? String(v) : typeName(v)
+    throw new ConfigError(`${where} must be a whole number of KB/s from 0 (unlimited) to ${MAX_BANDWIDTH_KBPS}, got ${got}`)
+  }
+  return n
+}
+
+function seedInfos (infos: string[], where: string): string[] {
+  return infos.map((b64, i) => {
+    const v = b64.trim()
+    wrap(`${where}[${i}]`, () => {
+      try {
+        decodeSeedInfo(v)
+      } catch (err) {
+        throw new ConfigError(err instanceof Error ? err.message : String(err), { cause: err })
+      }
+    })
+    return v
+  })
+}
