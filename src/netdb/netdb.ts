@@ -16,7 +16,7 @@ import type { KvBucket } from '../util/kv.ts'
 import { silentLogger, type Logger } from '../util/log.ts'
 import { compareBytes, toHex } from '../util/bytes.ts'
 import { AbortError, ClosedError, NotFoundError } from '../util/errors.ts'
-import { RoutingTable } from './kademlia.ts'
+import { compareDistance, RoutingTable } from './kademlia.ts'
 import { Lookup } from './lookup.ts'
 import {
   closerOverhead, decodeNetDb, encodeNetDb, LookupKind, MAX_CLOSER, NetDbType, RecordKind,
@@ -353,8 +353,12 @@ export class NetDb {
 
   /** Stores `rec` at the routers closest to its key (found by an exploration); returns the acknowledgements. */
   async publish (rec: NetDbRecord): Promise<number> {
-    await this.explore(rec.key).catch(() => 0)
-    const targets = this.table.closest(rec.key, this.o.replication, id => this.banned(id))
+    // The closest routers that answered the exploration: our own table may hold none of them
+    // (its far buckets are full), so it only fills in when the lookup found too few.
+    const found = await this.iterate(LookupKind.EXPLORE, rec.key).then(r => r.lookup.closest(this.o.replication), () => [])
+    const seen = new Set(found.map(p => toHex(p.id)))
+    const more = this.table.closest(rec.key, this.o.replication, id => this.banned(id) || seen.has(toHex(id)))
+    const targets = [...found, ...more].sort((a, b) => compareDistance(rec.key, a.id, b.id)).slice(0, this.o.replication)
     const results = await Promise.all(targets.map(async p => await this.storeAt(p, rec)))
     const n = results.filter(Boolean).length
     this.log.debug('published', { kind: rec.kind, key: rec.keyHex.slice(0, 16), acks: n, of: targets.length })
