@@ -10,21 +10,11 @@ import { Arq, type ArqMessage, type ArqOptions, type ArqPacket } from '../../src
 import { decodeAck, encodeAck, MAX_ACK_RANGES, type AckBlock, type AckRange } from '../../src/link/arq-ack.ts'
 import { MAX_TRACKED_RANGES, MSG_ID_WINDOW, MsgIdWindow, ReceivedPns } from '../../src/link/arq-recv.ts'
 import { DecodeError, LimitError } from '../../src/util/errors.ts'
+import { prng } from '../fixtures/prng.ts'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))
 
-/** mulberry32: a small seeded PRNG returning [0, 1). */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Descending ranges covering a set of packet numbers. */
 function rangesOf (pns: number[]): AckRange[] {

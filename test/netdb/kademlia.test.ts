@@ -8,6 +8,7 @@ import fc from 'fast-check'
 import { commonPrefixBits, compareDistance, ID_BYTES, RoutingTable, xorDistance } from '../../src/netdb/kademlia.ts'
 import { compareBytes } from '../../src/util/bytes.ts'
 import { ConfigError } from '../../src/util/errors.ts'
+import { prng } from '../fixtures/prng.ts'
 
 interface Peer { id: Uint8Array, tag?: string }
 
@@ -15,17 +16,6 @@ const id32 = fc.uint8Array({ minLength: ID_BYTES, maxLength: ID_BYTES })
 const bits = (b: Uint8Array): string => [...b].map(x => x.toString(2).padStart(8, '0')).join('')
 const sign = (x: number): number => Math.sign(x)
 
-/** mulberry32: a small seeded PRNG returning [0, 1). */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 const randomId = (r: () => number): Uint8Array => Uint8Array.from({ length: ID_BYTES }, () => Math.floor(r() * 256))
 
 /** A copy of `base` sharing exactly `cpl` leading bits with it (then random). */

@@ -11,22 +11,12 @@ import { compareDistance, ID_BYTES, RoutingTable } from '../../src/netdb/kademli
 import { Lookup, type LookupOptions } from '../../src/netdb/lookup.ts'
 import { toHex } from '../../src/util/bytes.ts'
 import { ConfigError } from '../../src/util/errors.ts'
+import { prng } from '../fixtures/prng.ts'
 
 interface Peer { id: Uint8Array }
 type Behaviour = 'ok' | 'silent' | 'error'
 interface SimNode extends Peer { table: RoutingTable<Peer>, behaviour: Behaviour }
 
-/** mulberry32: a small seeded PRNG returning [0, 1). */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 const sha = (s: string): Uint8Array => new Uint8Array(createHash('sha256').update(s).digest())
 
 /** A simulated network: nodes, their tables, and which nodes hold which records. */
