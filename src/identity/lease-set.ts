@@ -12,6 +12,7 @@ import { Reader } from '../wire/reader.ts'
 import { Writer } from '../wire/writer.ts'
 import { ConfigError, CryptoError, DecodeError, LimitError } from '../util/errors.ts'
 import { DESTINATION_BYTES, readDestination, type Destination, type DestinationKeys } from './destination.ts'
+import { appendSignature, SIGNATURE_BYTES, trailingSignatureValid } from './signed.ts'
 import { markVerified, type Verified } from './verified.ts'
 
 /** Layout version of a LeaseSet. */
@@ -21,7 +22,7 @@ export const MAX_LEASES = 16
 /** A LeaseSet may not claim to stay valid longer than this after it was published (20 min). */
 export const MAX_LEASE_SET_LIFETIME_MS = 20 * 60_000
 const LEASE_BYTES = 32 + 4 + 8
-const SIG = 64
+const SIG = SIGNATURE_BYTES
 /** Largest encoded LeaseSet (1177 bytes). */
 export const MAX_LEASE_SET_BYTES = 1 + DESTINATION_BYTES + 8 + 8 + 1 + MAX_LEASES * LEASE_BYTES + SIG
 
@@ -81,11 +82,7 @@ export function signLeaseSet (crypto: CryptoSuite, keys: DestinationKeys, fields
   const w = new Writer({ initialSize: 1024, limit: MAX_LEASE_SET_BYTES })
   w.u8(LEASE_SET_VERSION).bytes(keys.destination.bytes).u64(fields.published).u64(fields.expires).u8(fields.leases.length)
   for (const l of fields.leases) w.bytes(l.gateway).u32(l.tunnelId).u64(l.end)
-  const body = w.finish()
-  const raw = new Uint8Array(body.length + SIG)
-  raw.set(body)
-  raw.set(crypto.sign(body, keys.signing.secretKey), body.length)
-  return parseLeaseSet(raw)
+  return parseLeaseSet(appendSignature(crypto, w.finish(), keys.signing.secretKey))
 }
 
 /** Parses a LeaseSet (layout: see {@link signLeaseSet}); bounds only, DecodeError on anything wrong. Copies. */
@@ -116,7 +113,7 @@ export function parseLeaseSet (bytes: Uint8Array): UncheckedLeaseSet {
  */
 export function verifyLeaseSet (crypto: CryptoSuite, u: UncheckedLeaseSet, window: { now: number, maxSkewMs: number }): Verified<LeaseSet> {
   const ls = parseLeaseSet(u.raw)
-  if (!crypto.verify(ls.signature, ls.raw.subarray(0, ls.raw.length - SIG), ls.destination.signingKey)) throw new CryptoError('LeaseSet signature is invalid')
+  if (!trailingSignatureValid(crypto, ls.raw, ls.signature, ls.destination.signingKey)) throw new CryptoError('LeaseSet signature is invalid')
   if (ls.published > window.now + window.maxSkewMs) throw new LimitError('LeaseSet published time is too far in the future')
   if (ls.expires <= window.now) throw new LimitError('LeaseSet has expired')
   return markVerified(ls)

@@ -13,6 +13,7 @@ import { Reader } from '../wire/reader.ts'
 import { Writer } from '../wire/writer.ts'
 import { ConfigError, CryptoError, DecodeError, LimitError } from '../util/errors.ts'
 import { ROUTER_IDENTITY_BYTES, routerIdentityCodec, type RouterIdentity, type RouterKeys } from './router-identity.ts'
+import { appendSignature, SIGNATURE_BYTES, trailingSignatureValid } from './signed.ts'
 import { markVerified, type Verified } from './verified.ts'
 
 /** Layout version of a RouterInfo. */
@@ -27,7 +28,7 @@ export const ROUTER_INFO_LIMITS = {
   optionValueBytes: 64
 } as const
 const L = ROUTER_INFO_LIMITS
-const SIG = 64
+const SIG = SIGNATURE_BYTES
 /** Largest encoded RouterInfo (5085 bytes). */
 export const MAX_ROUTER_INFO_BYTES = 1 + ROUTER_IDENTITY_BYTES + 1 + L.addresses * (1 + 2 + L.urlBytes) +
   1 + L.capsBytes + 1 + L.options * (2 + L.optionKeyBytes + L.optionValueBytes) + 8 + SIG
@@ -116,11 +117,7 @@ export function signRouterInfo (crypto: CryptoSuite, keys: RouterKeys, fields: O
   w.u8(keysSorted.length)
   for (const k of keysSorted) w.string(k, L.optionKeyBytes, { lengthBytes: 1 }).string(f.options[k] ?? '', L.optionValueBytes, { lengthBytes: 1 })
   w.u64(f.published)
-  const body = w.finish()
-  const raw = new Uint8Array(body.length + SIG)
-  raw.set(body)
-  raw.set(crypto.sign(body, keys.signing.secretKey), body.length)
-  return parseRouterInfo(raw)
+  return parseRouterInfo(appendSignature(crypto, w.finish(), keys.signing.secretKey))
 }
 
 /**
@@ -180,8 +177,7 @@ export interface RouterInfoTimeWindow {
  */
 export function verifyRouterInfo (crypto: CryptoSuite, u: UncheckedRouterInfo, window: RouterInfoTimeWindow): Verified<RouterInfo> {
   const info = parseRouterInfo(u.raw)
-  const body = info.raw.subarray(0, info.raw.length - SIG)
-  if (!crypto.verify(info.signature, body, info.identity.signingKey)) throw new CryptoError('RouterInfo signature is invalid')
+  if (!trailingSignatureValid(crypto, info.raw, info.signature, info.identity.signingKey)) throw new CryptoError('RouterInfo signature is invalid')
   if (info.published > window.now + window.maxSkewMs) throw new LimitError('RouterInfo published time is too far in the future')
   if (info.published < window.now - window.maxAgeMs) throw new LimitError('RouterInfo is too old')
   return markVerified(info)
