@@ -15,7 +15,7 @@ import type { Clock } from '../util/clock.ts'
 import type { KvBucket } from '../util/kv.ts'
 import { silentLogger, type Logger } from '../util/log.ts'
 import { compareBytes, toHex } from '../util/bytes.ts'
-import { AbortError, ClosedError, NotFoundError } from '../util/errors.ts'
+import { AbortError, ClosedError, LimitError, NotFoundError } from '../util/errors.ts'
 import { compareDistance, RoutingTable } from './kademlia.ts'
 import { Lookup } from './lookup.ts'
 import {
@@ -23,7 +23,7 @@ import {
   type CloserMsg, type FoundMsg, type LookupMsg, type StoreMsg
 } from './messages.ts'
 import { PeerGuard, type PeerGuardOptions } from './peer-guard.ts'
-import { claimedKey, RECORD_POLICY_DEFAULTS, routerInfoRecord, verifyRecord, type LeaseSetRecord, type NetDbRecord, type RecordPolicy, type RouterInfoRecord } from './records.ts'
+import { claimedKey, RECORD_POLICY_DEFAULTS, leaseSetRecord, routerInfoRecord, verifyRecord, type LeaseSetRecord, type NetDbRecord, type RecordPolicy, type RouterInfoRecord } from './records.ts'
 import { RecordStore, type StoreLimits } from './store.ts'
 
 /** A router the netDb can query: its ID and verified RouterInfo record. */
@@ -50,8 +50,9 @@ export interface NetDbDeps {
 
 /** NetDb settings; every one has a default. */
 export interface NetDbOptions {
-  /** Kademlia bucket size, and how many closest routers a lookup confirms. Default 16 / 8. */
+  /** Kademlia bucket size. Default 16. */
   k: number
+  /** How many closest routers a lookup confirms. Default 8. */
   lookupK: number
   /** Parallel queries per lookup. Default 3. */
   alpha: number
@@ -163,11 +164,17 @@ export class NetDb {
     }
   }
 
-  /** Adds a RouterInfo verified elsewhere (a peer's, from its link handshake). */
-  learn (info: Verified<RouterInfo>): void {
-    const rec = routerInfoRecord(this.deps.crypto, info, this.o.policy)
-    if (rec.expires <= this.deps.clock.wall()) return
-    if (this.store.put(rec) === 'stored') this.addPeer(rec)
+  /**
+   * A router's RouterInfo bytes (from its link handshake, or a caller): the identical record
+   * already held, else verified (throws like `verifyRecord`); kept either way. The router's one
+   * path for RouterInfos, so each is checked once however it arrives. A banned router's is
+   * returned but not kept.
+   */
+  acceptRouterInfo (bytes: Uint8Array): Verified<RouterInfo> {
+    const rec = (this.held(RecordKind.ROUTER_INFO, bytes) ??
+      verifyRecord(this.deps.crypto, RecordKind.ROUTER_INFO, bytes, this.deps.clock.wall(), this.o.policy)) as RouterInfoRecord
+    if (!this.banned(rec.key) && this.store.put(rec) === 'stored') this.addPeer(rec)
+    return rec.info
   }
 
   /** Whether `peerId` is banned now. */
@@ -340,7 +347,8 @@ export class NetDb {
    * with how many routers acknowledged it.
    */
   async publishLeaseSet (ls: Verified<LeaseSet>): Promise<number> {
-    const rec = verifyRecord(this.deps.crypto, RecordKind.LEASE_SET, ls.raw, this.deps.clock.wall(), this.o.policy)
+    const rec = leaseSetRecord(this.deps.crypto, ls)
+    if (rec.expires <= this.deps.clock.wall()) throw new LimitError('LeaseSet has expired')
     this.owned.set(rec.keyHex, rec)
     this.store.put(rec)
     return await this.publish(rec)
@@ -365,13 +373,11 @@ export class NetDb {
     return n
   }
 
-  /** Sends `rec` to every given seed RouterInfo (bytes) and explores; returns routers known after. */
+  /** Keeps the valid seed RouterInfos (bytes), publishes our own RouterInfo and explores toward our ID; returns routers known after. */
   async bootstrap (seeds: Uint8Array[]): Promise<number> {
-    const now = this.deps.clock.wall()
     for (const raw of seeds) {
       try {
-        const rec = verifyRecord(this.deps.crypto, RecordKind.ROUTER_INFO, raw, now, this.o.policy)
-        if (!this.deps.crypto.equal(rec.key, this.deps.ownId) && this.store.put(rec) === 'stored') this.addPeer(rec as RouterInfoRecord)
+        this.acceptRouterInfo(raw)
       } catch (err) {
         this.log.warn('seed RouterInfo rejected', { err: err instanceof Error ? err.message : String(err) })
       }
@@ -438,11 +444,8 @@ export class NetDb {
 
   /** Verifies a record from `from`; on failure counts the poison and returns undefined. */
   private verify (from: Uint8Array, kind: RecordKind, bytes: Uint8Array, expectKey?: Uint8Array): NetDbRecord | undefined {
-    // The very bytes we already hold (verified then, still unexpired): no second signature check.
-    const key = claimedKey(this.deps.crypto, kind, bytes)
-    const held = key !== undefined ? this.store.get(kind, key) : undefined
-    if (held !== undefined && held.expires > this.deps.clock.wall() && compareBytes(held.raw, bytes) === 0 &&
-      (expectKey === undefined || compareBytes(held.key, expectKey) === 0)) return held
+    const held = this.held(kind, bytes)
+    if (held !== undefined && (expectKey === undefined || compareBytes(held.key, expectKey) === 0)) return held
     try {
       return verifyRecord(this.deps.crypto, kind, bytes, this.deps.clock.wall(), this.o.policy, expectKey)
     } catch (err) {
@@ -450,6 +453,13 @@ export class NetDb {
       this.poison(from, name === 'CryptoError' ? 'signature' : name === 'LimitError' ? 'time' : 'malformed')
       return undefined
     }
+  }
+
+  /** The record we hold with exactly these bytes, still unexpired: verified once, no second signature check. */
+  private held (kind: RecordKind, bytes: Uint8Array): NetDbRecord | undefined {
+    const key = claimedKey(this.deps.crypto, kind, bytes)
+    const rec = key !== undefined ? this.store.get(kind, key) : undefined
+    return rec !== undefined && rec.expires > this.deps.clock.wall() && compareBytes(rec.raw, bytes) === 0 ? rec : undefined
   }
 
   private poison (from: Uint8Array, why: 'malformed' | 'signature' | 'time'): void {

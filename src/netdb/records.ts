@@ -47,6 +47,12 @@ export function routerInfoRecord (crypto: CryptoSuite, info: Verified<RouterInfo
   return { kind: RecordKind.ROUTER_INFO, key, keyHex: toHex(key), published: info.published, expires: info.published + policy.routerInfoMaxAgeMs, raw: info.raw, info }
 }
 
+/** The record of a LeaseSet already verified (one we publish ourselves). */
+export function leaseSetRecord (crypto: CryptoSuite, leaseSet: Verified<LeaseSet>): LeaseSetRecord {
+  const key = destinationHash(crypto, leaseSet.destination.bytes)
+  return { kind: RecordKind.LEASE_SET, key, keyHex: toHex(key), published: leaseSet.published, expires: leaseSet.expires, raw: leaseSet.raw, leaseSet }
+}
+
 /**
  * Parses and verifies `bytes` as a record of `kind`. Throws DecodeError (malformed, oversize),
  * CryptoError (bad signature) or LimitError (published too far ahead, expired). When
@@ -59,9 +65,7 @@ export function verifyRecord (crypto: CryptoSuite, kind: RecordKind, bytes: Uint
     const info = verifyRouterInfo(crypto, parseRouterInfo(bytes), { now, maxSkewMs: policy.maxSkewMs, maxAgeMs: policy.routerInfoMaxAgeMs })
     rec = routerInfoRecord(crypto, info, policy)
   } else {
-    const leaseSet = verifyLeaseSet(crypto, parseLeaseSet(bytes), { now, maxSkewMs: policy.maxSkewMs })
-    const key = destinationHash(crypto, leaseSet.destination.bytes)
-    rec = { kind: RecordKind.LEASE_SET, key, keyHex: toHex(key), published: leaseSet.published, expires: leaseSet.expires, raw: leaseSet.raw, leaseSet }
+    rec = leaseSetRecord(crypto, verifyLeaseSet(crypto, parseLeaseSet(bytes), { now, maxSkewMs: policy.maxSkewMs }))
   }
   if (expectKey !== undefined && !crypto.equal(rec.key, expectKey)) {
     throw new CryptoError('record is not the one asked for: its key differs')

@@ -1,13 +1,14 @@
 /**
- * The router's composition root (link-level part): loads or creates the router's keys in its
- * data directory, starts its transports and the link manager, publishes a signed RouterInfo
- * naming the bound addresses, and verifies the RouterInfo each peer presents in a handshake.
- * Later layers (netDb, tunnels, API) are wired here too; this module holds no protocol logic.
+ * The router's composition root: loads or creates the router's keys in its data directory,
+ * opens its database, starts its transports, the link manager and the netDb, publishes a
+ * signed RouterInfo naming the bound addresses, and hands the RouterInfo each peer presents in
+ * a handshake to the netDb to verify and keep. Later layers (tunnels, API) are wired here too;
+ * this module holds no protocol logic.
  */
 import type { CryptoSuite } from '../crypto/types.ts'
 import { loadCrypto } from '../crypto/index.ts'
 import {
-  loadOrCreateRouterKeys, parseRouterInfo, routerHash, signRouterInfo, verifyRouterInfo,
+  loadOrCreateRouterKeys, routerHash, signRouterInfo, verifyRouterInfo,
   type RouterInfo, type RouterKeys, type Verified
 } from '../identity/index.ts'
 import type { Link } from '../link/link.ts'
@@ -23,7 +24,8 @@ import type { Transport } from '../link/transport.ts'
 import { UdpTransport, type UdpTransportOptions } from '../../transports/udp/index.ts'
 import type { RouterStatus } from './status.ts'
 import { NetDb, type NetDbOptions } from '../netdb/netdb.ts'
-import { isNetDbType } from '../netdb/messages.ts'
+import { isNetDbType, RecordKind } from '../netdb/messages.ts'
+import { RECORD_POLICY_DEFAULTS } from '../netdb/records.ts'
 import type { DataStore } from '../util/kv.ts'
 import { openDataStore } from './datastore.ts'
 import { join } from 'node:path'
@@ -104,11 +106,9 @@ export class Router {
     const clock = components.clock ?? systemClock
     const { keys } = await loadOrCreateRouterKeys(crypto, config.dataDir)
     const limits = { ...LINK_DEFAULTS, ...config.limits }
-    const maxAge = config.maxInfoAgeMs ?? 24 * 3600_000
-    const verified = new VerifiedInfoCache(1024)
     let netdb: NetDb | undefined
-    const verifiedInfo = (bytes: Uint8Array): Verified<RouterInfo> => verified.get(crypto, bytes, clock.wall(), limits.maxSkewMs, maxAge)
-    const contactFor = (bytes: Uint8Array): PeerContact => contactOf(crypto, verifiedInfo(bytes))
+    /** Peers' RouterInfos all pass through the netDb, which verifies each once and keeps it. */
+    const contactFor = (bytes: Uint8Array): PeerContact => contactOf(crypto, netdb!.acceptRouterInfo(bytes))
     const ctx: LinkContext = {
       crypto,
       clock,
@@ -117,11 +117,9 @@ export class Router {
       network: config.network ?? 'umbra',
       limits,
       verifyPeer: (bytes, remoteStatic) => {
-        const info = verifiedInfo(bytes)
-        const contact = contactOf(crypto, info)
+        const contact = contactFor(bytes)
         if (!crypto.equal(contact.staticKey, remoteStatic)) throw new HandshakeError('RouterInfo names another static key')
-        if (netdb?.banned(contact.id) === true) throw new HandshakeError('peer is banned')
-        netdb?.learn(info)
+        if (netdb!.banned(contact.id)) throw new HandshakeError('peer is banned')
         return contact
       }
     }
@@ -146,7 +144,10 @@ export class Router {
       reply: (peerId, msg) => { links.send(peerId, msg) },
       maxMessage: (peerId) => links.get(peerId)?.maxMessage ?? 1200,
       onBan: (peerId) => { links.get(peerId)?.close() }
-    }, config.netdb, store?.bucket('netdb'))
+    }, {
+      ...config.netdb,
+      policy: { maxSkewMs: limits.maxSkewMs, routerInfoMaxAgeMs: config.maxInfoAgeMs ?? RECORD_POLICY_DEFAULTS.routerInfoMaxAgeMs, ...config.netdb?.policy }
+    }, store?.bucket('netdb'))
     router.ownStore = ownStore
     links.onMessage = (peer, msg, link) => {
       if (isNetDbType(msg[0])) netdb!.handle(peer.id, msg)
@@ -193,7 +194,7 @@ export class Router {
       addresses: [...this.addresses],
       peers: this.links.all().length,
       links,
-      netdb: { routerInfos: this.netdb.store.count(1), leaseSets: this.netdb.store.count(2) }
+      netdb: { routerInfos: this.netdb.store.count(RecordKind.ROUTER_INFO), leaseSets: this.netdb.store.count(RecordKind.LEASE_SET) }
     }
   }
 
@@ -211,26 +212,6 @@ export class Router {
     await this.links.close()
     await Promise.allSettled(this.transports.map(async t => { await t.close() }))
     await this.ownStore?.close()
-  }
-}
-
-/**
- * Remembers RouterInfos whose signature checked out, by the hash of their exact bytes, so a
- * peer that reconnects with the same RouterInfo costs no second Ed25519 verification. The
- * time window is checked on every use. Bounded (oldest entries go first).
- */
-class VerifiedInfoCache {
-  private readonly map = new Map<string, Verified<RouterInfo>>()
-  constructor (private readonly max: number) {}
-
-  get (crypto: CryptoSuite, bytes: Uint8Array, now: number, maxSkewMs: number, maxAgeMs: number): Verified<RouterInfo> {
-    const key = toHex(crypto.blake2b(bytes, 32))
-    const hit = this.map.get(key)
-    if (hit !== undefined && hit.published <= now + maxSkewMs && hit.published >= now - maxAgeMs) return hit
-    const info = verifyRouterInfo(crypto, parseRouterInfo(bytes), { now, maxSkewMs, maxAgeMs })
-    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!)
-    this.map.set(key, info)
-    return info
   }
 }
 

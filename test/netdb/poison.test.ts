@@ -78,7 +78,7 @@ t.test('a lookup answer for another key is poison and the lookup goes on', async
       liar.links.send(peer.id, encodeNetDb({ type: NetDbType.FOUND, queryId: m.queryId, kind: RecordKind.LEASE_SET, record: other.raw }))
     }
   }
-  asker.netdb.learn(liar.info)
+  asker.netdb.acceptRouterInfo(liar.info.raw)
   await t.rejects(asker.netdb.findLeaseSet(wanted.key, AbortSignal.timeout(8000)), { name: 'NotFoundError' }, 'the wrong record is not accepted')
   t.equal(asker.netdb.stats().rejected.signature, 1, 'counted as poison')
   t.equal(asker.netdb.store.get(RecordKind.LEASE_SET, other.key), undefined, 'the wrong record is not stored')
