@@ -22,7 +22,7 @@ import * as net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { isAbsolute } from 'node:path'
 import type { RouterStatus } from '../router/status.ts'
-import { isLoopbackHost } from '../router/config.ts'
+import { formatControlAddress, isLoopbackHost } from '../router/config.ts'
 import { ConfigError } from '../util/errors.ts'
 import { silentLogger, type Logger } from '../util/log.ts'
 
@@ -120,7 +120,7 @@ export async function startControlApi (opts: ControlApiOptions): Promise<Control
     else socket.destroy()
   })
 
-  const where = path !== undefined ? `unix:${path}` : formatHostPort(host, port)
+  const where = path !== undefined ? `unix:${path}` : formatControlAddress({ host, port })
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(new ConfigError(`control API cannot listen on ${where}: ${err.code === 'EADDRINUSE' ? 'address in use (choose another with --control HOST:PORT, or --control off)' : err.code ?? err.message}`, { cause: err }))
@@ -135,7 +135,7 @@ export async function startControlApi (opts: ControlApiOptions): Promise<Control
     url = `unix:${path}`
   } else {
     const addr = server.address() as AddressInfo
-    url = `http://${formatHostPort(addr.address, addr.port)}`
+    url = `http://${formatControlAddress({ host: addr.address, port: addr.port })}`
   }
   let closing: Promise<void> | undefined
   return {
@@ -202,8 +202,4 @@ async function clearStaleSocket (path: string): Promise<void> {
 
 function safePath (p: string | undefined): string {
   return (p ?? '').slice(0, 200)
-}
-
-function formatHostPort (host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`
 }

@@ -53,3 +53,26 @@ export async function askRouter (t: { url: string, dataDir?: string }, path: str
     return { notRunning: `the router's control API at ${t.url} does not answer: ${why}${hint}` }
   }
 }
+
+/** The options every command that asks a running router takes (parse() option specs). */
+export const TARGET_OPTIONS = {
+  'data-dir': { type: 'string' },
+  config: { type: 'string' },
+  api: { type: 'string' }
+} as const
+
+/**
+ * Finds the router named by the parsed target options and GETs `path` from it. When no router
+ * answers, prints `umbra <cmd>: <why><hint>` and returns exit code 1; otherwise the target and
+ * the answer. Throws like {@link findControlApi} and {@link askRouter}.
+ */
+export async function queryRouter (values: { 'data-dir'?: string, config?: string, api?: string }, path: string, cmd: string, hint = ''):
+Promise<{ target: { url: string, dataDir?: string }, body: unknown } | number> {
+  const target = await findControlApi({ api: values.api, dataDir: values['data-dir'], config: values.config })
+  const got = 'notRunning' in target ? target : await askRouter(target, path)
+  if ('notRunning' in got) {
+    process.stderr.write(`umbra ${cmd}: ${got.notRunning}${hint}\n`)
+    return 1
+  }
+  return { target: target as { url: string, dataDir?: string }, body: got.body }
+}

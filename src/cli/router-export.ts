@@ -4,12 +4,12 @@
  * so it is fetched from the running router's control API (`GET /api/info`); with no router
  * running there is nothing to export.
  */
-import { rename, writeFile } from 'node:fs/promises'
-import { dirname, join, basename, resolve } from 'node:path'
+import { resolve } from 'node:path'
+import { writeFileAtomic } from '../router/files.ts'
 import { decodeSeedInfo, formatSeedFile } from '../router/seed-file.ts'
-import { ConfigError } from '../util/errors.ts'
+import { ConfigError, DecodeError } from '../util/errors.ts'
 import { failure, parse } from './args.ts'
-import { askRouter, findControlApi } from './control-target.ts'
+import { askRouter, queryRouter, TARGET_OPTIONS } from './control-target.ts'
 
 const HELP = `Usage: umbra router export-info [options]
 
@@ -30,22 +30,15 @@ Exit status: 0 written, 1 no router running or unreachable, 2 bad options.
 /** The `umbra router export-info` command. Returns the exit code. */
 export async function runExportInfo (argv: string[]): Promise<number> {
   try {
-    const { values, positionals } = parse(argv, {
-      'data-dir': { type: 'string' },
-      config: { type: 'string' },
-      api: { type: 'string' },
-      output: { type: 'string', short: 'o' },
-      help: { type: 'boolean', short: 'h' }
-    })
+    const { values, positionals } = parse(argv, { ...TARGET_OPTIONS, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } })
     if (values.help === true) { process.stdout.write(HELP); return 0 }
     if (positionals.length > 0) throw new ConfigError(`unexpected argument '${positionals[0]}' (see umbra router export-info --help)`)
     if (values.output === '') throw new ConfigError('-o: needs a file name')
-    const target = await findControlApi({ api: values.api, dataDir: values['data-dir'], config: values.config })
-    if ('notRunning' in target) return notRunning(target.notRunning)
-    const got = await askRouter(target, '/api/info')
-    if ('notRunning' in got) return notRunning(got.notRunning)
+    const got = await queryRouter(values, '/api/info', 'router export-info', '; start the router first')
+    if (typeof got === 'number') return got
+    const target = got.target
     const b64 = (got.body as { info?: unknown } | null)?.info
-    if (typeof b64 !== 'string') throw new Error(`${target.url}/api/info did not answer {"info": "<base64>"}`)
+    if (typeof b64 !== 'string') throw new DecodeError(`${target.url}/api/info did not answer {"info": "<base64>"}`)
     const entry = decodeSeedInfo(b64)
     // The status names the router; a failure here only costs the comment.
     const status = await askRouter(target, '/api/status').catch(() => undefined)
@@ -58,18 +51,11 @@ export async function runExportInfo (argv: string[]): Promise<number> {
       process.stdout.write(text)
     } else {
       const out = resolve(values.output)
-      const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.tmp`)
-      await writeFile(tmp, text, { mode: 0o644 })
-      await rename(tmp, out)
+      await writeFileAtomic(out, text, 0o644)
       process.stderr.write(`wrote ${out}\n`)
     }
     return 0
   } catch (err) {
     return failure('router export-info', err)
   }
-}
-
-function notRunning (msg: string): number {
-  process.stderr.write(`umbra router export-info: ${msg}; start the router first\n`)
-  return 1
 }

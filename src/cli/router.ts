@@ -14,7 +14,7 @@ import { startControlApi, type ControlApi } from '../api/control.ts'
 import { loadConfig, type ConfigFlags, type ResolvedConfig } from '../router/config.ts'
 import { readControlFile, removeControlFile, removeControlFileSync, writeControlFile } from '../router/control-file.ts'
 import { Router, type RouterConfig } from '../router/router.ts'
-import { decodeSeedInfo, type SeedEntry } from '../router/seed-file.ts'
+import { decodeInfos, type SeedEntry } from '../router/seed-file.ts'
 import { loadSeeds } from '../router/seeds.ts'
 import { controlGet } from '../api/control-client.ts'
 import { ConfigError } from '../util/errors.ts'
@@ -77,7 +77,7 @@ const SHUTDOWN_DEADLINE_MS = 15_000
  * `--seed-file`, `UMBRA_SEED_FILE` and the config's `seeds`) go to the netDb bootstrap; the
  * router verifies each before use.
  */
-export function routerConfigFrom (cfg: ResolvedConfig, seeds: readonly SeedEntry[]): RouterConfig {
+function routerConfigFrom (cfg: ResolvedConfig, seeds: readonly SeedEntry[]): RouterConfig {
   return { dataDir: cfg.dataDir, listen: cfg.listen, network: cfg.network, seeds: seeds.map(s => s.bytes) }
 }
 
@@ -94,13 +94,7 @@ export async function runRouter (argv: string[]): Promise<number> {
     const { peer, help: _help, ...flags } = values
     cfg = await loadConfig(flags satisfies ConfigFlags, process.env)
     seeds = await loadSeeds(cfg.seeds)
-    peers = (peer ?? []).map((p, i) => {
-      try {
-        return decodeSeedInfo(p.trim()).bytes
-      } catch (err) {
-        throw new ConfigError(`--peer #${i + 1}: ${err instanceof Error ? err.message : String(err)}`)
-      }
-    })
+    peers = decodeInfos(peer ?? [], i => `--peer #${i + 1}`).map(e => e.bytes)
   } catch (err) {
     return failure('router', err)
   }

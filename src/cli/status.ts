@@ -6,7 +6,7 @@
 import type { RouterStatus } from '../router/status.ts'
 import { ConfigError } from '../util/errors.ts'
 import { failure, parse } from './args.ts'
-import { askRouter, findControlApi } from './control-target.ts'
+import { queryRouter, TARGET_OPTIONS } from './control-target.ts'
 
 const HELP = `Usage: umbra status [options]
 
@@ -26,33 +26,20 @@ Exit status: 0 shown, 1 no router running or it does not answer (3 s), 2 bad opt
 /** The `umbra status` command. Returns the exit code. */
 export async function runStatus (argv: string[]): Promise<number> {
   try {
-    const { values, positionals } = parse(argv, {
-      'data-dir': { type: 'string' },
-      config: { type: 'string' },
-      api: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' }
-    })
+    const { values, positionals } = parse(argv, { ...TARGET_OPTIONS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } })
     if (values.help === true) { process.stdout.write(HELP); return 0 }
     if (positionals.length > 0) throw new ConfigError(`unexpected argument '${positionals[0]}' (see umbra status --help)`)
-    const target = await findControlApi({ api: values.api, dataDir: values['data-dir'], config: values.config })
-    if ('notRunning' in target) return notRunning(target.notRunning)
-    const got = await askRouter(target, '/api/status', 3000)
-    if ('notRunning' in got) return notRunning(got.notRunning)
-    process.stdout.write(values.json === true ? JSON.stringify(got.body) + '\n' : formatStatus(got.body as Partial<RouterStatus>, target.url))
+    const got = await queryRouter(values, '/api/status', 'status')
+    if (typeof got === 'number') return got
+    process.stdout.write(values.json === true ? JSON.stringify(got.body) + '\n' : formatStatus(got.body as Partial<RouterStatus>, got.target.url))
     return 0
   } catch (err) {
     return failure('status', err)
   }
 }
 
-function notRunning (msg: string): number {
-  process.stderr.write(`umbra status: ${msg}\n`)
-  return 1
-}
-
 /** A readable summary of a status answer; tolerant of missing fields (another version's router). */
-export function formatStatus (s: Partial<RouterStatus>, url: string): string {
+function formatStatus (s: Partial<RouterStatus>, url: string): string {
   const str = (v: unknown): string => typeof v === 'string' ? v.replace(/[^\x20-\x7e]/g, '?') : typeof v === 'number' ? String(v) : '?'
   const lines: string[] = []
   const row = (k: string, v: string): void => { lines.push(`${k.padEnd(10)} ${v}`) }
@@ -74,7 +61,7 @@ export function formatStatus (s: Partial<RouterStatus>, url: string): string {
 }
 
 /** `3d 04h 05m`, `1h 02m 03s`, `4m 05s`, `12s`. */
-export function formatDuration (ms: number): string {
+function formatDuration (ms: number): string {
   const t = Math.max(0, Math.floor(ms / 1000))
   const d = Math.floor(t / 86400)
   const h = Math.floor(t / 3600) % 24

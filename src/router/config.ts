@@ -20,21 +20,21 @@ import type { LogLevel } from '../util/log.ts'
 import { parseLogFormat, parseLogLevel, type LogFormat } from '../util/log-writer.ts'
 import { parseTransportUrl } from '../../transports/url.ts'
 import { ROUTER_INFO_LIMITS } from '../identity/index.ts'
-import { decodeSeedInfo, SEED_FILE_LIMITS } from './seed-file.ts'
-import { readBounded } from './seeds.ts'
+import { decodeInfos, SEED_FILE_LIMITS } from './seed-file.ts'
+import { readBounded } from './files.ts'
 
 /** Name of the config file looked up in the data directory. */
-export const CONFIG_FILE_NAME = 'umbra.json'
+const CONFIG_FILE_NAME = 'umbra.json'
 /** Largest config file read. */
-export const MAX_CONFIG_FILE_BYTES = 1024 * 1024
+const MAX_CONFIG_FILE_BYTES = 1024 * 1024
 /** Default listen addresses: every transport on loopback, free ports. */
-export const DEFAULT_LISTEN: readonly string[] = ['udp://127.0.0.1:0', 'tcp://127.0.0.1:0', 'http://127.0.0.1:0/umbra']
+const DEFAULT_LISTEN: readonly string[] = ['udp://127.0.0.1:0', 'tcp://127.0.0.1:0', 'http://127.0.0.1:0/umbra']
 /** Default control API address. */
-export const DEFAULT_CONTROL = '127.0.0.1:7657'
+const DEFAULT_CONTROL = '127.0.0.1:7657'
 /** Largest bandwidth limit accepted (KB/s): 10 GB/s. */
-export const MAX_BANDWIDTH_KBPS = 10_000_000
+const MAX_BANDWIDTH_KBPS = 10_000_000
 /** Most seed files named in one config. */
-export const MAX_SEED_FILES = 64
+const MAX_SEED_FILES = 64
 
 /** Where the control API listens: a loopback TCP address, or a Unix socket. */
 export type ControlAddress = {
@@ -48,7 +48,7 @@ export type ControlAddress = {
 }
 
 /** Longest Unix socket path (sun_path is 108 bytes on Linux, NUL included). */
-export const MAX_UNIX_SOCKET_PATH = 107
+const MAX_UNIX_SOCKET_PATH = 107
 
 /** The router's configuration, every field set (see `docs/config.md`). */
 export interface ResolvedConfig {
@@ -106,7 +106,7 @@ export function defaultDataDir (env: Env = process.env): string {
 }
 
 /** Every setting with its built-in default (dataDir from `env`). */
-export function defaultConfig (env: Env = process.env): ResolvedConfig {
+function defaultConfig (env: Env = process.env): ResolvedConfig {
   return {
     dataDir: defaultDataDir(env),
     listen: [...DEFAULT_LISTEN],
@@ -193,7 +193,7 @@ export async function loadConfig (flags: ConfigFlags, env: Env = process.env, cw
 }
 
 /** Reads and parses a JSON config file; ConfigError naming the file on any problem. */
-export async function readConfigFile (fileName: string): Promise<unknown> {
+async function readConfigFile (fileName: string): Promise<unknown> {
   const text = await readBounded(fileName, MAX_CONFIG_FILE_BYTES)
   try {
     return JSON.parse(text) as unknown
@@ -407,15 +407,6 @@ function kbps (v: unknown, where: string, fromText = false): number {
 }
 
 function seedInfos (infos: string[], where: string): string[] {
-  return infos.map((b64, i) => {
-    const v = b64.trim()
-    wrap(`${where}[${i}]`, () => {
-      try {
-        decodeSeedInfo(v)
-      } catch (err) {
-        throw new ConfigError(err instanceof Error ? err.message : String(err), { cause: err })
-      }
-    })
-    return v
-  })
+  decodeInfos(infos, i => `${where}[${i}]`)
+  return infos.map(b64 => b64.trim())
 }

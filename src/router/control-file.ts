@@ -5,12 +5,15 @@
  * left by a crash is stale: readers find out when nothing answers at its URL.
  */
 import { readFileSync, rmSync } from 'node:fs'
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ConfigError } from '../util/errors.ts'
+import { readBounded, writeFileAtomic } from './files.ts'
 
 /** File name inside the data directory. */
-export const CONTROL_FILE = 'control.json'
+const CONTROL_FILE = 'control.json'
+/** control.json is far smaller; a larger file is not ours. */
+const MAX_CONTROL_FILE_BYTES = 4096
 
 /** What control.json holds. */
 export interface ControlFile {
@@ -26,30 +29,29 @@ export function controlFilePath (dataDir: string): string { return join(dataDir,
 /** Writes control.json (temp file, then rename: readers never see half a file). */
 export async function writeControlFile (dataDir: string, c: ControlFile): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
-  const tmp = join(dataDir, `.${CONTROL_FILE}.${process.pid}.tmp`)
-  await writeFile(tmp, JSON.stringify({ url: c.url, pid: c.pid }) + '\n', { mode: 0o600 })
-  await rename(tmp, controlFilePath(dataDir))
+  await writeFileAtomic(controlFilePath(dataDir), JSON.stringify({ url: c.url, pid: c.pid }) + '\n', 0o600)
 }
 
 /**
  * Reads control.json: undefined when absent; ConfigError naming the file when it is malformed.
  */
 export async function readControlFile (dataDir: string): Promise<ControlFile | undefined> {
+  const file = controlFilePath(dataDir)
   let text: string
   try {
-    text = await readFile(controlFilePath(dataDir), 'utf8')
+    text = await readBounded(file, MAX_CONTROL_FILE_BYTES)
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new ConfigError(`cannot read ${controlFilePath(dataDir)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err })
+    if (((err as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined
+    throw err
   }
-  return parseControlFile(text, controlFilePath(dataDir))
+  return parseControlFile(text, file)
 }
 
 /** Parses control.json's text; ConfigError naming `where` on anything unexpected. */
-export function parseControlFile (text: string, where: string): ControlFile {
+function parseControlFile (text: string, where: string): ControlFile {
   let v: unknown
   try {
-    v = JSON.parse(text.slice(0, 4096))
+    v = JSON.parse(text)
   } catch {
     throw new ConfigError(`${where} is not valid JSON`)
   }
@@ -70,7 +72,7 @@ export async function removeControlFile (dataDir: string, pid: number = process.
 /** Synchronous {@link removeControlFile}, for a forced exit. Never throws. */
 export function removeControlFileSync (dataDir: string, pid: number = process.pid): void {
   try {
-    const c = parseControlFile(readFileSync(controlFilePath(dataDir), 'utf8'), CONTROL_FILE)
+    const c = parseControlFile(readFileSync(controlFilePath(dataDir), 'utf8').slice(0, MAX_CONTROL_FILE_BYTES), CONTROL_FILE)
     if (c.pid === pid) rmSync(controlFilePath(dataDir), { force: true })
   } catch {
     // Nothing to remove, or not ours.

@@ -22,7 +22,7 @@ export const MAX_KEY_BYTES = 511
 /** Default bound on a value's size in bytes (1 MiB). */
 export const MAX_VALUE_BYTES = 1 << 20
 /** What a bucket name may look like. */
-export const BUCKET_NAME = /^[a-z0-9-]{1,32}$/
+const BUCKET_NAME = /^[a-z0-9-]{1,32}$/
 
 /** Name of the lock file in the database directory: `<pid> <process start time>`. */
 export const LOCK_FILE = 'umbra.lock'

@@ -16,7 +16,7 @@
  * Errors are {@link SeedFileError}s (a DecodeError) naming the line.
  */
 import { parseRouterInfo, type UncheckedRouterInfo } from '../identity/index.ts'
-import { DecodeError } from '../util/errors.ts'
+import { ConfigError, DecodeError } from '../util/errors.ts'
 
 /** Bounds on a seed file. */
 export const SEED_FILE_LIMITS = {
@@ -62,10 +62,9 @@ export function parseSeedFile (text: string): SeedEntry[] {
     if (Buffer.byteLength(raw, 'utf8') > SEED_FILE_LIMITS.lineBytes) throw new SeedFileError(`line longer than ${SEED_FILE_LIMITS.lineBytes} bytes`, i + 1)
     const line = raw.trim()
     if (line === '' || line.startsWith('#')) continue
-    const entry = decodeSeedInfo(line, i + 1)
     if (seen.has(line)) continue
     seen.add(line)
-    out.push(entry)
+    out.push(decodeSeedInfo(line, i + 1))
   }
   return out
 }
@@ -109,4 +108,18 @@ function decodeBase64Strict (s: string, line: number): Uint8Array {
   const bytes = new Uint8Array(Buffer.from(s, 'base64'))
   if (Buffer.from(bytes).toString('base64') !== s) throw new SeedFileError('non-canonical base64', line)
   return bytes
+}
+
+/**
+ * Decodes a list of base64 RouterInfos (each trimmed); ConfigError naming the bad entry by
+ * `label(i)` (e.g. `--peer #2`, `seeds.infos[1]`).
+ */
+export function decodeInfos (list: readonly string[], label: (i: number) => string): SeedEntry[] {
+  return list.map((b64, i) => {
+    try {
+      return decodeSeedInfo(b64.trim())
+    } catch (err) {
+      throw new ConfigError(`${label(i)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    }
+  })
 }

@@ -13,11 +13,11 @@ import { ConfigError } from './errors.ts'
 import type { LogFields, Logger, LogLevel } from './log.ts'
 
 /** Every level, lowest first. */
-export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error']
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error']
 /** Output formats. */
 export type LogFormat = 'json' | 'text'
 /** Every format. */
-export const LOG_FORMATS: readonly LogFormat[] = ['json', 'text']
+const LOG_FORMATS: readonly LogFormat[] = ['json', 'text']
 
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {
