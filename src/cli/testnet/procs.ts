@@ -70,7 +70,6 @@ export async function spawnRouter (spec: RouterProcSpec, timeoutMs = 30_000): Pr
       if (proc.info !== '' && proc.control !== '') { clearTimeout(timer); resolve() }
     })
   }).catch((err: unknown) => { child.kill('SIGKILL'); throw err })
-  child.stderr!.on('data', () => {}) // keep draining
   return proc
 }
 
