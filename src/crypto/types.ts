@@ -4,8 +4,9 @@
  * addon, say) can replace the WASM one without touching callers.
  *
  * Primitives: X25519, Ed25519, BLAKE2b, SHA-256, HKDF-SHA256, ChaCha20-Poly1305 (IETF, 96-bit
- * nonce) and XChaCha20-Poly1305 (192-bit nonce), randomness. Nothing here is hand-rolled: every
- * primitive is libsodium's.
+ * nonce) and XChaCha20-Poly1305 (192-bit nonce), the raw ChaCha20 (IETF) stream and one-block
+ * AES-256 for tunnel cells, randomness. Nothing here is hand-rolled: every primitive is
+ * libsodium's or OpenSSL's (through node:crypto).
  */
 
 /** A public/secret key pair. For Ed25519 `secretKey` is libsodium's 64-byte form (seed || pk). */
@@ -31,6 +32,19 @@ export interface AeadCipher {
    */
   open (counter: number, src: Uint8Array, dst: Uint8Array, dstOff: number, ad?: Uint8Array): number
   /** Wipes the key; the cipher must not be used afterwards. */
+  dispose (): void
+}
+
+/**
+ * AES-256 on single 16-byte blocks (ECB, no padding) under one key: the tunnel nonce
+ * permutation. Implementations keep one cipher context per direction; no per-call setup.
+ */
+export interface BlockCipher {
+  /** Encrypts the block `src[srcOff, srcOff+16)` into `dst[dstOff, dstOff+16)` (may overlap). */
+  encrypt (src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number): void
+  /** Decrypts the block `src[srcOff, srcOff+16)` into `dst[dstOff, dstOff+16)` (may overlap). */
+  decrypt (src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number): void
+  /** Releases the cipher contexts; the cipher must not be used afterwards. */
   dispose (): void
 }
 
@@ -74,6 +88,20 @@ export interface CryptoSuite {
   /** A hot-path cipher bound to `key` (copied). */
   aeadCipher (key: Uint8Array): AeadCipher
 
+  /**
+   * XORs `len` bytes of `src` from `srcOff` with the ChaCha20 (IETF, RFC 8439) keystream of the
+   * 32-byte `key` and 12-byte `nonce`, starting at block `counter` (default 0), and writes them
+   * to `dst` at `dstOff`. `dst` defaults to a fresh array of `len` bytes (`dstOff` 0); it may be
+   * `src` itself, with any overlap. Defaults: `srcOff` 0, `len` the rest of `src`, `dstOff` 0.
+   * Returns `dst`. Throws CryptoError for bad key/nonce sizes, DecodeError for out-of-range
+   * offsets or lengths, LimitError if the keystream's 32-bit block counter would wrap.
+   * Unauthenticated: callers add a MAC.
+   */
+  chacha20Xor (key: Uint8Array, nonce: Uint8Array, src: Uint8Array, dst?: Uint8Array, srcOff?: number,
+    len?: number, dstOff?: number, counter?: number): Uint8Array
+  /** One-block AES-256 bound to the 32-byte `key` (throws CryptoError for another size). */
+  blockCipher (key: Uint8Array): BlockCipher
+
   /** Constant-time equality of two byte arrays of equal length. */
   equal (a: Uint8Array, b: Uint8Array): boolean
   /** Overwrites `buf` with zeros. */
@@ -84,3 +112,7 @@ export interface CryptoSuite {
 export const KEY_BYTES = 32
 export const TAG_BYTES = 16
 export const SIGNATURE_BYTES = 64
+/** The ChaCha20 (IETF) nonce size. */
+export const STREAM_NONCE_BYTES = 12
+/** The AES block size. */
+export const BLOCK_BYTES = 16

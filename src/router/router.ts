@@ -30,6 +30,13 @@ import type { DataStore } from '../util/kv.ts'
 import { openDataStore } from './datastore.ts'
 import { join } from 'node:path'
 import { silentLogger, type Logger } from '../util/log.ts'
+import { TunnelManager, type TunnelOptions } from '../tunnel/manager.ts'
+import { isTunnelType } from '../tunnel/messages.ts'
+import { poolSettings, type PoolSettings } from '../tunnel/pool.ts'
+import type { HopTarget } from '../tunnel/plan.ts'
+import type { DestinationKeys } from '../identity/destination.ts'
+import { LinkSender } from './link-sender.ts'
+import { DestinationSession } from './session.ts'
 
 /** The package version (reported in status). */
 export const VERSION = '0.1.0'
@@ -57,6 +64,10 @@ export interface RouterConfig {
   netdb?: Partial<NetDbOptions>
   /** Keep the netDb in the data directory's database (`<dataDir>/db`). Default true. */
   persist?: boolean
+  /** Tunnel settings (transit limit, build timeout, lifetime). */
+  tunnels?: Partial<TunnelOptions>
+  /** Default shape of destinations' tunnel pools (length 3, quantity 2). */
+  pool?: Partial<PoolSettings>
 }
 
 /** Components injected for tests (STYLE.md §8). */
@@ -84,6 +95,12 @@ export class Router {
   bootstrapped: Promise<number> = Promise.resolve(0)
   /** The database the router opened itself (closed by stop). */
   private ownStore: DataStore | undefined
+  /** The tunnels this router builds and carries. */
+  tunnels!: TunnelManager
+  /** Sends link messages to routers by ID (dialling when needed) for the tunnel layer. */
+  sender!: LinkSender
+  /** Local destinations. */
+  readonly sessions = new Set<DestinationSession>()
   /** Messages of types no layer claims (tests and tools use these). */
   onMessage: (peer: PeerContact, msg: Uint8Array, link: Link) => void = () => {}
 
@@ -149,9 +166,26 @@ export class Router {
       policy: { maxSkewMs: limits.maxSkewMs, routerInfoMaxAgeMs: config.maxInfoAgeMs ?? RECORD_POLICY_DEFAULTS.routerInfoMaxAgeMs, ...config.netdb?.policy }
     }, store?.bucket('netdb'))
     router.ownStore = ownStore
+    const sender = router.sender = new LinkSender(links, (id) => {
+      const rec = netdb!.store.get(RecordKind.ROUTER_INFO, id)
+      return rec?.kind === RecordKind.ROUTER_INFO ? contactOf(crypto, rec.info) : undefined
+    }, router.log, { dialTimeoutMs: config.dialTimeoutMs ?? 5000, maxQueueBytes: 8 * 1024 * 1024 })
+    const tunnels = router.tunnels = new TunnelManager({
+      crypto, clock, log: router.log, ownId, staticKey: keys.static,
+      send: (peer, msg) => { sender.send(peer, msg) },
+      maxMessage: (peer) => sender.maxMessage(peer)
+    }, config.tunnels)
     links.onMessage = (peer, msg, link) => {
-      if (isNetDbType(msg[0])) netdb!.handle(peer.id, msg)
+      if (isTunnelType(msg[0])) tunnels.handle(peer.id, msg)
+      else if (isNetDbType(msg[0])) netdb!.handle(peer.id, msg)
       else router.onMessage(peer, msg, link)
+    }
+    links.onLinkClosed = (link) => {
+      const id = link.peer?.id
+      if (id === undefined) return
+      sender.linkClosed(id)
+      const hex = toHex(id)
+      for (const s of router.sessions) s.pool.peerGone(hex)
     }
     try {
       router.addresses = await links.listen(config.listen)
@@ -206,8 +240,54 @@ export class Router {
     return await this.links.connect(this.contactFor(infoBytes), signal !== undefined ? { signal } : {})
   }
 
+  /** Routers that may be hops of our tunnels: every known RouterInfo but ours and banned ones. */
+  hopCandidates (): HopTarget[] {
+    const out: HopTarget[] = []
+    for (const rec of this.netdb.store.all(RecordKind.ROUTER_INFO)) {
+      if (rec.kind !== RecordKind.ROUTER_INFO || rec.keyHex === this.idHex || this.netdb.banned(rec.key)) continue
+      out.push({ id: rec.key, idHex: rec.keyHex, staticKey: rec.info.identity.staticKey })
+    }
+    return out
+  }
+
+  /**
+   * Creates a local destination (transient, or from `keys`), builds its tunnels and publishes
+   * its LeaseSet; resolves once it can send and receive.
+   */
+  async createDestination (opts: { keys?: DestinationKeys, pool?: Partial<PoolSettings>, signal?: AbortSignal } = {}): Promise<DestinationSession> {
+    const session = new DestinationSession({
+      crypto: this.crypto,
+      clock: this.clock,
+      log: this.log,
+      netdb: this.netdb,
+      tunnels: this.tunnels,
+      pool: {
+        ownId: this.id,
+        candidates: () => this.hopCandidates(),
+        random: () => { const b = this.crypto.randomBytes(4); return (((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0) / 0x1_0000_0000 },
+        randomBytes: (n) => this.crypto.randomBytes(n)
+      }
+    }, { ...(opts.keys !== undefined ? { keys: opts.keys } : {}), pool: poolSettings({ ...this.config.pool, ...opts.pool }) })
+    this.sessions.add(session)
+    try {
+      await session.start(opts.signal)
+    } catch (err) {
+      await this.closeDestination(session)
+      throw err
+    }
+    return session
+  }
+
+  /** Closes a local destination: its streams, tunnels and LeaseSet republishing. */
+  async closeDestination (session: DestinationSession): Promise<void> {
+    this.sessions.delete(session)
+    await session.close()
+  }
+
   /** Closes links, listeners and transports. */
   async stop (): Promise<void> {
+    for (const s of [...this.sessions]) await this.closeDestination(s)
+    this.tunnels?.close()
     await this.netdb?.stop()
     await this.links.close()
     await Promise.allSettled(this.transports.map(async t => { await t.close() }))

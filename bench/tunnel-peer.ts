@@ -1,0 +1,176 @@
+/**
+ * One router of bench/tunnel.ts (and of the multi-process tunnel tests), run as its own
+ * process and driven by JSON lines on stdin; answers are JSON lines on stdout
+ * (`{"id":…, …}`, or `{"id":…,"error":…}`), events carry `"event"`.
+ *   argv: listen address, then optional base64 seed RouterInfos.
+ * Commands: info, converge {n}, builds {count, length}, dest {length, quantity},
+ * sink {port} (answers each stream with the bytes it asks for, reports what it got as an
+ * `sunk` event), echo {port}, stream {to, port, up, down}, ping {to, port, count}, stats.
+ */
+import { createHash } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { Router } from '../src/router/router.ts'
+import { RecordKind } from '../src/netdb/messages.ts'
+import type { DestinationSession } from '../src/router/session.ts'
+import type { StreamSocket } from '../src/streaming/socket.ts'
+
+const listen = process.argv[2] ?? 'tcp://127.0.0.1:0'
+const seeds = process.argv.slice(3).map(s => new Uint8Array(Buffer.from(s, 'base64')))
+const dataDir = await mkdtemp(join(tmpdir(), 'umbra-bench-'))
+const router = await Router.start({
+  dataDir, listen: [listen], network: 'bench', seeds, persist: false,
+  netdb: { exploreMs: 500 },
+  pool: { testIntervalMs: Number(process.env.UMBRA_TEST_INTERVAL_MS ?? 10_000) }
+})
+let dest: DestinationSession | undefined
+const out = (o: object): void => { process.stdout.write(JSON.stringify(o) + '\n') }
+const wall = (): number => performance.timeOrigin + performance.now()
+
+/** A deterministic byte pattern (so both ends can check without sending hashes). */
+function pattern (n: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(n)
+  let x = seed >>> 0 || 1
+  for (let i = 0; i < n; i += 4) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; b.writeUInt32LE(x >>> 0, i) }
+  return b
+}
+const CHUNK = pattern(64 * 1024, 7)
+
+async function writeBytes (s: StreamSocket, n: number, hash: ReturnType<typeof createHash>): Promise<void> {
+  let left = n
+  while (left > 0) {
+    const c = left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left)
+    hash.update(c)
+    left -= c.length
+    if (!s.write(c)) {
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error): void => { s.off('drain', onDrain); reject(err) }
+        const onDrain = (): void => { s.off('error', onError); resolve() }
+        s.once('drain', onDrain)
+        s.once('error', onError)
+      })
+    }
+  }
+}
+
+async function readAll (s: StreamSocket, onFirst?: () => void): Promise<{ bytes: number, sha: string, end: number }> {
+  const hash = createHash('sha256')
+  let bytes = 0
+  // Events, not `for await`: the iterator destroys the socket at the end, resetting our half.
+  return await new Promise((resolve, reject) => {
+    s.on('data', (c: Buffer) => {
+      if (bytes === 0) onFirst?.()
+      hash.update(c)
+      bytes += c.length
+    })
+    s.once('end', () => { resolve({ bytes, sha: hash.digest('hex'), end: wall() }) })
+    s.once('error', reject)
+  })
+}
+
+function sink (port: number): void {
+  dest!.listen(port, (s) => {
+    s.once('readable', () => {
+      const head = s.read(8) as Buffer | null
+      if (head === null) { s.destroy(); return }
+      const down = Number(head.readBigUInt64BE(0))
+      const up = createHash('sha256')
+      void readAll(s).then(r => { out({ event: 'sunk', port, bytes: r.bytes, sha: r.sha, end: r.end }) })
+      void writeBytes(s, down, up).then(() => { s.end() }, () => {})
+    })
+  })
+}
+
+function echo (port: number): void {
+  dest!.listen(port, (s) => { s.pipe(s); s.on('error', () => {}) })
+}
+
+async function stream (to: string, port: number, up: number, down: number): Promise<object> {
+  const t0 = wall()
+  const s = await dest!.connect(to, { toPort: port })
+  const connected = wall()
+  const head = Buffer.alloc(8)
+  head.writeBigUInt64BE(BigInt(down))
+  s.write(head)
+  const upHash = createHash('sha256')
+  const reading = readAll(s)
+  await writeBytes(s, up, upHash)
+  s.end()
+  const r = await reading
+  return { start: t0, connectMs: connected - t0, sent: wall(), downBytes: r.bytes, downSha: r.sha, downEnd: r.end, upSha: upHash.digest('hex') }
+}
+
+async function ping (to: string, port: number, count: number): Promise<object> {
+  const s = await dest!.connect(to, { toPort: port })
+  const rtts: number[] = []
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now()
+    const got = new Promise<void>((resolve) => { s.once('data', () => { resolve() }) })
+    s.write(Buffer.of(i & 0xff))
+    await got
+    rtts.push(performance.now() - t0)
+  }
+  s.destroy()
+  return { rtts }
+}
+
+async function builds (count: number, length: number): Promise<object> {
+  const inMs: number[] = []
+  const outMs: number[] = []
+  let failed = 0
+  for (let i = 0; i < count; i++) {
+    const hops = router.hopCandidates().sort(() => Math.random() - 0.5)
+    let t0 = performance.now()
+    try {
+      const inb = await router.tunnels.buildInbound(hops.slice(0, length), undefined)
+      inMs.push(performance.now() - t0)
+      t0 = performance.now()
+      const o = await router.tunnels.buildOutbound(hops.slice(length, 2 * length), inb)
+      outMs.push(performance.now() - t0)
+      router.tunnels.retire(inb)
+      router.tunnels.retire(o)
+    } catch {
+      failed++
+    }
+  }
+  return { inMs, outMs, failed }
+}
+
+async function handle (m: Record<string, unknown>): Promise<object> {
+  switch (m.cmd) {
+    case 'info': return { info: Buffer.from(router.info.raw).toString('base64'), id: router.idHex }
+    case 'converge': {
+      const end = Date.now() + 30_000
+      while (router.netdb.store.count(RecordKind.ROUTER_INFO) < (m.n as number) && Date.now() < end) await new Promise(resolve => setTimeout(resolve, 50))
+      return { known: router.netdb.store.count(RecordKind.ROUTER_INFO) }
+    }
+    case 'builds': return await builds(m.count as number, m.length as number)
+    case 'dest': {
+      const t0 = performance.now()
+      dest = await router.createDestination({ pool: { length: m.length as number, quantity: m.quantity as number } })
+      return { address: dest.address, ms: performance.now() - t0 }
+    }
+    case 'sink': sink(m.port as number); return {}
+    case 'echo': echo(m.port as number); return {}
+    case 'stream': return await stream(m.to as string, m.port as number, m.up as number, m.down as number)
+    case 'ping': return await ping(m.to as string, m.port as number, m.count as number)
+    case 'stats': {
+      const cpu = process.cpuUsage()
+      return { tunnels: router.tunnels.stats, outbox: router.tunnels.outboxStats, sender: router.sender.stats, cpuMs: (cpu.user + cpu.system) / 1000, pool: dest?.pool.stats, session: dest?.stats }
+    }
+    default: throw new Error(`unknown command ${String(m.cmd)}`)
+  }
+}
+
+const lines = createInterface({ input: process.stdin })
+lines.on('line', (line) => {
+  let m: Record<string, unknown>
+  try { m = JSON.parse(line) as Record<string, unknown> } catch { return }
+  handle(m).then(r => { out({ id: m.id, ...r }) }, (err: unknown) => { out({ id: m.id, error: String(err) }) })
+})
+const stop = async (): Promise<void> => { await router.stop(); await rm(dataDir, { recursive: true, force: true }); process.exit(0) }
+process.on('SIGTERM', () => { void stop() })
+lines.on('close', () => { void stop() })
+out({ event: 'ready', info: Buffer.from(router.info.raw).toString('base64'), id: router.idHex })

@@ -1,0 +1,154 @@
+/**
+ * Tunnel benchmark: routers as separate processes on 127.0.0.1 (TCP, UDP and HTTP in turn),
+ * two destinations with 3-hop inbound and outbound tunnels.
+ *   npm run bench -- tunnel [--json] [--routers 8] [--builds 100] [--mb 50] [--pings 50]
+ * Figures: tunnel build time (median, p95) and success; one stream's throughput each way
+ * (timed from the open stream to the last byte at the receiver); time to first byte of an
+ * answer on an open stream (1-byte echo round trip); transit cells per CPU-second of each hop
+ * process during the stream (everything the process does, links included).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { median, note, type report as Report } from './report.ts'
+
+const LISTEN = ['tcp://127.0.0.1:0', 'udp://127.0.0.1:0', 'http://127.0.0.1:0/umbra']
+
+/** A bench router process, driven by JSON lines. */
+export class Peer {
+  private next = 1
+  private readonly waiting = new Map<number, (m: Record<string, unknown>) => void>()
+  private readonly events: Array<Record<string, unknown>> = []
+  private readonly eventWaiters: Array<(e: Record<string, unknown>) => void> = []
+  info = ''
+  id = ''
+
+  private constructor (readonly child: ChildProcess) {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let m: Record<string, unknown>
+      try { m = JSON.parse(line) as Record<string, unknown> } catch { return }
+      if (typeof m.id === 'number') { this.waiting.get(m.id)?.(m); this.waiting.delete(m.id); return }
+      const w = this.eventWaiters.shift()
+      if (w !== undefined) w(m)
+      else this.events.push(m)
+    })
+  }
+
+  /** Starts a peer listening on `listen`, seeded with `seeds`. */
+  static async start (listen: string, seeds: string[], env: Record<string, string> = {}): Promise<Peer> {
+    const prof = process.env.UMBRA_BENCH_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.UMBRA_BENCH_PROF] : []
+    const child = spawn(process.execPath, [...prof, '--import', 'tsx', new URL('./tunnel-peer.ts', import.meta.url).pathname, listen, ...seeds],
+      { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+    const p = new Peer(child)
+    const ready = await p.event()
+    p.info = ready.info as string
+    p.id = ready.id as string
+    return p
+  }
+
+  /** The next event line. */
+  async event (timeoutMs = 60_000): Promise<Record<string, unknown>> {
+    const e = this.events.shift()
+    if (e !== undefined) return e
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error('peer event timed out')) }, timeoutMs)
+      this.eventWaiters.push((m) => { clearTimeout(timer); resolve(m) })
+    })
+  }
+
+  /** Runs a command; rejects with the peer's error. */
+  async call (cmd: string, args: Record<string, unknown> = {}, timeoutMs = 300_000): Promise<Record<string, unknown>> {
+    const id = this.next++
+    const p = new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => { this.waiting.delete(id); reject(new Error(`${cmd} timed out`)) }, timeoutMs)
+      this.waiting.set(id, (m) => {
+        clearTimeout(timer)
+        if (typeof m.error === 'string') reject(new Error(m.error))
+        else resolve(m)
+      })
+    })
+    this.child.stdin!.write(JSON.stringify({ id, cmd, ...args }) + '\n')
+    return await p
+  }
+
+  /** Stops the process (closing stdin makes it shut down cleanly). */
+  async stop (): Promise<void> {
+    if (this.child.exitCode !== null) return
+    const exited = new Promise(resolve => this.child.once('exit', resolve))
+    this.child.stdin!.end()
+    const t = setTimeout(() => { this.child.kill('SIGKILL') }, 5000)
+    await exited
+    clearTimeout(t)
+  }
+}
+
+/** Starts `n` peers (router 0 first, the rest seeded from it) and waits for the netDb to converge. */
+export async function startPeers (n: number, env: Record<string, string> = {}): Promise<Peer[]> {
+  const first = await Peer.start(LISTEN[0]!, [], env)
+  const rest = await Promise.all(Array.from({ length: n - 1 }, async (_, i) => await Peer.start(LISTEN[(i + 1) % 3]!, [first.info], env)))
+  const peers = [first, ...rest]
+  await Promise.all(peers.map(async p => await p.call('converge', { n })))
+  return peers
+}
+
+function p95 (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(s.length * 0.95))]!
+}
+
+function arg (args: string[], name: string, dflt: number): number {
+  const i = args.indexOf(name)
+  return i >= 0 ? Number(args[i + 1]) : dflt
+}
+
+export async function run (args: string[], report: typeof Report): Promise<void> {
+  const routers = arg(args, '--routers', 8)
+  const nBuilds = arg(args, '--builds', 100)
+  const mb = arg(args, '--mb', 50)
+  const pings = arg(args, '--pings', 50)
+  note(`starting ${routers} router processes…`)
+  const peers = await startPeers(routers)
+  try {
+    const [a, b] = [peers[0]!, peers[1]!]
+    note(`building ${nBuilds} inbound + ${nBuilds} outbound 3-hop tunnels…`)
+    const bl = await a.call('builds', { count: nBuilds, length: 3 }) as { inMs: number[], outMs: number[], failed: number }
+    const all = [...bl.inMs, ...bl.outMs]
+    report('tunnel', '3-hop build', 'median', median(all), 'ms', `inbound ${median(bl.inMs).toFixed(1)}, outbound ${median(bl.outMs).toFixed(1)}`)
+    report('tunnel', '3-hop build', 'p95', p95(all), 'ms')
+    report('tunnel', '3-hop build', 'success', 100 * (nBuilds - bl.failed) / nBuilds, '%', `${bl.failed} of ${nBuilds} pairs failed`)
+
+    const da = await a.call('dest', { length: 3, quantity: 2 })
+    const db = await b.call('dest', { length: 3, quantity: 2 })
+    note(`destinations ready: ${String(da.address).slice(0, 12)}… in ${Number(da.ms).toFixed(0)} ms, ${String(db.address).slice(0, 12)}… in ${Number(db.ms).toFixed(0)} ms`)
+    await b.call('sink', { port: 80 })
+    await b.call('echo', { port: 81 })
+
+    const pr = await a.call('ping', { to: db.address, port: 81, count: pings }) as { rtts: number[] }
+    report('tunnel', 'open stream', 'time to first byte', median(pr.rtts), 'ms', `1-byte echo round trip, p95 ${p95(pr.rtts).toFixed(1)} ms`)
+
+    const bytes = mb * 1024 * 1024
+    const before = await Promise.all(peers.map(async p => await p.call('stats')))
+    note(`streaming ${mb} MB alice → bob…`)
+    const upRun = await a.call('stream', { to: db.address, port: 80, up: bytes, down: 0 })
+    const sunk = await b.event(600_000)
+    if (sunk.bytes !== bytes || sunk.sha !== upRun.upSha) throw new Error(`upload corrupted: ${String(sunk.bytes)} bytes`)
+    const upStart = (upRun.start as number) + (upRun.connectMs as number)
+    report('tunnel', `one stream ${mb} MB`, 'alice → bob', bytes / 1e6 / (((sunk.end as number) - upStart) / 1000), 'MB/s', 'byte-identical')
+    const after = await Promise.all(peers.map(async p => await p.call('stats')))
+    const rates = peers.slice(2).map((_, i) => {
+      const x = before[i + 2]! as { tunnels: { transitCells: number }, cpuMs: number }
+      const y = after[i + 2]! as { tunnels: { transitCells: number }, cpuMs: number }
+      const cells = y.tunnels.transitCells - x.tunnels.transitCells
+      return { cells, rate: cells / Math.max(1e-3, (y.cpuMs - x.cpuMs) / 1000) }
+    }).filter(r => r.cells > 1000)
+    if (rates.length > 0) report('tunnel', 'transit hop', 'cells per CPU-second', median(rates.map(r => r.rate)), 'cells/s', `median of ${rates.length} hop processes`)
+
+    note(`streaming ${mb} MB bob → alice…`)
+    const downRun = await a.call('stream', { to: db.address, port: 80, up: 0, down: bytes })
+    await b.event(600_000)
+    if (downRun.downBytes !== bytes) throw new Error(`download short: ${String(downRun.downBytes)} bytes`)
+    const downStart = (downRun.start as number) + (downRun.connectMs as number)
+    report('tunnel', `one stream ${mb} MB`, 'bob → alice', bytes / 1e6 / (((downRun.downEnd as number) - downStart) / 1000), 'MB/s')
+  } finally {
+    await Promise.all(peers.map(async p => { await p.stop() }))
+  }
+}

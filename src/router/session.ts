@@ -1,0 +1,343 @@
+/**
+ * A destination session: one local destination living on this router, and the typed API the
+ * SAM bridge sits on. It owns the destination's tunnel pool, its garlic (end-to-end) state and
+ * its stream manager, publishes its LeaseSet whenever its inbound tunnels change, and moves
+ * application messages ("cloves": protocol, ports, data) between destinations: out through one
+ * of its outbound tunnels to a lease of the remote's LeaseSet, in from its inbound tunnels.
+ * The remote's LeaseSet comes bundled in its messages or from a netDb lookup; ours is bundled
+ * whenever the remote may not have the current one. Clove layout: `docs/sessions.md`.
+ */
+import type { CryptoSuite } from '../crypto/types.ts'
+import {
+  b32Address, destinationHash, parseB32Address, parseDestination, generateDestination,
+  type Destination, type DestinationKeys
+} from '../identity/destination.ts'
+import { parseLeaseSet, signLeaseSet, verifyLeaseSet, type LeaseSet, type Lease } from '../identity/lease-set.ts'
+import type { Verified } from '../identity/verified.ts'
+import type { NetDb } from '../netdb/netdb.ts'
+import { Garlic } from '../garlic/garlic.ts'
+import { StreamManager } from '../streaming/manager.ts'
+import type { StreamSocket } from '../streaming/socket.ts'
+import { decodeRepliable, encodeRepliable, Protocol } from '../streaming/datagram.ts'
+import { DeliveryKind, deliveryOverhead, encodeTunnelMessage } from '../tunnel/delivery.ts'
+import { FRAGMENT_HEADER, PAYLOAD_BYTES } from '../tunnel/fragment.ts'
+import { ES_OVERHEAD } from '../garlic/layout.ts'
+import { HEADER_BYTES as STREAM_HEADER_BYTES } from '../streaming/packet.ts'
+import type { TunnelManager } from '../tunnel/manager.ts'
+import { TunnelPool, type PoolDeps, type PoolSettings } from '../tunnel/pool.ts'
+import type { OutboundTunnel } from '../tunnel/tunnel.ts'
+import type { Clock } from '../util/clock.ts'
+import type { Logger } from '../util/log.ts'
+import { toHex } from '../util/bytes.ts'
+import { DecodeError, NotFoundError, UmbraError } from '../util/errors.ts'
+import { CLOVE_HEADER, decodeClove, encodeClove } from './clove.ts'
+
+/** A datagram that arrived at a destination. */
+export interface Datagram {
+  /** The sender (repliable datagrams); undefined for raw ones. */
+  from?: Destination
+  protocol: number
+  fromPort: number
+  toPort: number
+  payload: Uint8Array
+}
+
+/** How to send a datagram. */
+export interface DatagramOptions { fromPort?: number, toPort?: number, /** Raw: anonymous, not repliable, not signed. */ raw?: boolean, /** Protocol number for raw datagrams (default 18). */ protocol?: number }
+
+interface Remote {
+  dest: Destination
+  leaseSet?: Verified<LeaseSet>
+  lease?: Lease
+  out?: OutboundTunnel
+  /** When we last bundled our LeaseSet (monotonic ms) and which one. */
+  sentLs: number
+  sentLsAt: number
+}
+
+/** What a session needs from its router. */
+export interface SessionDeps {
+  crypto: CryptoSuite
+  clock: Clock
+  log: Logger
+  netdb: NetDb
+  tunnels: TunnelManager
+  pool: Omit<PoolDeps, 'manager' | 'clock' | 'log'>
+}
+
+/** Options of {@link DestinationSession}. */
+export interface SessionOptions {
+  /** The destination's keys; default: a new transient destination. */
+  keys?: DestinationKeys
+  /** The tunnel pool's shape. */
+  pool: PoolSettings
+  /** Largest stream packet payload (default: what fits one cell). */
+  mss?: number
+}
+
+const MAX_REMOTES = 4096
+const LS_RESEND_MS = 30_000
+
+/** One local destination (see module doc). */
+export class DestinationSession {
+  readonly keys: DestinationKeys
+  /** `<52 chars>.b32.umbra` */
+  readonly address: string
+  /** The destination hash in hex. */
+  readonly hashHex: string
+  readonly pool: TunnelPool
+  readonly garlic: Garlic
+  readonly streams: StreamManager
+  /** A datagram arrived. */
+  onDatagram: (d: Datagram) => void = () => {}
+  /** Counters. */
+  readonly stats = { sent: 0, received: 0, dropped: 0, lookups: 0, leaseSetsPublished: 0 }
+
+  private readonly remotes = new Map<string, Remote>()
+  private readonly lookups = new Map<string, Promise<Remote>>()
+  private leaseSet: Verified<LeaseSet> | undefined
+  private publishTimer: NodeJS.Timeout | undefined
+  private tickTimer: NodeJS.Timeout | undefined
+  private closed = false
+
+  constructor (private readonly deps: SessionDeps, opts: SessionOptions) {
+    const crypto = deps.crypto
+    this.keys = opts.keys ?? generateDestination(crypto)
+    this.address = b32Address(crypto, this.keys.destination.bytes)
+    this.hashHex = toHex(destinationHash(crypto, this.keys.destination.bytes))
+    this.garlic = new Garlic(crypto, this.keys)
+    this.pool = new TunnelPool({ ...deps.pool, manager: deps.tunnels, clock: deps.clock, log: deps.log }, opts.pool, this.address.slice(0, 8))
+    this.pool.onMessage = (data) => { this.receive(data) }
+    this.pool.onInboundChange = () => { this.schedulePublish() }
+    this.streams = new StreamManager({
+      clock: deps.clock,
+      mss: opts.mss ?? defaultMss(),
+      send: (to, protocol, fromPort, toPort, data) => { this.sendClove(to, protocol, fromPort, toPort, data) }
+    })
+  }
+
+  /** The public destination. */
+  get destination (): Destination { return this.keys.destination }
+
+  /** Starts the tunnel pool; resolves once tunnels are ready both ways and the LeaseSet is out. */
+  async start (signal?: AbortSignal): Promise<void> {
+    this.pool.start()
+    this.tickTimer = setInterval(() => { this.garlic.tick(this.deps.clock.wall()) }, 10_000)
+    this.tickTimer.unref()
+    await this.pool.ready(signal)
+    await this.publish().catch((err: unknown) => {
+      // Stored here already; the netDb republishes it, so an unreachable storer is not fatal.
+      this.deps.log.warn('LeaseSet not stored at every closest router', { dest: this.address, err: String(err) })
+    })
+  }
+
+  // ---- the typed API ----
+
+  /** Opens a stream to `to` (a b32 address, a base64 destination, or a Destination). */
+  async connect (to: string | Destination, opts: { fromPort?: number, toPort?: number, signal?: AbortSignal, timeoutMs?: number } = {}): Promise<StreamSocket> {
+    const remote = await this.resolve(to, opts.signal)
+    return await this.streams.connect(remote, opts)
+  }
+
+  /** Accepts streams on `port` ('any' for all ports); returns a function that stops listening. */
+  listen (port: number | 'any', onStream: (s: StreamSocket) => void): () => void {
+    return this.streams.listen(port, onStream)
+  }
+
+  /** Sends a datagram (repliable and signed by default; `raw` for anonymous ones). */
+  async sendDatagram (to: string | Destination, payload: Uint8Array, opts: DatagramOptions = {}): Promise<void> {
+    const hex = await this.resolve(to)
+    const r = this.remotes.get(hex)!
+    if (opts.raw === true) {
+      const clove = encodeClove(opts.protocol ?? Protocol.RAW, opts.fromPort ?? 0, opts.toPort ?? 0, payload)
+      this.dispatch(hex, r, this.garlic.sealAnonymous(r.dest, clove))
+      return
+    }
+    const signed = encodeRepliable(this.deps.crypto, this.keys, destinationHash(this.deps.crypto, r.dest.bytes), payload)
+    this.sendClove(hex, Protocol.REPLIABLE, opts.fromPort ?? 0, opts.toPort ?? 0, signed)
+  }
+
+  /** The destination named by `name` (b32 or base64), via the netDb when needed. */
+  async lookup (name: string, signal?: AbortSignal): Promise<Destination> {
+    const hex = await this.resolve(name, signal)
+    return this.remotes.get(hex)!.dest
+  }
+
+  /** The remote key (destination hash hex) of `to`, with its LeaseSet fetched if unknown. */
+  private async resolve (to: string | Destination, signal?: AbortSignal): Promise<string> {
+    let hash: Uint8Array
+    let dest: Destination | undefined
+    if (typeof to !== 'string') { dest = to; hash = destinationHash(this.deps.crypto, to.bytes) } else if (/\.b32\.(umbra|i2p)$/i.test(to)) {
+      hash = parseB32Address(to)
+    } else {
+      dest = parseDestination(to)
+      hash = destinationHash(this.deps.crypto, dest.bytes)
+    }
+    const hex = toHex(hash)
+    const known = this.remotes.get(hex)
+    if (known?.lease !== undefined && known.lease.end > this.deps.clock.wall()) return hex
+    let p = this.lookups.get(hex)
+    if (p === undefined) {
+      this.stats.lookups++
+      p = this.deps.netdb.findLeaseSet(hash, signal).then(ls => this.learn(ls)).finally(() => { this.lookups.delete(hex) })
+      this.lookups.set(hex, p)
+    }
+    await p
+    return hex
+  }
+
+  // ---- sending ----
+
+  private sendClove (to: string, protocol: number, fromPort: number, toPort: number, data: Uint8Array): void {
+    const r = this.remotes.get(to)
+    if (r === undefined) { this.stats.dropped++; return }
+    const now = this.deps.clock.now()
+    const wall = this.deps.clock.wall()
+    const ls = this.leaseSet
+    const bundle = ls !== undefined && (r.sentLs !== ls.published || now - r.sentLsAt > LS_RESEND_MS)
+    if (bundle) { r.sentLs = ls.published; r.sentLsAt = now }
+    const clove = encodeClove(protocol, fromPort, toPort, data)
+    this.dispatch(to, r, this.garlic.seal(r.dest, clove, wall, bundle ? ls.raw : undefined))
+  }
+
+  /** Sends a garlic message to the remote's current lease through one of our outbound tunnels. */
+  private dispatch (hex: string, r: Remote, garlic: Uint8Array): void {
+    if (this.closed) return
+    const lease = this.leaseFor(r)
+    if (r.out === undefined || !this.pool.outbound.includes(r.out)) r.out = this.pool.pickOutbound()
+    if (lease === undefined || r.out === undefined) {
+      this.stats.dropped++
+      if (lease === undefined) this.refresh(hex)
+      return
+    }
+    this.stats.sent++
+    this.deps.tunnels.sendOut(r.out, [{
+      kind: DeliveryKind.TUNNEL,
+      router: lease.gateway,
+      tunnelId: lease.tunnelId,
+      data: encodeTunnelMessage({ kind: DeliveryKind.LOCAL, data: garlic })
+    }])
+  }
+
+  private leaseFor (r: Remote): Lease | undefined {
+    const wall = this.deps.clock.wall()
+    if (r.lease !== undefined && r.lease.end > wall + 10_000) return r.lease
+    const leases = (r.leaseSet?.leases ?? []).filter(l => l.end > wall + 10_000)
+    r.lease = leases[Math.floor(this.deps.pool.random() * leases.length)]
+    return r.lease
+  }
+
+  /** Fetches a fresher LeaseSet of a remote in the background. */
+  private refresh (hex: string): void {
+    if (this.lookups.has(hex)) return
+    const p = this.deps.netdb.findLeaseSet(Buffer.from(hex, 'hex')).then(ls => this.learn(ls)).finally(() => { this.lookups.delete(hex) })
+    p.catch(() => {})
+    this.lookups.set(hex, p)
+  }
+
+  // ---- receiving ----
+
+  private receive (data: Uint8Array): void {
+    const opened = this.garlic.open(data, this.deps.clock.wall())
+    if (opened === undefined) { this.stats.dropped++; return }
+    this.stats.received++
+    let fromHex: string | undefined
+    if (opened.from !== undefined) {
+      fromHex = toHex(destinationHash(this.deps.crypto, opened.from.bytes))
+      if (opened.leaseSet !== undefined) this.takeBundled(opened.from, opened.leaseSet)
+      if (!this.remotes.has(fromHex)) this.remember(fromHex, opened.from)
+    }
+    let clove
+    try { clove = decodeClove(opened.payload) } catch { this.stats.dropped++; return }
+    if (clove.protocol === Protocol.STREAMING) {
+      if (fromHex === undefined) { this.stats.dropped++; return }
+      this.streams.receive(fromHex, clove.fromPort, clove.toPort, clove.data)
+    } else if (clove.protocol === Protocol.REPLIABLE) {
+      try {
+        const d = decodeRepliable(this.deps.crypto, clove.data, destinationHash(this.deps.crypto, this.keys.destination.bytes))
+        this.onDatagram({ from: d.from, protocol: clove.protocol, fromPort: clove.fromPort, toPort: clove.toPort, payload: d.payload })
+      } catch { this.stats.dropped++ }
+    } else {
+      this.onDatagram({ protocol: clove.protocol, fromPort: clove.fromPort, toPort: clove.toPort, payload: clove.data })
+    }
+  }
+
+  private takeBundled (from: Destination, bytes: Uint8Array): void {
+    try {
+      const ls = verifyLeaseSet(this.deps.crypto, parseLeaseSet(bytes), { now: this.deps.clock.wall(), maxSkewMs: 120_000 })
+      if (!this.deps.crypto.equal(ls.destination.bytes, from.bytes)) throw new DecodeError('bundled LeaseSet of another destination')
+      this.learn(ls)
+    } catch (err) {
+      if (!(err instanceof UmbraError)) throw err
+      this.stats.dropped++
+    }
+  }
+
+  private remember (hex: string, dest: Destination): Remote {
+    let r = this.remotes.get(hex)
+    if (r === undefined) {
+      if (this.remotes.size >= MAX_REMOTES) this.remotes.delete(this.remotes.keys().next().value!)
+      r = { dest, sentLs: 0, sentLsAt: 0 }
+      this.remotes.set(hex, r)
+    }
+    return r
+  }
+
+  private learn (ls: Verified<LeaseSet>): Remote {
+    const hex = toHex(destinationHash(this.deps.crypto, ls.destination.bytes))
+    const r = this.remember(hex, ls.destination)
+    if (r.leaseSet === undefined || ls.published > r.leaseSet.published) {
+      r.leaseSet = ls
+      if (r.lease !== undefined && !ls.leases.some(l => l.tunnelId === r.lease!.tunnelId && this.deps.crypto.equal(l.gateway, r.lease!.gateway))) r.lease = undefined
+    }
+    if (r.leaseSet.leases.length === 0) throw new NotFoundError('the destination has no live tunnels')
+    return r
+  }
+
+  // ---- our LeaseSet ----
+
+  private schedulePublish (): void {
+    if (this.closed || this.publishTimer !== undefined) return
+    this.publishTimer = setTimeout(() => {
+      this.publishTimer = undefined
+      this.publish().catch((err: unknown) => { this.deps.log.warn('LeaseSet publish failed', { dest: this.address, err: String(err) }) })
+    }, 100)
+    this.publishTimer.unref()
+  }
+
+  /** Signs a LeaseSet of our live inbound tunnels and publishes it. */
+  private async publish (): Promise<void> {
+    const wall = this.deps.clock.wall()
+    const now = this.deps.clock.now()
+    const leases: Lease[] = this.pool.inbound.filter(t => t.expires > now).slice(0, 16).map(t => {
+      const g = t.gateway(this.deps.pool.ownId)
+      return { gateway: g.id, tunnelId: g.tunnelId, end: Math.floor(wall + (t.expires - now)) }
+    })
+    if (leases.length === 0) return
+    const expires = Math.min(wall + 10 * 60_000, Math.max(...leases.map(l => l.end)))
+    const u = signLeaseSet(this.deps.crypto, this.keys, { published: Math.max(wall, (this.leaseSet?.published ?? 0) + 1), expires, leases })
+    this.leaseSet = verifyLeaseSet(this.deps.crypto, u, { now: wall, maxSkewMs: 120_000 })
+    this.stats.leaseSetsPublished++
+    await this.deps.netdb.publishLeaseSet(this.leaseSet)
+  }
+
+  /** Stops streams, tunnels and republishing. */
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.publishTimer !== undefined) clearTimeout(this.publishTimer)
+    if (this.tickTimer !== undefined) clearInterval(this.tickTimer)
+    await this.streams.close()
+    this.pool.stop()
+  }
+}
+
+/**
+ * Stream payload bytes that fit one cell end to end (see docs/sessions.md): the cell payload
+ * less the fragment header, the DELIVER_TUNNEL and LOCAL headers, the garlic ES overhead, the
+ * clove header, the stream header and 16 bytes of room for selective acks and options.
+ */
+export function defaultMss (): number {
+  return PAYLOAD_BYTES - FRAGMENT_HEADER - deliveryOverhead(DeliveryKind.TUNNEL) - deliveryOverhead(DeliveryKind.LOCAL) -
+    ES_OVERHEAD - CLOVE_HEADER - STREAM_HEADER_BYTES - 16
+}

@@ -1,0 +1,474 @@
+/**
+ * The tunnel driver of one router: dispatches the tunnel link messages (TUNNEL_DATA,
+ * TUNNEL_BUILD, TUNNEL_GATEWAY), carries other routers' tunnels (transit: one layer per cell,
+ * replayed cells dropped, an inbound gateway's fragmenting, an outbound endpoint's delivering),
+ * builds our own tunnels and sends and receives through them. Build-request admission is in
+ * `admit.ts`; the pure parts are `build.ts`, `plan.ts`, `layer.ts`, `fragment.ts`.
+ * It sends through `deps.send` and never dials or waits itself.
+ */
+import type { CryptoSuite } from '../crypto/types.ts'
+import type { Clock } from '../util/clock.ts'
+import type { Logger } from '../util/log.ts'
+import { compareBytes, toHex } from '../util/bytes.ts'
+import { AbortError, TimeoutError, UmbraError } from '../util/errors.ts'
+import { answerRecord, BuildStatus, HopFlag, openRecord, readReplies } from './build.ts'
+import { DeliveryKind, decodeTunnelMessage, encodeTunnelMessage, type TunnelMessage } from './delivery.ts'
+import { packMessages, Reassembler } from './fragment.ts'
+import { HopLayer } from './layer.ts'
+import { decodeBuild, decodeGateway, encodeBuild, encodeGateway, forEachCell, TunnelType } from './messages.ts'
+import { CellOutbox } from './outbox.ts'
+import { planInbound, planOutbound, type HopTarget, type PlannedBuild } from './plan.ts'
+import { PeerProfiles } from './profiles.ts'
+import { ReplayFilter } from './replay.ts'
+import { TransitTable, type TransitRole } from './transit.ts'
+import { cellMac, cellMacValid, InboundTunnel, MAC_OFFSET, OutboundTunnel, ownHop } from './tunnel.ts'
+import { admit, EphemeralCache } from './admit.ts'
+
+/** What the tunnel manager needs from the router. */
+export interface TunnelDeps {
+  crypto: CryptoSuite
+  clock: Clock
+  log: Logger
+  /** Our router ID. */
+  ownId: Uint8Array
+  /** Our X25519 static key pair (the one in our RouterInfo). */
+  staticKey: { publicKey: Uint8Array, secretKey: Uint8Array }
+  /** Sends a link message to a router (dialling if need be); drops it if that cannot be done. */
+  send: (peer: Uint8Array, msg: Uint8Array) => void
+  /** The largest link message to `peer` now (a default when no link is open). */
+  maxMessage: (peer: Uint8Array) => number
+}
+
+/** Options of the {@link TunnelManager}. */
+export interface TunnelOptions {
+  /** Most tunnels carried for others. Default 5000. */
+  maxTransit: number
+  /** A build must come back within this. Default 5000 ms. */
+  buildTimeoutMs: number
+  /** Lifetime of the tunnels we build. Default 600 000 ms (10 min). */
+  lifetimeMs: number
+  /** Request times further than this from ours are refused. Default 120 s. */
+  maxSkewSec: number
+}
+
+const DEFAULTS: TunnelOptions = { maxTransit: 5000, buildTimeoutMs: 5000, lifetimeMs: 600_000, maxSkewSec: 120 }
+/** Transit entries outlive the requested lifetime by this (cells in flight). */
+const GRACE_MS = 30_000
+const CELL = 1024
+
+/** Counters of the {@link TunnelManager}. */
+export interface TunnelStats {
+  /** Cells processed as a transit hop. */
+  transitCells: number
+  /** Cells dropped: unknown tunnel ID. */
+  unknownTunnel: number
+  /** Cells dropped: nonce seen before. */
+  replayed: number
+  /** Cells dropped at an endpoint: MAC failed. */
+  badMac: number
+  /** Cells or messages that did not parse. */
+  malformed: number
+  /** Build requests accepted / refused / dropped (not ours to open, or did not open). */
+  buildsAccepted: number
+  buildsRefused: number
+  buildsDropped: number
+  /** Our builds that succeeded / were refused / timed out. */
+  built: number
+  buildRefused: number
+  buildTimeouts: number
+  /** Messages an outbound endpoint delivered / refused to deliver. */
+  delivered: number
+  undeliverable: number
+}
+
+interface Pending {
+  plan: PlannedBuild
+  started: number
+  resolve: (t: OutboundTunnel | InboundTunnel) => void
+  reject: (err: Error) => void
+  timer: NodeJS.Timeout
+}
+
+/** Thrown when a hop refused our build. */
+export class BuildRefusedError extends UmbraError {
+  static override readonly name = 'BuildRefusedError'
+  override readonly name = 'BuildRefusedError'
+  constructor (readonly statuses: number[]) { super(`tunnel build refused (hop statuses ${statuses.join(',')})`) }
+}
+
+/** Runs every tunnel this router has a part in (see module doc). */
+export class TunnelManager {
+  readonly transit: TransitTable
+  readonly profiles = new PeerProfiles()
+  readonly stats: TunnelStats = {
+    transitCells: 0, unknownTunnel: 0, replayed: 0, badMac: 0, malformed: 0, buildsAccepted: 0, buildsRefused: 0, buildsDropped: 0,
+    built: 0, buildRefused: 0, buildTimeouts: 0, delivered: 0, undeliverable: 0
+  }
+
+  /**
+   * Called with every clear cell a transit hop handles, and with every message an outbound
+   * endpoint delivers (tests assert on what transit routers see). Off by default.
+   */
+  onTransitCell: ((role: TransitRole, cell: Uint8Array) => void) | undefined
+
+  private readonly opts: TunnelOptions
+  private readonly inbound = new Map<number, InboundTunnel>()
+  private readonly pending = new Map<number, Pending>()
+  private readonly replay = new ReplayFilter({ rotateMs: 660_000 })
+  private readonly ephemerals = new EphemeralCache()
+  private readonly outbox: CellOutbox
+  private readonly ownHex: string
+  private readonly gwQueue = new Map<number, Uint8Array[]>()
+  private readonly outQueue = new Map<OutboundTunnel, Uint8Array[]>()
+  private flushScheduled = false
+  private nextMessageId: number
+  private readonly timer: NodeJS.Timeout
+  private closed = false
+
+  constructor (private readonly deps: TunnelDeps, opts: Partial<TunnelOptions> = {}) {
+    this.opts = { ...DEFAULTS, ...opts }
+    this.transit = new TransitTable(this.opts.maxTransit)
+    this.outbox = new CellOutbox(deps.send, deps.maxMessage)
+    this.ownHex = toHex(deps.ownId)
+    this.nextMessageId = (deps.crypto.randomBytes(2)[0]! << 8) + 1
+    this.timer = setInterval(() => { this.tick() }, 1000).unref()
+  }
+
+  /** Counters of the cell outbox. */
+  get outboxStats (): CellOutbox['stats'] { return this.outbox.stats }
+
+  /** Our inbound tunnels (by the ID we receive on). */
+  ownInbound (): IterableIterator<InboundTunnel> { return this.inbound.values() }
+
+  /** Handles a tunnel-family link message from `from`. */
+  handle (from: Uint8Array, msg: Uint8Array): void {
+    if (this.closed) return
+    try {
+      switch (msg[0]) {
+        case TunnelType.DATA: this.onData(msg); break
+        case TunnelType.BUILD: this.onBuild(msg); break
+        case TunnelType.GATEWAY: this.onGateway(msg); break
+        default: this.stats.malformed++
+      }
+    } catch (err) {
+      if (!(err instanceof UmbraError)) throw err
+      this.stats.malformed++
+      this.deps.log.debug('tunnel message dropped', { from: toHex(from).slice(0, 16), err: err.message })
+    }
+  }
+
+  // ---- cells ----
+
+  private onData (msg: Uint8Array): void {
+    const now = this.deps.clock.now()
+    forEachCell(msg, (tid, buf, off) => {
+      try {
+        this.onCell(tid, buf, off, now)
+      } catch (err) {
+        // One bad cell (a payload that does not parse) never affects the others.
+        if (!(err instanceof UmbraError)) throw err
+        this.stats.malformed++
+      }
+    })
+  }
+
+  private onCell (tid: number, buf: Uint8Array, off: number, now: number): void {
+    const hop = this.transit.get(tid)
+    if (hop !== undefined) {
+      if (this.replay.seen(buf, off, now)) { this.stats.replayed++; return }
+      hop.layer.apply(buf, off)
+      hop.cells++
+      this.stats.transitCells++
+      if (hop.role !== 'endpoint') {
+        this.onTransitCell?.(hop.role, buf.subarray(off, off + CELL))
+        this.outbox.push(hop.next, hop.nextHex, hop.nextTunnelId, buf, off)
+        return
+      }
+      if (!cellMacValid(this.deps.crypto, hop.macKey, buf, off)) { this.stats.badMac++; return }
+      this.onTransitCell?.('endpoint', buf.subarray(off, off + CELL))
+      for (const m of hop.reassembler!.receive(buf, off, now)) this.deliverAtEndpoint(m)
+      return
+    }
+    const inb = this.inbound.get(tid)
+    if (inb === undefined || inb.length === 0) { this.stats.unknownTunnel++; return }
+    if (!inb.unwrap(this.deps.crypto, buf, off)) { this.stats.badMac++; return }
+    for (const m of inb.reassembler.receive(buf, off, now)) this.deliverLocal(inb, m)
+  }
+
+  /** An outbound endpoint delivers a message a creator sent through its tunnel. */
+  private deliverAtEndpoint (bytes: Uint8Array): void {
+    let m: TunnelMessage
+    try { m = decodeTunnelMessage(bytes) } catch { this.stats.malformed++; return }
+    if (m.kind === DeliveryKind.TUNNEL) {
+      let gw: Uint8Array
+      try { gw = encodeGateway(m.tunnelId, m.data) } catch { this.stats.undeliverable++; return }
+      this.stats.delivered++
+      this.sendOrLocal(m.router, gw)
+    } else if (m.kind === DeliveryKind.ROUTER && m.data[0] === TunnelType.BUILD) {
+      this.stats.delivered++
+      this.sendOrLocal(m.router, m.data)
+    } else {
+      this.stats.undeliverable++
+    }
+  }
+
+  /** A message came out of one of our inbound tunnels. */
+  private deliverLocal (inb: InboundTunnel, bytes: Uint8Array): void {
+    let m: TunnelMessage
+    try { m = decodeTunnelMessage(bytes) } catch { this.stats.malformed++; return }
+    if (m.kind === DeliveryKind.LOCAL) inb.onMessage(m.data)
+    else if (m.kind === DeliveryKind.BUILD_REPLY) this.onReply(m.msgId, m.body, 'out')
+    else this.stats.undeliverable++
+  }
+
+  private onGateway (msg: Uint8Array): void {
+    const { tunnelId, message } = decodeGateway(msg)
+    const hop = this.transit.get(tunnelId)
+    if (hop !== undefined && hop.role === 'gateway') {
+      let q = this.gwQueue.get(tunnelId)
+      if (q === undefined) this.gwQueue.set(tunnelId, q = [])
+      q.push(message)
+      this.scheduleFlush()
+      return
+    }
+    const inb = this.inbound.get(tunnelId)
+    if (inb !== undefined && inb.length === 0) { this.deliverLocal(inb, message); return }
+    this.stats.unknownTunnel++
+  }
+
+  private scheduleFlush (): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(() => { this.flush() })
+  }
+
+  /** Packs queued gateway and outbound messages into cells and hands them to the outbox. */
+  private flush (): void {
+    this.flushScheduled = false
+    const crypto = this.deps.crypto
+    for (const [tid, msgs] of this.gwQueue) {
+      const hop = this.transit.get(tid)
+      if (hop === undefined) continue
+      const cells = packMessages(msgs, () => this.messageId())
+      const nonces = crypto.randomBytes(16 * cells.length)
+      cells.forEach((cell, i) => {
+        cell.set(nonces.subarray(i * 16, i * 16 + 16), 0)
+        cell.set(cellMac(crypto, hop.macKey, cell, 0), MAC_OFFSET)
+        hop.layer.apply(cell, 0)
+        this.onTransitCell?.('gateway', cell)
+        this.outbox.push(hop.next, hop.nextHex, hop.nextTunnelId, cell, 0)
+      })
+    }
+    this.gwQueue.clear()
+    for (const [tunnel, msgs] of this.outQueue) {
+      const first = tunnel.first
+      if (first === undefined) continue
+      const cells = packMessages(msgs, () => this.messageId())
+      const nonces = crypto.randomBytes(16 * cells.length)
+      cells.forEach((cell, i) => {
+        tunnel.wrap(crypto, cell, 0, nonces, i * 16)
+        this.outbox.push(first.id, first.idHex, first.receiveId, cell, 0)
+      })
+    }
+    this.outQueue.clear()
+  }
+
+  private messageId (): number {
+    this.nextMessageId = (this.nextMessageId + 1) >>> 0
+    if (this.nextMessageId === 0) this.nextMessageId = 1
+    return this.nextMessageId
+  }
+
+  /**
+   * Sends tunnel messages through our outbound tunnel. A zero-hop tunnel delivers them at once,
+   * as its endpoint would.
+   */
+  sendOut (tunnel: OutboundTunnel, messages: TunnelMessage[]): void {
+    if (this.closed) return
+    if (tunnel.length === 0) {
+      for (const m of messages) this.deliverAtEndpoint(encodeTunnelMessage(m))
+      return
+    }
+    let q = this.outQueue.get(tunnel)
+    if (q === undefined) this.outQueue.set(tunnel, q = [])
+    for (const m of messages) q.push(encodeTunnelMessage(m))
+    this.scheduleFlush()
+  }
+
+  /** Sends `msg` to `peer`, or handles it here when `peer` is us. */
+  private sendOrLocal (peer: Uint8Array, msg: Uint8Array): void {
+    if (compareBytes(peer, this.deps.ownId) === 0) queueMicrotask(() => { this.handle(peer, msg) })
+    else this.deps.send(peer, msg)
+  }
+
+  // ---- builds: as a hop ----
+
+  private onBuild (msg: Uint8Array): void {
+    const { msgId, body } = decodeBuild(msg)
+    if (this.pending.get(msgId)?.plan.direction === 'in') { this.onReply(msgId, body, 'in'); return }
+    const d = this.deps
+    let opened
+    try {
+      opened = openRecord(d.crypto, { id: d.ownId, staticSecret: d.staticKey.secretKey, staticPublic: d.staticKey.publicKey }, body)
+    } catch {
+      this.stats.buildsDropped++
+      return
+    }
+    if (opened === undefined) { this.stats.buildsDropped++; return }
+    const now = d.clock.now()
+    if (!this.ephemerals.add(opened.ephemeral, now)) { this.stats.buildsDropped++; return }
+    const r = opened.request
+    let status = admit(r, { nowSec: Math.floor(d.clock.wall() / 1000), maxSkewSec: this.opts.maxSkewSec, ownId: d.ownId, transit: this.transit })
+    if (status === BuildStatus.ACCEPTED) {
+      const role: TransitRole = (r.flags & HopFlag.GATEWAY) !== 0 ? 'gateway' : (r.flags & HopFlag.ENDPOINT) !== 0 ? 'endpoint' : 'participant'
+      const ok = this.transit.add({
+        receiveId: r.receiveTunnelId,
+        role,
+        layer: new HopLayer(d.crypto, opened.keys.layerKey, opened.keys.ivKey),
+        next: r.nextRouter,
+        nextHex: toHex(r.nextRouter),
+        nextTunnelId: r.nextTunnelId,
+        macKey: opened.keys.macKey,
+        expires: now + r.lifetimeSec * 1000 + GRACE_MS,
+        ...(role === 'endpoint' ? { reassembler: new Reassembler() } : {}),
+        cells: 0
+      })
+      if (!ok) status = BuildStatus.REFUSED_LOAD
+    }
+    if (status === BuildStatus.ACCEPTED) this.stats.buildsAccepted++
+    else this.stats.buildsRefused++
+    answerRecord(d.crypto, body, opened, status)
+    if ((r.flags & HopFlag.ENDPOINT) !== 0) {
+      this.sendOrLocal(r.nextRouter, encodeGateway(r.nextTunnelId, encodeTunnelMessage({ kind: DeliveryKind.BUILD_REPLY, msgId: r.nextMsgId, body })))
+    } else {
+      this.sendOrLocal(r.nextRouter, encodeBuild(r.nextMsgId, body))
+    }
+  }
+
+  // ---- builds: as the creator ----
+
+  /**
+   * Builds an outbound tunnel through `hops` (none: a zero-hop tunnel, ready at once). The
+   * answer comes back through `replyVia`, one of our inbound tunnels.
+   */
+  async buildOutbound (hops: readonly HopTarget[], replyVia: InboundTunnel, signal?: AbortSignal): Promise<OutboundTunnel> {
+    const now = this.deps.clock.now()
+    if (hops.length === 0) return new OutboundTunnel([], now, now + this.opts.lifetimeMs, this.messageId())
+    const gw = replyVia.gateway(this.deps.ownId)
+    const plan = planOutbound(this.deps.crypto, hops, { gateway: gw.id, tunnelId: gw.tunnelId }, this.nowSec(), this.lifetimeSec())
+    this.deps.send(hops[0]!.id, encodeBuild(plan.firstMsgId, plan.body))
+    return await this.await(plan, signal) as OutboundTunnel
+  }
+
+  /**
+   * Builds an inbound tunnel through `hops` (none: a zero-hop tunnel whose gateway is us). The
+   * request reaches the gateway through `sendVia`, one of our outbound tunnels, or directly
+   * when there is none yet.
+   */
+  async buildInbound (hops: readonly HopTarget[], sendVia: OutboundTunnel | undefined, signal?: AbortSignal): Promise<InboundTunnel> {
+    const now = this.deps.clock.now()
+    if (hops.length === 0) {
+      let id = this.messageId()
+      while (this.inbound.has(id) || this.transit.has(id)) id = this.messageId()
+      const t = new InboundTunnel([], now, now + this.opts.lifetimeMs, id)
+      this.inbound.set(id, t)
+      return t
+    }
+    const plan = planInbound(this.deps.crypto, hops, this.deps.ownId, this.nowSec(), this.lifetimeSec())
+    const build = encodeBuild(plan.firstMsgId, plan.body)
+    if (sendVia !== undefined) this.sendOut(sendVia, [{ kind: DeliveryKind.ROUTER, router: hops[0]!.id, data: build }])
+    else this.deps.send(hops[0]!.id, build)
+    return await this.await(plan, signal) as InboundTunnel
+  }
+
+  /** Forgets one of our tunnels (expired, failed or no longer wanted). */
+  retire (t: InboundTunnel | OutboundTunnel): void {
+    if (t instanceof InboundTunnel) this.inbound.delete(t.receiveId)
+    this.outQueue.delete(t as OutboundTunnel)
+    t.dispose()
+  }
+
+  private nowSec (): number { return Math.floor(this.deps.clock.wall() / 1000) }
+  private lifetimeSec (): number { return Math.round(this.opts.lifetimeMs / 1000) }
+
+  private async await (plan: PlannedBuild, signal?: AbortSignal): Promise<OutboundTunnel | InboundTunnel> {
+    return await new Promise((resolve, reject) => {
+      const done = (): void => { this.pending.delete(plan.replyMsgId); signal?.removeEventListener('abort', onAbort) }
+      const onAbort = (): void => { clearTimeout(p.timer); done(); reject(new AbortError('tunnel build aborted')) }
+      const p: Pending = {
+        plan,
+        started: this.deps.clock.now(),
+        resolve: (t) => { done(); resolve(t) },
+        reject: (e) => { done(); reject(e) },
+        timer: setTimeout(() => {
+          const now = this.deps.clock.now()
+          for (const h of plan.hops) this.profiles.timedOut(h.idHex, now)
+          this.stats.buildTimeouts++
+          p.reject(new TimeoutError(`tunnel build timed out after ${this.opts.buildTimeoutMs} ms`))
+        }, this.opts.buildTimeoutMs)
+      }
+      p.timer.unref()
+      this.pending.set(plan.replyMsgId, p)
+      if (signal?.aborted === true) onAbort()
+      else signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  private onReply (msgId: number, body: Uint8Array, direction: 'in' | 'out'): void {
+    const p = this.pending.get(msgId)
+    if (p === undefined || p.plan.direction !== direction) { this.stats.buildsDropped++; return }
+    clearTimeout(p.timer)
+    const crypto = this.deps.crypto
+    const now = this.deps.clock.now()
+    let statuses: number[]
+    try {
+      statuses = readReplies(crypto, p.plan.state, body)
+    } catch (err) {
+      this.stats.buildRefused++
+      p.reject(err as Error)
+      return
+    }
+    const ms = now - p.started
+    p.plan.hops.forEach((h, i) => { this.profiles.built(h.idHex, statuses[i] === BuildStatus.ACCEPTED, ms, now) })
+    if (statuses.some(s => s !== BuildStatus.ACCEPTED)) {
+      this.stats.buildRefused++
+      p.reject(new BuildRefusedError(statuses))
+      return
+    }
+    this.stats.built++
+    const hops = p.plan.hops.map((h, i) => ownHop(crypto, h.id, p.plan.receiveIds[i]!, p.plan.state.hops[i]!.keys))
+    const expires = p.started + this.opts.lifetimeMs
+    if (p.plan.direction === 'out') {
+      p.resolve(new OutboundTunnel(hops, p.started, expires, this.messageId()))
+    } else {
+      const t = new InboundTunnel(hops, p.started, expires, p.plan.ownReceiveId)
+      this.inbound.set(t.receiveId, t)
+      p.resolve(t)
+    }
+  }
+
+  // ---- housekeeping ----
+
+  private tick (): void {
+    const now = this.deps.clock.now()
+    this.transit.expire(now)
+    this.ephemerals.expire(now)
+    for (const t of this.inbound.values()) {
+      if (t.expires + GRACE_MS <= now) this.retire(t)
+      else t.reassembler.expire(now)
+    }
+  }
+
+  /** Stops: pending builds fail, every tunnel is forgotten. */
+  close (): void {
+    if (this.closed) return
+    this.closed = true
+    clearInterval(this.timer)
+    for (const p of [...this.pending.values()]) { clearTimeout(p.timer); p.reject(new AbortError('router stopping')) }
+    for (const t of [...this.inbound.values()]) this.retire(t)
+    this.transit.clear()
+  }
+
+  /** Our own ID in hex. */
+  get idHex (): string { return this.ownHex }
+}

@@ -1,0 +1,70 @@
+/**
+ * Outgoing cells, batched per next router: cells queued in one turn of the event loop go out
+ * together as TUNNEL_DATA link messages of as many cells as the link's message size allows
+ * (one AEAD, one frame and, over UDP, one datagram for many cells). Each cell is copied once,
+ * straight into the message it leaves in. Bounded: cells beyond `maxQueuedCells` per router
+ * are dropped (the stream layer above retransmits).
+ */
+import { TunnelType, cellsPerMessage } from './messages.ts'
+
+const CELL = 1024
+const ENTRY = 4 + CELL
+
+interface Batch { peer: Uint8Array, per: number, msgs: Uint8Array[], cur: Uint8Array | undefined, count: number, queued: number }
+
+/** Counters of an {@link CellOutbox}. */
+export interface OutboxStats { cellsSent: number, messagesSent: number, dropped: number }
+
+/** Batches cells per next router (see module doc). */
+export class CellOutbox {
+  private readonly batches = new Map<string, Batch>()
+  private scheduled = false
+  readonly stats: OutboxStats = { cellsSent: 0, messagesSent: 0, dropped: 0 }
+
+  constructor (
+    private readonly send: (peer: Uint8Array, msg: Uint8Array) => void,
+    private readonly maxMessage: (peer: Uint8Array) => number,
+    private readonly maxQueuedCells = 4096) {}
+
+  /** Queues the 1024-byte cell at `buf[off]` for `tunnelId` at router `peer` (hex `peerHex`). */
+  push (peer: Uint8Array, peerHex: string, tunnelId: number, buf: Uint8Array, off: number): void {
+    let b = this.batches.get(peerHex)
+    if (b === undefined) {
+      b = { peer, per: Math.max(1, cellsPerMessage(this.maxMessage(peer))), msgs: [], cur: undefined, count: 0, queued: 0 }
+      this.batches.set(peerHex, b)
+    }
+    if (b.queued >= this.maxQueuedCells) { this.stats.dropped++; return }
+    if (b.cur === undefined) { b.cur = new Uint8Array(2 + b.per * ENTRY); b.count = 0 }
+    const at = 2 + b.count * ENTRY
+    const cur = b.cur
+    cur[at] = tunnelId >>> 24; cur[at + 1] = (tunnelId >>> 16) & 0xff; cur[at + 2] = (tunnelId >>> 8) & 0xff; cur[at + 3] = tunnelId & 0xff
+    cur.set(buf.subarray(off, off + CELL), at + 4)
+    b.count++
+    b.queued++
+    if (b.count === b.per) this.seal(b)
+    if (!this.scheduled) { this.scheduled = true; setImmediate(() => { this.flush() }) }
+  }
+
+  private seal (b: Batch): void {
+    const cur = b.cur!
+    cur[0] = TunnelType.DATA
+    cur[1] = b.count
+    b.msgs.push(b.count === b.per ? cur : cur.subarray(0, 2 + b.count * ENTRY))
+    b.cur = undefined
+    b.count = 0
+  }
+
+  /** Sends everything queued now. */
+  flush (): void {
+    this.scheduled = false
+    for (const b of this.batches.values()) {
+      if (b.cur !== undefined) this.seal(b)
+      for (const m of b.msgs) {
+        this.stats.messagesSent++
+        this.stats.cellsSent += m[1]!
+        this.send(b.peer, m)
+      }
+    }
+    this.batches.clear()
+  }
+}

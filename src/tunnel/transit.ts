@@ -1,0 +1,101 @@
+/**
+ * The transit table: the tunnels this router carries for others, by the tunnel ID it receives
+ * cells on. Each entry holds the hop's layer cipher, where cells go next and, for an inbound
+ * gateway or an outbound endpoint, its MAC key and fragment state. Bounded (`maxTransit`);
+ * entries expire with the lifetime their creator asked for (plus a grace period for cells in
+ * flight). Does no I/O: the tunnel manager drives it.
+ */
+import type { HopLayer } from './layer.ts'
+import type { Reassembler } from './fragment.ts'
+
+/** What this router is in someone else's tunnel. */
+export type TransitRole = 'participant' | 'gateway' | 'endpoint'
+
+/** One tunnel this router carries. */
+export interface TransitHop {
+  /** The tunnel ID cells arrive with. */
+  readonly receiveId: number
+  readonly role: TransitRole
+  readonly layer: HopLayer
+  /** Next router's ID (for an outbound endpoint: unused, deliveries name their own targets). */
+  readonly next: Uint8Array
+  readonly nextHex: string
+  readonly nextTunnelId: number
+  /** Inbound gateway: MACs the cells it makes; outbound endpoint: checks them. */
+  readonly macKey: Uint8Array
+  /** Monotonic ms after which the entry is dropped. */
+  readonly expires: number
+  /** Outbound endpoint only: reassembly of fragmented messages. */
+  readonly reassembler?: Reassembler
+  /** Cells processed. */
+  cells: number
+}
+
+/** Counters of the transit table. */
+export interface TransitStats {
+  /** Tunnels carried now, by role. */
+  participant: number
+  gateway: number
+  endpoint: number
+  /** Tunnels expired since start. */
+  expired: number
+}
+
+/** Tunnels carried for others, bounded and expiring (see module doc). */
+export class TransitTable {
+  private readonly hops = new Map<number, TransitHop>()
+  private expiredCount = 0
+
+  constructor (readonly maxTransit: number) {}
+
+  /** The hop receiving on `id`. */
+  get (id: number): TransitHop | undefined { return this.hops.get(id) }
+
+  /** Whether `id` is taken. */
+  has (id: number): boolean { return this.hops.has(id) }
+
+  /** How many tunnels are carried. */
+  get size (): number { return this.hops.size }
+
+  /** Whether another tunnel fits. */
+  get full (): boolean { return this.hops.size >= this.maxTransit }
+
+  /** Adds a hop; false if its ID is taken or the table is full. */
+  add (hop: TransitHop): boolean {
+    if (this.hops.has(hop.receiveId) || this.full) return false
+    this.hops.set(hop.receiveId, hop)
+    return true
+  }
+
+  /** Drops expired hops; returns how many. */
+  expire (now: number): number {
+    let n = 0
+    for (const [id, hop] of this.hops) {
+      if (hop.expires <= now) {
+        this.hops.delete(id)
+        hop.layer.dispose()
+        n++
+      } else {
+        hop.reassembler?.expire(now)
+      }
+    }
+    this.expiredCount += n
+    return n
+  }
+
+  /** Drops every hop. */
+  clear (): void {
+    for (const hop of this.hops.values()) hop.layer.dispose()
+    this.hops.clear()
+  }
+
+  /** Counters. */
+  stats (): TransitStats {
+    const s: TransitStats = { participant: 0, gateway: 0, endpoint: 0, expired: this.expiredCount }
+    for (const hop of this.hops.values()) s[hop.role]++
+    return s
+  }
+
+  /** Every hop (for inspection in tests and status). */
+  all (): IterableIterator<TransitHop> { return this.hops.values() }
+}

@@ -1,0 +1,114 @@
+/**
+ * The tunnels a router built for itself (or for one of its destinations): an outbound tunnel,
+ * through which it sends as the gateway, and an inbound tunnel, on which it receives as the
+ * endpoint. Holds the hops' layer ciphers and does the creator's cell crypto: an outbound
+ * gateway MACs each clear cell for the endpoint and applies every hop's inverse layer, last hop
+ * first; an inbound endpoint removes every layer, last hop first, and checks the gateway's MAC.
+ * No I/O.
+ */
+import type { CryptoSuite } from '../crypto/types.ts'
+import type { HopKeys } from './build.ts'
+import { HopLayer } from './layer.ts'
+import { PAYLOAD_OFFSET, Reassembler } from './fragment.ts'
+import { toHex } from '../util/bytes.ts'
+
+/** Bytes of the cell MAC (BLAKE2b-128 over the 992-byte payload). */
+export const MAC_BYTES = 16
+/** Where the MAC sits in a clear cell. */
+export const MAC_OFFSET = 16
+const CELL = 1024
+
+/** One hop of a tunnel we built. */
+export interface OwnHop {
+  readonly id: Uint8Array
+  readonly idHex: string
+  /** Tunnel ID the hop receives on. */
+  readonly receiveId: number
+  readonly keys: HopKeys
+  readonly layer: HopLayer
+}
+
+/** Computes the MAC of the clear cell at `off` into `out` (16 bytes). */
+export function cellMac (crypto: CryptoSuite, macKey: Uint8Array, buf: Uint8Array, off: number): Uint8Array {
+  return crypto.blake2b(buf.subarray(off + PAYLOAD_OFFSET, off + CELL), MAC_BYTES, macKey)
+}
+
+/** Whether the clear cell at `off` carries a valid MAC under `macKey`. */
+export function cellMacValid (crypto: CryptoSuite, macKey: Uint8Array, buf: Uint8Array, off: number): boolean {
+  const mac = cellMac(crypto, macKey, buf, off)
+  return crypto.equal(mac, buf.subarray(off + MAC_OFFSET, off + MAC_OFFSET + MAC_BYTES))
+}
+
+/** Fields shared by both directions. */
+abstract class OwnTunnel {
+  /** A short name for logs ("out:1a2b3c4d"). */
+  readonly name: string
+  /** Tests failed in a row. */
+  strikes = 0
+  constructor (readonly hops: readonly OwnHop[], readonly created: number, readonly expires: number, dir: string, id: number) {
+    this.name = `${dir}:${id.toString(16).padStart(8, '0')}`
+  }
+
+  /** Hop count. */
+  get length (): number { return this.hops.length }
+
+  /** Whether `idHex` is one of the hops. */
+  uses (idHex: string): boolean { return this.hops.some(h => h.idHex === idHex) }
+
+  /** Wipes the layer keys. */
+  dispose (): void { for (const h of this.hops) h.layer.dispose() }
+}
+
+/** A tunnel we send through: we are its gateway. */
+export class OutboundTunnel extends OwnTunnel {
+  constructor (hops: readonly OwnHop[], created: number, expires: number, readonly localId: number) {
+    super(hops, created, expires, 'out', localId)
+  }
+
+  /** The first hop (undefined for a zero-hop tunnel). */
+  get first (): OwnHop | undefined { return this.hops[0] }
+
+  /**
+   * Turns a clear cell (payload filled) into what the first hop receives: a random nonce from
+   * `nonce`, the endpoint's MAC, then every hop's inverse layer from the last to the first.
+   */
+  wrap (crypto: CryptoSuite, cell: Uint8Array, off: number, nonce: Uint8Array, nonceOff: number): void {
+    cell.set(nonce.subarray(nonceOff, nonceOff + 16), off)
+    const end = this.hops[this.hops.length - 1]!
+    cell.set(cellMac(crypto, end.keys.macKey, cell, off), off + MAC_OFFSET)
+    for (let i = this.hops.length - 1; i >= 0; i--) this.hops[i]!.layer.invert(cell, off)
+  }
+}
+
+/** A tunnel we receive on: we are its endpoint. */
+export class InboundTunnel extends OwnTunnel {
+  readonly reassembler = new Reassembler()
+  /** Messages (DELIVER_LOCAL bodies) that came out of this tunnel. */
+  onMessage: (data: Uint8Array) => void = () => {}
+
+  constructor (hops: readonly OwnHop[], created: number, expires: number,
+    /** The tunnel ID the last hop sends to us with (the gateway's, for a zero-hop tunnel). */
+    readonly receiveId: number) {
+    super(hops, created, expires, 'in', receiveId)
+  }
+
+  /** The gateway's router ID (hex) and tunnel ID: what a lease names. Zero-hop: ourselves. */
+  gateway (ownId: Uint8Array): { id: Uint8Array, tunnelId: number } {
+    const g = this.hops[0]
+    return g === undefined ? { id: ownId, tunnelId: this.receiveId } : { id: g.id, tunnelId: g.receiveId }
+  }
+
+  /** The router that sends us this tunnel's cells (hex), if any. */
+  get lastHex (): string | undefined { return this.hops[this.hops.length - 1]?.idHex }
+
+  /** Removes every layer from the cell at `off` (in place); false if the MAC fails. */
+  unwrap (crypto: CryptoSuite, cell: Uint8Array, off: number): boolean {
+    for (let i = this.hops.length - 1; i >= 0; i--) this.hops[i]!.layer.invert(cell, off)
+    return cellMacValid(crypto, this.hops[0]!.keys.macKey, cell, off)
+  }
+}
+
+/** Makes an {@link OwnHop}. */
+export function ownHop (crypto: CryptoSuite, id: Uint8Array, receiveId: number, keys: HopKeys): OwnHop {
+  return { id, idHex: toHex(id), receiveId, keys, layer: new HopLayer(crypto, keys.layerKey, keys.ivKey) }
+}
