@@ -158,7 +158,7 @@ async function handle (m: Record<string, unknown>): Promise<object> {
     case 'ping': return await ping(m.to as string, m.port as number, m.count as number)
     case 'stats': {
       const cpu = process.cpuUsage()
-      return { tunnels: router.tunnels.stats, outbox: router.tunnels.outboxStats, sender: router.sender.stats, cpuMs: (cpu.user + cpu.system) / 1000, pool: dest?.pool.stats, session: dest?.stats }
+      return { tunnels: router.tunnels.stats, outbox: router.tunnels.outboxStats, sender: router.sender.stats, cpuMs: (cpu.user + cpu.system) / 1000, pool: dest?.pool.stats, session: dest?.stats, streams: dest?.streams.stats }
     }
     default: throw new Error(`unknown command ${String(m.cmd)}`)
   }

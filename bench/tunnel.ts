@@ -1,7 +1,7 @@
 /**
  * Tunnel benchmark: routers as separate processes on 127.0.0.1 (TCP, UDP and HTTP in turn),
  * two destinations with 3-hop inbound and outbound tunnels.
- *   npm run bench -- tunnel [--json] [--routers 8] [--builds 100] [--mb 50] [--pings 50]
+ *   npm run bench -- tunnel [--json] [--routers 8] [--builds 100] [--mb 50] [--pings 50] [--transport mixed|tcp|udp|http]
  * Figures: tunnel build time (median, p95) and success; one stream's throughput each way
  * (timed from the open stream to the last byte at the receiver); time to first byte of an
  * answer on an open stream (1-byte echo round trip); transit cells per CPU-second of each hop
@@ -82,9 +82,9 @@ export class Peer {
 }
 
 /** Starts `n` peers (router 0 first, the rest seeded from it) and waits for the netDb to converge. */
-export async function startPeers (n: number, env: Record<string, string> = {}): Promise<Peer[]> {
-  const first = await Peer.start(LISTEN[0]!, [], env)
-  const rest = await Promise.all(Array.from({ length: n - 1 }, async (_, i) => await Peer.start(LISTEN[(i + 1) % 3]!, [first.info], env)))
+export async function startPeers (n: number, env: Record<string, string> = {}, listen: string[] = LISTEN): Promise<Peer[]> {
+  const first = await Peer.start(listen[0]!, [], env)
+  const rest = await Promise.all(Array.from({ length: n - 1 }, async (_, i) => await Peer.start(listen[(i + 1) % listen.length]!, [first.info], env)))
   const peers = [first, ...rest]
   await Promise.all(peers.map(async p => await p.call('converge', { n })))
   return peers
@@ -105,8 +105,11 @@ export async function run (args: string[], report: typeof Report): Promise<void>
   const nBuilds = arg(args, '--builds', 100)
   const mb = arg(args, '--mb', 50)
   const pings = arg(args, '--pings', 50)
-  note(`starting ${routers} router processes…`)
-  const peers = await startPeers(routers)
+  const only = args.includes('--transport') ? args[args.indexOf('--transport') + 1]! : 'mixed'
+  const listen = only === 'mixed' ? LISTEN : LISTEN.filter(l => l.startsWith(only))
+  if (listen.length === 0) throw new Error(`--transport must be tcp, udp, http or mixed, not ${only}`)
+  note(`starting ${routers} router processes (${only})…`)
+  const peers = await startPeers(routers, {}, listen)
   try {
     const [a, b] = [peers[0]!, peers[1]!]
     note(`building ${nBuilds} inbound + ${nBuilds} outbound 3-hop tunnels…`)
@@ -134,6 +137,11 @@ export async function run (args: string[], report: typeof Report): Promise<void>
     const upStart = (upRun.start as number) + (upRun.connectMs as number)
     report('tunnel', `one stream ${mb} MB`, 'alice → bob', bytes / 1e6 / (((sunk.end as number) - upStart) / 1000), 'MB/s', 'byte-identical')
     const after = await Promise.all(peers.map(async p => await p.call('stats')))
+    note('drops: ' + after.map((x, i) => {
+      const st = x as { tunnels: Record<string, number>, outbox: { dropped: number }, sender: { dropped: number } }
+      return `r${i} replay ${st.tunnels.replayed} mac ${st.tunnels.badMac} unknown ${st.tunnels.unknownTunnel} malformed ${st.tunnels.malformed} outbox ${st.outbox.dropped} sender ${st.sender.dropped}`
+    }).join('; '))
+    note('streams: ' + JSON.stringify([after[0], after[1]].map(x => (x as { streams?: unknown }).streams)))
     const rates = peers.slice(2).map((_, i) => {
       const x = before[i + 2]! as { tunnels: { transitCells: number }, cpuMs: number }
       const y = after[i + 2]! as { tunnels: { transitCells: number }, cpuMs: number }

@@ -73,6 +73,8 @@ export interface SessionOptions {
   pool: PoolSettings
   /** Largest stream packet payload (default: what fits one cell). */
   mss?: number
+  /** Send buffer and receive window of each stream (default 1 MiB: tunnel round trips under load are tens of ms). */
+  streamWindowBytes?: number
 }
 
 const MAX_REMOTES = 4096
@@ -112,6 +114,7 @@ export class DestinationSession {
     this.streams = new StreamManager({
       clock: deps.clock,
       mss: opts.mss ?? defaultMss(),
+      limits: { maxBufferedBytes: opts.streamWindowBytes ?? 1024 * 1024 },
       send: (to, protocol, fromPort, toPort, data) => { this.sendClove(to, protocol, fromPort, toPort, data) }
     })
   }
