@@ -270,6 +270,17 @@ export class NetDb {
   }
 
   /**
+   * Asks the network for the LeaseSet of `key` even when one is stored here (it may name dead
+   * tunnels); resolves with the newest known afterwards. NotFoundError if there is none at all.
+   */
+  async refreshLeaseSet (key: Uint8Array, signal?: AbortSignal): Promise<Verified<LeaseSet>> {
+    await this.iterate(RecordKind.LEASE_SET, key, signal).catch(() => undefined)
+    const rec = this.local(RecordKind.LEASE_SET, key)
+    if (rec?.kind !== RecordKind.LEASE_SET) throw new NotFoundError(`no LeaseSet for ${toHex(key).slice(0, 16)}…`)
+    return rec.leaseSet
+  }
+
+  /**
    * The record of `kind` under `key`: local if stored, else found by an iterative lookup.
    * Rejects with NotFoundError within `lookupDeadlineMs`, AbortError on `signal`.
    */

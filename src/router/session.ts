@@ -53,6 +53,9 @@ interface Remote {
   /** When we last bundled our LeaseSet (monotonic ms) and which one. */
   sentLs: number
   sentLsAt: number
+  /** When we last heard from it, and last changed path because we did not (monotonic ms). */
+  heard: number
+  rerouted: number
 }
 
 /** What a session needs from its router. */
@@ -79,6 +82,16 @@ export interface SessionOptions {
 
 const MAX_REMOTES = 4096
 const LS_RESEND_MS = 30_000
+/**
+ * Sending for this long without hearing back means the path may be broken: a hop of our
+ * outbound tunnel or of the remote's inbound tunnel died. We then switch lease and tunnel and
+ * look up the remote's LeaseSet again (it republishes when its tunnels change), at most once per
+ * this interval.
+ */
+const STALL_MS = 2000
+/** Stream retransmission bounds for tunnel paths (see the constructor). */
+export const STREAM_MAX_RTO_MS = 3000
+export const STREAM_MAX_RETRANSMITS = 12
 
 /** One local destination (see module doc). */
 export class DestinationSession {
@@ -115,6 +128,9 @@ export class DestinationSession {
       clock: deps.clock,
       mss: opts.mss ?? defaultMss(),
       limits: { maxBufferedBytes: opts.streamWindowBytes ?? 1024 * 1024 },
+      // A retransmission at least every 3 s, so a stream resumes within seconds once its
+      // tunnels are rebuilt; 12 timeouts in a row (about 30 s without any path) fail it.
+      stream: { maxRtoMs: STREAM_MAX_RTO_MS, maxRetransmits: STREAM_MAX_RETRANSMITS },
       send: (to, protocol, fromPort, toPort, data) => { this.sendClove(to, protocol, fromPort, toPort, data) }
     })
   }
@@ -197,7 +213,10 @@ export class DestinationSession {
     const now = this.deps.clock.now()
     const wall = this.deps.clock.wall()
     const ls = this.leaseSet
-    const bundle = ls !== undefined && (r.sentLs !== ls.published || now - r.sentLsAt > LS_RESEND_MS)
+    // Bundle our LeaseSet when it changed, every 30 s, and again every 500 ms while the remote
+    // has not answered since we last bundled it (that message may have been lost).
+    const bundle = ls !== undefined && (r.sentLs !== ls.published || now - r.sentLsAt > LS_RESEND_MS ||
+      (r.heard < r.sentLsAt && now - r.sentLsAt > 500))
     if (bundle) { r.sentLs = ls.published; r.sentLsAt = now }
     const clove = encodeClove(protocol, fromPort, toPort, data)
     this.dispatch(to, r, this.garlic.seal(r.dest, clove, wall, bundle ? ls.raw : undefined))
@@ -206,6 +225,8 @@ export class DestinationSession {
   /** Sends a garlic message to the remote's current lease through one of our outbound tunnels. */
   private dispatch (hex: string, r: Remote, garlic: Uint8Array): void {
     if (this.closed) return
+    const now = this.deps.clock.now()
+    if (now - r.heard > STALL_MS && now - r.rerouted > STALL_MS) this.reroute(hex, r, now)
     const lease = this.leaseFor(r)
     if (r.out === undefined || !this.pool.outbound.includes(r.out)) r.out = this.pool.pickOutbound()
     if (lease === undefined || r.out === undefined) {
@@ -220,6 +241,22 @@ export class DestinationSession {
       tunnelId: lease.tunnelId,
       data: encodeTunnelMessage({ kind: DeliveryKind.LOCAL, data: garlic })
     }])
+  }
+
+  /** Picks another lease and outbound tunnel and fetches the remote's LeaseSet afresh. */
+  private reroute (hex: string, r: Remote, now: number): void {
+    r.rerouted = now
+    const old = r.lease
+    const wall = this.deps.clock.wall()
+    const others = (r.leaseSet?.leases ?? []).filter(l => l.end > wall + 10_000 && l !== old)
+    r.lease = others.length > 0 ? others[Math.floor(this.deps.pool.random() * others.length)] : undefined
+    const outs = this.pool.outbound.filter(o => o !== r.out && o.expires > now)
+    if (outs.length > 0) r.out = outs[Math.floor(this.deps.pool.random() * outs.length)]
+    if (this.lookups.has(hex)) return
+    this.stats.lookups++
+    const p = this.deps.netdb.refreshLeaseSet(Buffer.from(hex, 'hex')).then(ls => this.learn(ls)).finally(() => { this.lookups.delete(hex) })
+    p.catch(() => {})
+    this.lookups.set(hex, p)
   }
 
   private leaseFor (r: Remote): Lease | undefined {
@@ -248,7 +285,7 @@ export class DestinationSession {
     if (opened.from !== undefined) {
       fromHex = toHex(destinationHash(this.deps.crypto, opened.from.bytes))
       if (opened.leaseSet !== undefined) this.takeBundled(opened.from, opened.leaseSet)
-      if (!this.remotes.has(fromHex)) this.remember(fromHex, opened.from)
+      this.remember(fromHex, opened.from).heard = this.deps.clock.now()
     }
     let clove
     try { clove = decodeClove(opened.payload) } catch { this.stats.dropped++; return }
@@ -280,7 +317,7 @@ export class DestinationSession {
     let r = this.remotes.get(hex)
     if (r === undefined) {
       if (this.remotes.size >= MAX_REMOTES) this.remotes.delete(this.remotes.keys().next().value!)
-      r = { dest, sentLs: 0, sentLsAt: 0 }
+      r = { dest, sentLs: 0, sentLsAt: 0, heard: this.deps.clock.now(), rerouted: 0 }
       this.remotes.set(hex, r)
     }
     return r

@@ -70,6 +70,8 @@ export interface PoolDeps {
 export interface PoolStats { built: number, failedBuilds: number, testsPassed: number, testsFailed: number, retired: number }
 
 const TEST_TAG = 0x00
+/** How long routers of a failed build or tunnel are avoided. */
+const SUSPECT_MS = 30_000
 
 /** One owner's tunnels (see module doc). */
 export class TunnelPool {
@@ -87,6 +89,8 @@ export class TunnelPool {
   private lastTest = 0
   private readonly tests = new Map<string, { out: OutboundTunnel, inb: InboundTunnel, timer: NodeJS.Timeout }>()
   private readonly waiters = new Set<() => void>()
+  /** Routers in a build that timed out or a tunnel that failed, avoided until the time given (ms). */
+  private readonly suspects = new Map<string, number>()
   private readonly abort = new AbortController()
   private stopped = false
 
@@ -138,6 +142,7 @@ export class TunnelPool {
   /** Retires a tunnel that does not work; a replacement is built at once. */
   fail (t: InboundTunnel | OutboundTunnel, why: string): void {
     if (!this.remove(t)) return
+    this.suspect(t.hops.map(h => h.idHex))
     this.deps.log.info('tunnel failed', { pool: this.name, tunnel: t.name, why })
     this.maintain()
   }
@@ -160,9 +165,13 @@ export class TunnelPool {
     for (const t of [...this.inbound, ...this.outbound]) if (t.expires <= now) this.remove(t)
     const fresh = (list: Array<InboundTunnel | OutboundTunnel>): number => list.filter(t => t.expires - this.settings.rebuildBeforeMs > now).length
     const q = this.settings.quantity
-    const inNeed = q - fresh(this.inbound) - this.buildingIn
+    // With no live tunnel in a direction, build twice what is missing at once: one dead router
+    // among the candidates then costs no extra build timeout.
+    const need = (list: Array<InboundTunnel | OutboundTunnel>, building: number): number =>
+      (this.live(list).length === 0 ? 2 * q : q - fresh(list)) - building
+    const inNeed = need(this.inbound, this.buildingIn)
     for (let i = 0; i < inNeed && this.buildingIn < 2 * q; i++) this.buildIn()
-    const outNeed = q - fresh(this.outbound) - this.buildingOut
+    const outNeed = need(this.outbound, this.buildingOut)
     if (this.live(this.inbound).length > 0) for (let i = 0; i < outNeed && this.buildingOut < 2 * q; i++) this.buildOut()
     if (this.settings.testIntervalMs > 0 && now - this.lastTest >= this.settings.testIntervalMs) {
       this.lastTest = now
@@ -170,20 +179,47 @@ export class TunnelPool {
     }
   }
 
+  /** Avoids these routers for a while (one of them is probably down). */
+  private suspect (ids: string[]): void {
+    const until = this.deps.clock.now() + SUSPECT_MS
+    for (const id of ids) this.suspects.set(id, until)
+  }
+
+  /**
+   * Draws the hops of a new tunnel: suspects are left out while enough other routers remain
+   * (a small network may have to try them again).
+   */
   private hops (): HopTarget[] | undefined {
     const s = this.settings
     const n = s.length + (s.variance > 0 ? Math.floor(this.deps.random() * (s.variance + 1)) : 0)
     if (n === 0) return []
     const m = this.deps.manager
-    const chosen = pickHops(this.deps.candidates(), n, id => m.profiles.weight(id), this.deps.random, new Set([m.idHex]))
-    return chosen.length === n ? chosen : undefined
+    const now = this.deps.clock.now()
+    for (const [id, until] of this.suspects) if (until <= now) this.suspects.delete(id)
+    const candidates = this.deps.candidates()
+    const weight = (id: string): number => m.profiles.weight(id)
+    const exclude = new Set([m.idHex, ...this.suspects.keys()])
+    const chosen = pickHops(candidates, n, weight, this.deps.random, exclude)
+    if (chosen.length < n) {
+      for (const c of chosen) exclude.add(c.idHex)
+      for (const id of this.suspects.keys()) exclude.delete(id)
+      chosen.push(...pickHops(candidates, n - chosen.length, weight, this.deps.random, exclude))
+    }
+    if (chosen.length < n) return undefined
+    // Hop order is random, so suspects taken to fill up do not always sit in one position.
+    for (let i = chosen.length - 1; i > 0; i--) {
+      const j = Math.floor(this.deps.random() * (i + 1))
+      const x = chosen[i]!; chosen[i] = chosen[j]!; chosen[j] = x
+    }
+    return chosen
   }
 
   private buildIn (): void {
     const hops = this.hops()
     if (hops === undefined) return
     this.buildingIn++
-    this.deps.manager.buildInbound(hops, this.pickOutbound(), this.abort.signal).then(t => {
+    const via = this.pickOutbound()
+    this.deps.manager.buildInbound(hops, via, this.abort.signal).then(t => {
       if (this.stopped) { this.deps.manager.retire(t); return }
       t.onMessage = (data) => { this.onInbound(data, t) }
       this.inbound.push(t)
@@ -192,6 +228,8 @@ export class TunnelPool {
       this.notify()
     }, (err: unknown) => {
       this.stats.failedBuilds++
+      this.suspect(hops.map(h => h.idHex))
+      if (via !== undefined && (err as Error).name === 'TimeoutError' && ++via.strikes >= 2) this.fail(via, 'inbound builds sent through it time out')
       this.deps.log.debug('inbound build failed', { pool: this.name, err: String(err) })
     }).finally(() => { this.buildingIn-- })
   }
@@ -208,6 +246,10 @@ export class TunnelPool {
       this.notify()
     }, (err: unknown) => {
       this.stats.failedBuilds++
+      this.suspect(hops.map(h => h.idHex))
+      // The answer comes back through `reply`: if that tunnel is what broke, nothing else tests
+      // it while no outbound tunnel exists, so timeouts count against it too.
+      if ((err as Error).name === 'TimeoutError' && ++reply.strikes >= 2) this.fail(reply, 'outbound builds answered through it time out')
       this.deps.log.debug('outbound build failed', { pool: this.name, err: String(err) })
     }).finally(() => { this.buildingOut-- })
   }
