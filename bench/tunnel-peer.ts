@@ -99,7 +99,7 @@ async function stream (to: string, port: number, up: number, down: number): Prom
   await writeBytes(s, up, upHash)
   s.end()
   const r = await reading
-  return { start: t0, connectMs: connected - t0, sent: wall(), downBytes: r.bytes, downSha: r.sha, downEnd: r.end, upSha: upHash.digest('hex') }
+  return { start: t0, connectMs: connected - t0, sent: wall(), downBytes: r.bytes, downSha: r.sha, downEnd: r.end, upSha: upHash.digest('hex'), streamStats: s.stats }
 }
 
 async function ping (to: string, port: number, count: number): Promise<object> {
@@ -138,6 +138,27 @@ async function builds (count: number, length: number): Promise<object> {
   return { inMs, outMs, failed }
 }
 
+/**
+ * Blasts `count` one-cell messages through a fresh outbound tunnel whose hops are `hops`
+ * (router IDs in hex); the endpoint delivers them to a tunnel nobody has (counted, dropped).
+ */
+async function blast (hops: string[], count: number): Promise<object> {
+  const all = router.hopCandidates()
+  const targets = hops.map(h => all.find(c => c.idHex === h)!)
+  const reply = await router.tunnels.buildInbound([], undefined)
+  const out = await router.tunnels.buildOutbound(targets, reply)
+  const data = new Uint8Array(900)
+  const msg = { kind: 3 as const, router: targets[targets.length - 1]!.id, tunnelId: 1, data: Uint8Array.of(1, ...data) }
+  const t0 = performance.now()
+  for (let sent = 0; sent < count; sent += 256) {
+    router.tunnels.sendOut(out, Array.from({ length: Math.min(256, count - sent) }, () => msg))
+    await new Promise(resolve => setImmediate(resolve))
+    // Keep what waits for the first link bounded: wait while the sender queues.
+    while (router.sender.stats.queued > 0 && router.sender.pending() > 4 * 1024 * 1024) await new Promise(resolve => setTimeout(resolve, 1))
+  }
+  return { ms: performance.now() - t0 }
+}
+
 async function handle (m: Record<string, unknown>): Promise<object> {
   switch (m.cmd) {
     case 'info': return { info: Buffer.from(router.info.raw).toString('base64'), id: router.idHex }
@@ -156,6 +177,7 @@ async function handle (m: Record<string, unknown>): Promise<object> {
     case 'echo': echo(m.port as number); return {}
     case 'stream': return await stream(m.to as string, m.port as number, m.up as number, m.down as number)
     case 'ping': return await ping(m.to as string, m.port as number, m.count as number)
+    case 'blast': return await blast(m.hops as string[], m.count as number)
     case 'stats': {
       const cpu = process.cpuUsage()
       return { tunnels: router.tunnels.stats, outbox: router.tunnels.outboxStats, sender: router.sender.stats, cpuMs: (cpu.user + cpu.system) / 1000, pool: dest?.pool.stats, session: dest?.stats, streams: dest?.streams.stats }

@@ -1,7 +1,7 @@
 /**
  * Tunnel benchmark: routers as separate processes on 127.0.0.1 (TCP, UDP and HTTP in turn),
  * two destinations with 3-hop inbound and outbound tunnels.
- *   npm run bench -- tunnel [--json] [--routers 8] [--builds 100] [--mb 50] [--pings 50] [--transport mixed|tcp|udp|http]
+ *   npm run bench -- tunnel [--json] [--routers 8] [--builds 100] [--mb 50] [--pings 50] [--transport mixed|tcp|udp|http] [--blast 200000]
  * Figures: tunnel build time (median, p95) and success; one stream's throughput each way
  * (timed from the open stream to the last byte at the receiver); time to first byte of an
  * answer on an open stream (1-byte echo round trip); transit cells per CPU-second of each hop
@@ -119,6 +119,19 @@ export async function run (args: string[], report: typeof Report): Promise<void>
     report('tunnel', '3-hop build', 'p95', p95(all), 'ms')
     report('tunnel', '3-hop build', 'success', 100 * (nBuilds - bl.failed) / nBuilds, '%', `${bl.failed} of ${nBuilds} pairs failed`)
 
+    // One transit hop at full load: router 0 blasts cells through router 2 (a participant) to
+    // router 3 (the endpoint); router 2's cells per CPU-second.
+    const blastCells = arg(args, '--blast', 200_000)
+    if (blastCells > 0) {
+      const hop = peers[2]!
+      const x = await hop.call('stats') as { tunnels: { transitCells: number }, cpuMs: number }
+      const bl = await a.call('blast', { hops: [hop.id, peers[3]!.id], count: blastCells }) as { ms: number }
+      await new Promise(resolve => setTimeout(resolve, 500))
+      const y = await hop.call('stats') as { tunnels: { transitCells: number }, cpuMs: number }
+      const cells = y.tunnels.transitCells - x.tunnels.transitCells
+      report('tunnel', 'transit hop (blast)', 'cells per CPU-second', cells / ((y.cpuMs - x.cpuMs) / 1000), 'cells/s', `${cells} of ${blastCells} cells in ${(bl.ms / 1000).toFixed(1)} s (${(cells / (bl.ms / 1000)).toFixed(0)}/s wall)`)
+    }
+
     const da = await a.call('dest', { length: 3, quantity: 2 })
     const db = await b.call('dest', { length: 3, quantity: 2 })
     note(`destinations ready: ${String(da.address).slice(0, 12)}… in ${Number(da.ms).toFixed(0)} ms, ${String(db.address).slice(0, 12)}… in ${Number(db.ms).toFixed(0)} ms`)
@@ -134,6 +147,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
     const upRun = await a.call('stream', { to: db.address, port: 80, up: bytes, down: 0 })
     const sunk = await b.event(600_000)
     if (sunk.bytes !== bytes || sunk.sha !== upRun.upSha) throw new Error(`upload corrupted: ${String(sunk.bytes)} bytes`)
+    note('sender stream: ' + JSON.stringify(upRun.streamStats))
     const upStart = (upRun.start as number) + (upRun.connectMs as number)
     report('tunnel', `one stream ${mb} MB`, 'alice → bob', bytes / 1e6 / (((sunk.end as number) - upStart) / 1000), 'MB/s', 'byte-identical')
     const after = await Promise.all(peers.map(async p => await p.call('stats')))

@@ -29,6 +29,13 @@ export class LinkSender {
     private readonly log: Logger,
     private readonly opts: { dialTimeoutMs: number, maxQueueBytes: number } = { dialTimeoutMs: 5000, maxQueueBytes: 8 * 1024 * 1024 }) {}
 
+  /** Bytes waiting here for links to drain or open. */
+  pending (): number {
+    let n = 0
+    for (const q of this.queues.values()) n += q.bytes
+    return n
+  }
+
   /** The largest message the link to `peer` takes (a conservative default before one is open). */
   maxMessage (peer: Uint8Array): number { return this.links.get(peer)?.maxMessage ?? 1200 }
 
