@@ -4,7 +4,7 @@
  * (`{"id":…, …}`, or `{"id":…,"error":…}`), events carry `"event"`.
  *   argv: listen address, then optional base64 seed RouterInfos.
  * Commands: info, converge {n}, builds {count, length}, dest {length, quantity},
- * sink {port} (answers each stream with the bytes it asks for, reports what it got as an
+ * lookup {address} (finds a LeaseSet in the netDb), sink {port} (answers each stream with the bytes it asks for, reports what it got as an
  * `sunk` event), echo {port}, stream {to, port, up, down}, ping {to, port, count}, stats.
  */
 import { createHash } from 'node:crypto'
@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { Router } from '../src/router/router.ts'
 import { RecordKind } from '../src/netdb/messages.ts'
+import { parseB32Address } from '../src/identity/destination.ts'
 import type { DestinationSession } from '../src/router/session.ts'
 import type { StreamSocket } from '../src/streaming/socket.ts'
 
@@ -178,6 +179,10 @@ async function handle (m: Record<string, unknown>): Promise<object> {
     case 'stream': return await stream(m.to as string, m.port as number, m.up as number, m.down as number)
     case 'ping': return await ping(m.to as string, m.port as number, m.count as number)
     case 'blast': return await blast(m.hops as string[], m.count as number)
+    case 'lookup': {
+      const ls = await router.netdb.findLeaseSet(parseB32Address(m.address as string), AbortSignal.timeout(15_000))
+      return { leases: ls.leases.length }
+    }
     case 'stats': {
       const cpu = process.cpuUsage()
       return { tunnels: router.tunnels.stats, outbox: router.tunnels.outboxStats, sender: router.sender.stats, cpuMs: (cpu.user + cpu.system) / 1000, pool: dest?.pool.stats, session: dest?.stats, streams: dest?.streams.stats }
