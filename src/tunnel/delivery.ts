@@ -5,6 +5,7 @@
  * fragments carry). Decoding copies nothing; byte fields are views into the input.
  */
 import { DecodeError, LimitError } from '../util/errors.ts'
+import { getU32, putU32 as putU32BE } from '../util/bytes.ts'
 import { MAX_MESSAGE_BYTES } from './fragment.ts'
 
 /** Kind bytes of tunnel messages. */
@@ -52,14 +53,7 @@ export function deliveryOverhead (kind: DeliveryKind): number {
 
 function putU32 (b: Uint8Array, at: number, v: number): void {
   if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new LimitError(`value ${v} is not a u32`)
-  b[at] = v >>> 24
-  b[at + 1] = v >>> 16
-  b[at + 2] = v >>> 8
-  b[at + 3] = v
-}
-
-function getU32 (b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0
+  putU32BE(b, at, v)
 }
 
 /**

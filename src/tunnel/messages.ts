@@ -10,6 +10,7 @@
  * - `TUNNEL_GATEWAY` (0x32): a tunnel message (kind LOCAL or BUILD_REPLY) for an inbound gateway.
  */
 import { DecodeError, LimitError } from '../util/errors.ts'
+import { getU32, putU32 } from '../util/bytes.ts'
 
 /** Message type bytes of the tunnel family. */
 export const TunnelType = { DATA: 0x30, BUILD: 0x31, GATEWAY: 0x32 } as const
@@ -52,16 +53,6 @@ function checkU32 (v: number, what: string): void {
   if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new LimitError(`${what} ${v} is not a u32`)
 }
 
-function putU32 (b: Uint8Array, at: number, v: number): void {
-  b[at] = v >>> 24
-  b[at + 1] = v >>> 16
-  b[at + 2] = v >>> 8
-  b[at + 3] = v
-}
-
-function getU32 (b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0
-}
 
 function checkType (msg: Uint8Array, type: number, name: string): void {
   if (msg.length < 1) throw new DecodeError('truncated: empty message')

@@ -6,6 +6,7 @@
  * are dropped (the stream layer above retransmits).
  */
 import { TunnelType, cellsPerMessage } from './messages.ts'
+import { putU32 } from '../util/bytes.ts'
 
 const CELL = 1024
 const ENTRY = 4 + CELL
@@ -37,7 +38,7 @@ export class CellOutbox {
     if (b.cur === undefined) { b.cur = new Uint8Array(2 + b.per * ENTRY); b.count = 0 }
     const at = 2 + b.count * ENTRY
     const cur = b.cur
-    cur[at] = tunnelId >>> 24; cur[at + 1] = (tunnelId >>> 16) & 0xff; cur[at + 2] = (tunnelId >>> 8) & 0xff; cur[at + 3] = tunnelId & 0xff
+    putU32(cur, at, tunnelId)
     cur.set(buf.subarray(off, off + CELL), at + 4)
     b.count++
     b.queued++

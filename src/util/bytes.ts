@@ -11,3 +11,16 @@ export function compareBytes (a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!
   return a.length - b.length
 }
+
+/** Writes `v` (a u32, not checked) big-endian at `b[at]`. */
+export function putU32 (b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24
+  b[at + 1] = v >>> 16
+  b[at + 2] = v >>> 8
+  b[at + 3] = v
+}
+
+/** Reads a big-endian u32 at `b[at]` (the caller has checked the bounds). */
+export function getU32 (b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0
+}
