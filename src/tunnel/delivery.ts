@@ -5,6 +5,7 @@
  * fragments carry). Decoding copies nothing; byte fields are views into the input.
  */
 import { DecodeError, LimitError } from '../util/errors.ts'
+import { BUILD_BODY_BYTES } from './build.ts'
 import { getU32, putU32 as putU32BE } from '../util/bytes.ts'
 import { MAX_MESSAGE_BYTES } from './fragment.ts'
 
@@ -19,8 +20,6 @@ export type DeliveryKind = typeof DeliveryKind[keyof typeof DeliveryKind]
 export const MAX_TUNNEL_MESSAGE = MAX_MESSAGE_BYTES
 /** Bytes of a router ID. */
 export const ROUTER_ID_BYTES = 32
-/** Bytes of the records carried by a BUILD_REPLY (those of a build message). */
-export const BUILD_REPLY_BODY_BYTES = 1024
 
 /** For the endpoint itself (inbound: the creator): a garlic message or a router message. */
 export interface LocalDelivery { kind: typeof DeliveryKind.LOCAL, data: Uint8Array }
@@ -64,8 +63,8 @@ function putU32 (b: Uint8Array, at: number, v: number): void {
 export function encodeTunnelMessage (m: TunnelMessage): Uint8Array {
   const head = deliveryOverhead(m.kind)
   const tail = m.kind === DeliveryKind.BUILD_REPLY ? m.body : m.data
-  if (m.kind === DeliveryKind.BUILD_REPLY && tail.length !== BUILD_REPLY_BODY_BYTES) {
-    throw new LimitError(`BUILD_REPLY body is ${tail.length} bytes, not ${BUILD_REPLY_BODY_BYTES}`)
+  if (m.kind === DeliveryKind.BUILD_REPLY && tail.length !== BUILD_BODY_BYTES) {
+    throw new LimitError(`BUILD_REPLY body is ${tail.length} bytes, not ${BUILD_BODY_BYTES}`)
   }
   if ((m.kind === DeliveryKind.ROUTER || m.kind === DeliveryKind.TUNNEL) && m.router.length !== ROUTER_ID_BYTES) {
     throw new LimitError(`router ID is ${m.router.length} bytes, not ${ROUTER_ID_BYTES}`)
@@ -110,7 +109,7 @@ export function decodeTunnelMessage (msg: Uint8Array): TunnelMessage {
         data: msg.subarray(1 + ROUTER_ID_BYTES + 4)
       }
     case DeliveryKind.BUILD_REPLY:
-      if (len !== 1 + 4 + BUILD_REPLY_BODY_BYTES) throw new DecodeError(`BUILD_REPLY is ${len} bytes, not ${1 + 4 + BUILD_REPLY_BODY_BYTES}`)
+      if (len !== 1 + 4 + BUILD_BODY_BYTES) throw new DecodeError(`BUILD_REPLY is ${len} bytes, not ${1 + 4 + BUILD_BODY_BYTES}`)
       return { kind, msgId: getU32(msg, 1), body: msg.subarray(5) }
     default:
       throw new DecodeError(`unknown tunnel message kind ${kind}`)

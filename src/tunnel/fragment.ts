@@ -11,9 +11,8 @@
  * messages is read without buffering (one copy per message delivered).
  */
 import { ConfigError, DecodeError, LimitError } from '../util/errors.ts'
+import { CELL_BYTES } from './layer.ts'
 
-/** Bytes of a cell. Same value as `CELL_BYTES` of `layer.ts` (defined here so as not to depend on it). */
-export const CELL_BYTES = 1024
 /** Offset of the payload in a clear cell: after the 16-byte nonce and the 16-byte MAC. */
 export const PAYLOAD_OFFSET = 32
 /** Bytes of a cell's payload. */

@@ -14,7 +14,7 @@ import { AbortError, TimeoutError, UmbraError } from '../util/errors.ts'
 import { answerRecord, BuildStatus, HopFlag, openRecord, readReplies } from './build.ts'
 import { DeliveryKind, decodeTunnelMessage, encodeTunnelMessage, type TunnelMessage } from './delivery.ts'
 import { packMessages, Reassembler } from './fragment.ts'
-import { HopLayer } from './layer.ts'
+import { CELL_BYTES, HopLayer } from './layer.ts'
 import { decodeBuild, decodeGateway, encodeBuild, encodeGateway, forEachCell, TunnelType } from './messages.ts'
 import { CellOutbox } from './outbox.ts'
 import { planInbound, planOutbound, type HopTarget, type PlannedBuild } from './plan.ts'
@@ -54,7 +54,6 @@ export interface TunnelOptions {
 const DEFAULTS: TunnelOptions = { maxTransit: 5000, buildTimeoutMs: 5000, lifetimeMs: 600_000, maxSkewSec: 120 }
 /** Transit entries outlive the requested lifetime by this (cells in flight). */
 const GRACE_MS = 30_000
-const CELL = 1024
 
 /** Counters of the {@link TunnelManager}. */
 export interface TunnelStats {
@@ -180,12 +179,12 @@ export class TunnelManager {
       hop.cells++
       this.stats.transitCells++
       if (hop.role !== 'endpoint') {
-        this.onTransitCell?.(hop.role, buf.subarray(off, off + CELL))
+        this.onTransitCell?.(hop.role, buf.subarray(off, off + CELL_BYTES))
         this.outbox.push(hop.next, hop.nextHex, hop.nextTunnelId, buf, off)
         return
       }
       if (!cellMacValid(this.deps.crypto, hop.macKey, buf, off)) { this.stats.badMac++; return }
-      this.onTransitCell?.('endpoint', buf.subarray(off, off + CELL))
+      this.onTransitCell?.('endpoint', buf.subarray(off, off + CELL_BYTES))
       for (const m of hop.reassembler!.receive(buf, off, now)) this.deliverAtEndpoint(m)
       return
     }

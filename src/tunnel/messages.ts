@@ -10,6 +10,8 @@
  * - `TUNNEL_GATEWAY` (0x32): a tunnel message (kind LOCAL or BUILD_REPLY) for an inbound gateway.
  */
 import { DecodeError, LimitError } from '../util/errors.ts'
+import { CELL_BYTES } from './layer.ts'
+import { BUILD_BODY_BYTES, BUILD_RECORDS } from './build.ts'
 import { getU32, putU32 } from '../util/bytes.ts'
 
 /** Message type bytes of the tunnel family. */
@@ -19,10 +21,8 @@ export type TunnelType = typeof TunnelType[keyof typeof TunnelType]
 /** Whether `t` is a tunnel message type. */
 export function isTunnelType (t: number | undefined): boolean { return t !== undefined && t >= 0x30 && t <= 0x32 }
 
-/** Bytes of one cell (nonce 16 + body 1008). Same value as `CELL_BYTES` of `layer.ts`. */
-const CELL = 1024
 /** Bytes of one cell entry in a DATA message: receiver's tunnel ID, then the cell. */
-const CELL_ENTRY = 4 + CELL
+const CELL_ENTRY = 4 + CELL_BYTES
 /** Bytes before the first cell entry of a DATA message: type, count. */
 const DATA_HEADER = 2
 
@@ -31,12 +31,6 @@ export const MAX_CELLS_PER_MESSAGE = 64
 /** The largest DATA message: 2 + 64 × 1028 bytes. */
 export const MAX_DATA_MESSAGE = DATA_HEADER + MAX_CELLS_PER_MESSAGE * CELL_ENTRY
 
-/** Records in a build message. */
-export const BUILD_RECORDS = 8
-/** Bytes of one build record. */
-export const BUILD_RECORD_BYTES = 128
-/** Bytes of a build message's records (8 × 128). */
-export const BUILD_BODY_BYTES = BUILD_RECORDS * BUILD_RECORD_BYTES
 /** Bytes of a whole `TUNNEL_BUILD` message: type, message ID, record count, records. */
 export const BUILD_MESSAGE_BYTES = 1 + 4 + 1 + BUILD_BODY_BYTES
 
@@ -76,7 +70,7 @@ export function encodeData (tunnelIds: number[], cells: Uint8Array[]): Uint8Arra
   for (let i = 0; i < c; i++) {
     const cell = cells[i]!
     const id = tunnelIds[i]!
-    if (cell.length !== CELL) throw new LimitError(`cell ${i} is ${cell.length} bytes, not ${CELL}`)
+    if (cell.length !== CELL_BYTES) throw new LimitError(`cell ${i} is ${cell.length} bytes, not ${CELL_BYTES}`)
     checkU32(id, 'tunnel ID')
     putU32(out, at, id)
     out.set(cell, at + 4)

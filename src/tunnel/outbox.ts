@@ -6,10 +6,10 @@
  * are dropped (the stream layer above retransmits).
  */
 import { TunnelType, cellsPerMessage } from './messages.ts'
+import { CELL_BYTES } from './layer.ts'
 import { putU32 } from '../util/bytes.ts'
 
-const CELL = 1024
-const ENTRY = 4 + CELL
+const ENTRY = 4 + CELL_BYTES
 
 interface Batch { peer: Uint8Array, per: number, msgs: Uint8Array[], cur: Uint8Array | undefined, count: number, queued: number }
 
@@ -39,7 +39,7 @@ export class CellOutbox {
     const at = 2 + b.count * ENTRY
     const cur = b.cur
     putU32(cur, at, tunnelId)
-    cur.set(buf.subarray(off, off + CELL), at + 4)
+    cur.set(buf.subarray(off, off + CELL_BYTES), at + 4)
     b.count++
     b.queued++
     if (b.count === b.per) this.seal(b)

@@ -8,7 +8,7 @@
  */
 import type { CryptoSuite } from '../crypto/types.ts'
 import type { HopKeys } from './build.ts'
-import { HopLayer } from './layer.ts'
+import { CELL_BYTES, HopLayer } from './layer.ts'
 import { PAYLOAD_OFFSET, Reassembler } from './fragment.ts'
 import { toHex } from '../util/bytes.ts'
 
@@ -16,7 +16,6 @@ import { toHex } from '../util/bytes.ts'
 export const MAC_BYTES = 16
 /** Where the MAC sits in a clear cell. */
 export const MAC_OFFSET = 16
-const CELL = 1024
 
 /** One hop of a tunnel we built. */
 export interface OwnHop {
@@ -30,7 +29,7 @@ export interface OwnHop {
 
 /** Computes the MAC of the clear cell at `off` into `out` (16 bytes). */
 export function cellMac (crypto: CryptoSuite, macKey: Uint8Array, buf: Uint8Array, off: number): Uint8Array {
-  return crypto.blake2b(buf.subarray(off + PAYLOAD_OFFSET, off + CELL), MAC_BYTES, macKey)
+  return crypto.blake2b(buf.subarray(off + PAYLOAD_OFFSET, off + CELL_BYTES), MAC_BYTES, macKey)
 }
 
 /** Whether the clear cell at `off` carries a valid MAC under `macKey`. */
