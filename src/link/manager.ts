@@ -17,6 +17,7 @@ import { compareBytes, toHex as hex } from '../util/bytes.ts'
 import { ClosedError, LimitError, TransportError, UmbraError } from '../util/errors.ts'
 import { CloseReason } from './blocks.ts'
 import { Link } from './link.ts'
+import { RecentKeys } from '../util/recent-keys.ts'
 import type { LinkContext, PeerContact } from './types.ts'
 
 /** Options of {@link LinkManager}. */
@@ -61,10 +62,6 @@ export class LinkManager {
   private readonly dialing = new Map<string, Promise<Link>>()
   private readonly listeners: Listener[] = []
   private handshakes = 0
-  /** Ephemeral keys of recent message 1s, in two generations that rotate (see rememberEphemeral). */
-  private replayNow = new Set<string>()
-  private replayOld = new Set<string>()
-  private replayRotated = 0
   private readonly timer: NodeJS.Timeout
   private closed = false
   private readonly counters = { inboundRejected: 0, dialFailures: 0, refusedBusy: 0, replaced: 0 }
@@ -72,7 +69,10 @@ export class LinkManager {
 
   constructor (private readonly ctx: LinkContext, private readonly transports: Transport[], opts: LinkManagerOptions) {
     this.opts = { dialTimeoutMs: 5000, maxLinks: 4096, maxHandshakes: 256, ...opts }
-    ctx.replayCache ??= { add: (k, now) => this.rememberEphemeral(k, now) }
+    // Ephemeral keys of recent message 1s. A message 1 older than the allowed clock skew is
+    // refused anyway, so remembering each key 2 × (max skew + 1 s) is enough.
+    const recent = new RecentKeys(2 * (ctx.limits.maxSkewMs + 1000), 65536)
+    ctx.replayCache ??= { add: (k, now) => recent.add(k, now) }
     this.timer = setInterval(() => { this.tick() }, 1000).unref()
   }
 
@@ -233,26 +233,6 @@ export class LinkManager {
     if (link.state !== 'open') { this.links.delete(key); throw new ClosedError('link closed while opening') }
     this.onLinkOpen(link)
     return link
-  }
-
-  /**
-   * Returns false for a message-1 ephemeral key seen within the time a message 1 stays
-   * acceptable (2 × (max skew + 1 s)). Two generations each spanning that time rotate, so every
-   * key is remembered at least that long; when the current one is full, new handshakes are
-   * refused (never is a live entry evicted, which would re-open replays).
-   */
-  private rememberEphemeral (key: Uint8Array, now: number): boolean {
-    const span = 2 * (this.ctx.limits.maxSkewMs + 1000)
-    if (now - this.replayRotated >= span) {
-      this.replayOld = now - this.replayRotated >= 2 * span ? new Set() : this.replayNow
-      this.replayNow = new Set()
-      this.replayRotated = now
-    }
-    const k = hex(key)
-    if (this.replayNow.has(k) || this.replayOld.has(k)) return false
-    if (this.replayNow.size >= 65536) return false
-    this.replayNow.add(k)
-    return true
   }
 
   private tick (): void {

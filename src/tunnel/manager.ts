@@ -22,7 +22,8 @@ import { PeerProfiles } from './profiles.ts'
 import { ReplayFilter } from './replay.ts'
 import { TransitTable, type TransitRole } from './transit.ts'
 import { cellMac, cellMacValid, InboundTunnel, MAC_OFFSET, OutboundTunnel, ownHop } from './tunnel.ts'
-import { admit, EphemeralCache } from './admit.ts'
+import { admit } from './admit.ts'
+import { RecentKeys } from '../util/recent-keys.ts'
 
 /** What the tunnel manager needs from the router. */
 export interface TunnelDeps {
@@ -114,7 +115,8 @@ export class TunnelManager {
   private readonly inbound = new Map<number, InboundTunnel>()
   private readonly pending = new Map<number, Pending>()
   private readonly replay = new ReplayFilter({ rotateMs: 660_000 })
-  private readonly ephemerals = new EphemeralCache()
+  /** Build ephemeral keys seen (a request older than the skew window is refused anyway). */
+  private readonly ephemerals = new RecentKeys(300_000, 100_000)
   private readonly outbox: CellOutbox
   private readonly ownHex: string
   private readonly gwQueue = new Map<number, Uint8Array[]>()
@@ -451,7 +453,6 @@ export class TunnelManager {
   private tick (): void {
     const now = this.deps.clock.now()
     this.transit.expire(now)
-    this.ephemerals.expire(now)
     for (const t of this.inbound.values()) {
       if (t.expires + GRACE_MS <= now) this.retire(t)
       else t.reassembler.expire(now)
