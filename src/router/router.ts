@@ -14,7 +14,7 @@ import {
 import type { Link } from '../link/link.ts'
 import { LinkManager } from '../link/manager.ts'
 import { LINK_DEFAULTS, type LinkContext, type LinkLimits, type PeerContact } from '../link/types.ts'
-import { toHex } from '../util/bytes.ts'
+import { getU32, toHex } from '../util/bytes.ts'
 import { systemClock, type Clock } from '../util/clock.ts'
 import { ConfigError, HandshakeError } from '../util/errors.ts'
 import { HttpTransport, type HttpTransportOptions } from '../../transports/http/index.ts'
@@ -264,7 +264,7 @@ export class Router {
       pool: {
         ownId: this.id,
         candidates: () => this.hopCandidates(),
-        random: () => { const b = this.crypto.randomBytes(4); return (((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0) / 0x1_0000_0000 },
+        random: () => getU32(this.crypto.randomBytes(4), 0) / 0x1_0000_0000,
         randomBytes: (n) => this.crypto.randomBytes(n)
       }
     }, { ...(opts.keys !== undefined ? { keys: opts.keys } : {}), pool: poolSettings({ ...this.config.pool, ...opts.pool }) })

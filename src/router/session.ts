@@ -25,6 +25,7 @@ import { ES_OVERHEAD } from '../garlic/layout.ts'
 import { HEADER_BYTES as STREAM_HEADER_BYTES } from '../streaming/packet.ts'
 import type { TunnelManager } from '../tunnel/manager.ts'
 import { TunnelPool, type PoolDeps, type PoolSettings } from '../tunnel/pool.ts'
+import { pickOne } from '../tunnel/select.ts'
 import type { OutboundTunnel } from '../tunnel/tunnel.ts'
 import type { Clock } from '../util/clock.ts'
 import type { Logger } from '../util/log.ts'
@@ -195,14 +196,24 @@ export class DestinationSession {
     const hex = toHex(hash)
     const known = this.remotes.get(hex)
     if (known?.lease !== undefined && known.lease.end > this.deps.clock.wall()) return hex
+    await this.fetchLeaseSet(hex, false, signal)
+    return hex
+  }
+
+  /**
+   * Looks the LeaseSet of remote `hex` up (one lookup per remote at a time) and learns it.
+   * `fresh` asks the network even when the netDb holds one: that one may name dead tunnels.
+   */
+  private async fetchLeaseSet (hex: string, fresh: boolean, signal?: AbortSignal): Promise<Remote> {
     let p = this.lookups.get(hex)
     if (p === undefined) {
       this.stats.lookups++
-      p = this.deps.netdb.findLeaseSet(hash, signal).then(ls => this.learn(ls)).finally(() => { this.lookups.delete(hex) })
+      const key = Buffer.from(hex, 'hex')
+      const found = fresh ? this.deps.netdb.refreshLeaseSet(key, signal) : this.deps.netdb.findLeaseSet(key, signal)
+      p = found.then(ls => this.learn(ls)).finally(() => { this.lookups.delete(hex) })
       this.lookups.set(hex, p)
     }
-    await p
-    return hex
+    return await p
   }
 
   // ---- sending ----
@@ -231,7 +242,7 @@ export class DestinationSession {
     if (r.out === undefined || !this.pool.outbound.includes(r.out)) r.out = this.pool.pickOutbound()
     if (lease === undefined || r.out === undefined) {
       this.stats.dropped++
-      if (lease === undefined) this.refresh(hex)
+      if (lease === undefined) this.fetchLeaseSet(hex, true).catch(() => {})
       return
     }
     this.stats.sent++
@@ -248,31 +259,16 @@ export class DestinationSession {
     r.rerouted = now
     const old = r.lease
     const wall = this.deps.clock.wall()
-    const others = (r.leaseSet?.leases ?? []).filter(l => l.end > wall + 10_000 && l !== old)
-    r.lease = others.length > 0 ? others[Math.floor(this.deps.pool.random() * others.length)] : undefined
-    const outs = this.pool.outbound.filter(o => o !== r.out && o.expires > now)
-    if (outs.length > 0) r.out = outs[Math.floor(this.deps.pool.random() * outs.length)]
-    if (this.lookups.has(hex)) return
-    this.stats.lookups++
-    const p = this.deps.netdb.refreshLeaseSet(Buffer.from(hex, 'hex')).then(ls => this.learn(ls)).finally(() => { this.lookups.delete(hex) })
-    p.catch(() => {})
-    this.lookups.set(hex, p)
+    r.lease = pickOne((r.leaseSet?.leases ?? []).filter(l => l.end > wall + 10_000 && l !== old), this.deps.pool.random)
+    r.out = pickOne(this.pool.outbound.filter(o => o !== r.out && o.expires > now), this.deps.pool.random) ?? r.out
+    this.fetchLeaseSet(hex, true).catch(() => {})
   }
 
   private leaseFor (r: Remote): Lease | undefined {
     const wall = this.deps.clock.wall()
     if (r.lease !== undefined && r.lease.end > wall + 10_000) return r.lease
-    const leases = (r.leaseSet?.leases ?? []).filter(l => l.end > wall + 10_000)
-    r.lease = leases[Math.floor(this.deps.pool.random() * leases.length)]
+    r.lease = pickOne((r.leaseSet?.leases ?? []).filter(l => l.end > wall + 10_000), this.deps.pool.random)
     return r.lease
-  }
-
-  /** Fetches a fresher LeaseSet of a remote in the background. */
-  private refresh (hex: string): void {
-    if (this.lookups.has(hex)) return
-    const p = this.deps.netdb.findLeaseSet(Buffer.from(hex, 'hex')).then(ls => this.learn(ls)).finally(() => { this.lookups.delete(hex) })
-    p.catch(() => {})
-    this.lookups.set(hex, p)
   }
 
   // ---- receiving ----

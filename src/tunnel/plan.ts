@@ -7,6 +7,7 @@
  */
 import type { CryptoSuite } from '../crypto/types.ts'
 import { createBuild, HopFlag, type BuildState, type HopSpec } from './build.ts'
+import { getU32 } from '../util/bytes.ts'
 
 /** A router chosen as a hop. */
 export interface HopTarget {
@@ -35,8 +36,7 @@ export interface PlannedBuild {
 
 /** Random non-zero 32-bit IDs. */
 export function randomId (crypto: CryptoSuite): number {
-  const b = crypto.randomBytes(4)
-  const v = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0
+  const v = getU32(crypto.randomBytes(4), 0)
   return v === 0 ? 1 : v
 }
 

@@ -14,7 +14,7 @@ import { ConfigError, AbortError } from '../util/errors.ts'
 import { DeliveryKind, encodeTunnelMessage } from './delivery.ts'
 import type { TunnelManager } from './manager.ts'
 import type { HopTarget } from './plan.ts'
-import { pickHops } from './select.ts'
+import { pickHops, pickOne } from './select.ts'
 import type { InboundTunnel, OutboundTunnel } from './tunnel.ts'
 
 /** How a pool is shaped. */
@@ -128,10 +128,10 @@ export class TunnelPool {
   }
 
   /** An outbound tunnel to send through (random among live ones), if any. */
-  pickOutbound (): OutboundTunnel | undefined { return pick(this.live(this.outbound), this.deps.random) }
+  pickOutbound (): OutboundTunnel | undefined { return pickOne(this.live(this.outbound), this.deps.random) }
 
   /** An inbound tunnel (random among live ones), if any. */
-  pickInbound (): InboundTunnel | undefined { return pick(this.live(this.inbound), this.deps.random) }
+  pickInbound (): InboundTunnel | undefined { return pickOne(this.live(this.inbound), this.deps.random) }
 
   /** The link to router `idHex` went down: tunnels that start (outbound) or end (inbound) there are gone. */
   peerGone (idHex: string): void {
@@ -308,8 +308,4 @@ export class TunnelPool {
     this.inbound.length = 0
     this.outbound.length = 0
   }
-}
-
-function pick<T> (list: T[], random: () => number): T | undefined {
-  return list.length === 0 ? undefined : list[Math.floor(random() * list.length)]
 }
