@@ -118,15 +118,6 @@ function checkBody (body: Uint8Array): void {
   if (body.length !== BUILD_BODY_BYTES) throw new DecodeError(`build body must be ${BUILD_BODY_BYTES} bytes, got ${body.length}`)
 }
 
-/**
- * XORs `data` in place with the raw ChaCha20 (IETF, RFC 8439) keystream of `key` under the
- * 12-byte `nonce`, starting at block counter 0. Exported for tests only.
- * @internal
- */
-export function xorKeystream (crypto: CryptoSuite, key: Uint8Array, nonce: Uint8Array, data: Uint8Array): void {
-  crypto.chacha20Xor(key, nonce, data, data)
-}
-
 /** A uniform integer in [0, n), n <= 256, from the suite's randomness (rejection sampling). */
 function randomBelow (crypto: CryptoSuite, n: number): number {
   const limit = 256 - (256 % n)
@@ -271,7 +262,7 @@ export function createBuild (crypto: CryptoSuite, hops: HopSpec[]): { body: Uint
       crypto.wipe(recordKey)
       rec.set(sealed, 48)
       // Pre-XOR with the keystreams of every earlier hop, which each hop on the way removes.
-      for (let m = 0; m < k; m++) xorKeystream(crypto, state.hops[m]!.keys.replyKey, slotNonce(slot), rec)
+      for (let m = 0; m < k; m++) crypto.chacha20Xor(state.hops[m]!.keys.replyKey, slotNonce(slot), rec, rec)
       state.hops.push({ slot, keys })
     }
   } catch (err) {
@@ -341,7 +332,9 @@ export function answerRecord (crypto: CryptoSuite, body: Uint8Array, opened: Ope
   plain[0] = status
   slotView(body, opened.slot).set(crypto.aeadEncrypt(opened.keys.replyKey, slotNonce(opened.slot), plain))
   for (let j = 0; j < BUILD_RECORDS; j++) {
-    if (j !== opened.slot) xorKeystream(crypto, opened.keys.replyKey, slotNonce(j), slotView(body, j))
+    if (j === opened.slot) continue
+    const rec = slotView(body, j)
+    crypto.chacha20Xor(opened.keys.replyKey, slotNonce(j), rec, rec)
   }
 }
 
@@ -356,7 +349,7 @@ export function readReplies (crypto: CryptoSuite, state: BuildState, body: Uint8
   for (let k = 0; k < state.hops.length; k++) {
     const { slot, keys } = state.hops[k]!
     const reply = slotView(body, slot).slice()
-    for (let m = k + 1; m < state.hops.length; m++) xorKeystream(crypto, state.hops[m]!.keys.replyKey, slotNonce(slot), reply)
+    for (let m = k + 1; m < state.hops.length; m++) crypto.chacha20Xor(state.hops[m]!.keys.replyKey, slotNonce(slot), reply, reply)
     let plain: Uint8Array
     try {
       plain = crypto.aeadDecrypt(keys.replyKey, slotNonce(slot), reply)

@@ -6,7 +6,7 @@ import { createCrypto, cryptoReady, loadCrypto, type CryptoSuite } from '../../s
 import { CryptoError, DecodeError, LimitError } from '../../src/util/errors.ts'
 import {
   BUILD_BODY_BYTES, BUILD_RECORDS, BuildStatus, HopFlag, MAX_LIFETIME_SEC, RECORD_BYTES, REQUEST_BYTES,
-  answerRecord, createBuild, decodeRequest, deriveHopKeys, encodeRequest, openRecord, readReplies, xorKeystream,
+  answerRecord, createBuild, decodeRequest, deriveHopKeys, encodeRequest, openRecord, readReplies,
   type BuildRequest, type HopSpec, type OpenedRecord
 } from '../../src/tunnel/build.ts'
 
@@ -252,16 +252,16 @@ t.test('property: openRecord on arbitrary bodies returns undefined or a record, 
   t.pass('only the allowed outcomes')
 })
 
-t.test('xorKeystream is raw ChaCha20 (RFC 8439) from block counter 0', async t => {
+t.test('the reply keystream (chacha20Xor) is raw ChaCha20 (RFC 8439) from block counter 0', async t => {
   // RFC 8439 A.1 test vector #1: zero key, zero nonce, counter 0.
   const ks = new Uint8Array(64)
-  xorKeystream(c, new Uint8Array(32), new Uint8Array(12), ks)
+  c.chacha20Xor(new Uint8Array(32), new Uint8Array(12), ks, ks)
   t.equal(hex(ks), '76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586')
   // Block 1 of the same keystream is what the suite's AEAD encrypts with.
   const key = c.randomBytes(32)
   const nonce = c.randomBytes(12)
   const two = new Uint8Array(128)
-  xorKeystream(c, key, nonce, two)
+  c.chacha20Xor(key, nonce, two, two)
   t.equal(hex(two.subarray(64)), hex(c.aeadEncrypt(key, nonce, new Uint8Array(64)).subarray(0, 64)))
 })
 
