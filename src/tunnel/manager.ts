@@ -21,7 +21,7 @@ import { planInbound, planOutbound, type HopTarget, type PlannedBuild } from './
 import { PeerProfiles } from './profiles.ts'
 import { ReplayFilter } from './replay.ts'
 import { TransitTable, type TransitRole } from './transit.ts'
-import { cellMac, cellMacValid, InboundTunnel, MAC_OFFSET, OutboundTunnel, ownHop } from './tunnel.ts'
+import { cellMacValid, InboundTunnel, OutboundTunnel, ownHop, sealClearCell } from './tunnel.ts'
 import { admit } from './admit.ts'
 import { RecentKeys } from '../util/recent-keys.ts'
 
@@ -138,9 +138,6 @@ export class TunnelManager {
   /** Counters of the cell outbox. */
   get outboxStats (): CellOutbox['stats'] { return this.outbox.stats }
 
-  /** Our inbound tunnels (by the ID we receive on). */
-  ownInbound (): IterableIterator<InboundTunnel> { return this.inbound.values() }
-
   /** Handles a tunnel-family link message from `from`. */
   handle (from: Uint8Array, msg: Uint8Array): void {
     if (this.closed) return
@@ -250,11 +247,8 @@ export class TunnelManager {
     for (const [tid, msgs] of this.gwQueue) {
       const hop = this.transit.get(tid)
       if (hop === undefined) continue
-      const cells = packMessages(msgs, () => this.messageId())
-      const nonces = crypto.randomBytes(16 * cells.length)
-      cells.forEach((cell, i) => {
-        cell.set(nonces.subarray(i * 16, i * 16 + 16), 0)
-        cell.set(cellMac(crypto, hop.macKey, cell, 0), MAC_OFFSET)
+      this.packCells(msgs, (cell, nonces, nonceOff) => {
+        sealClearCell(crypto, hop.macKey, cell, 0, nonces, nonceOff)
         hop.layer.apply(cell, 0)
         this.onTransitCell?.('gateway', cell)
         this.outbox.push(hop.next, hop.nextHex, hop.nextTunnelId, cell, 0)
@@ -264,14 +258,19 @@ export class TunnelManager {
     for (const [tunnel, msgs] of this.outQueue) {
       const first = tunnel.first
       if (first === undefined) continue
-      const cells = packMessages(msgs, () => this.messageId())
-      const nonces = crypto.randomBytes(16 * cells.length)
-      cells.forEach((cell, i) => {
-        tunnel.wrap(crypto, cell, 0, nonces, i * 16)
+      this.packCells(msgs, (cell, nonces, nonceOff) => {
+        tunnel.wrap(crypto, cell, 0, nonces, nonceOff)
         this.outbox.push(first.id, first.idHex, first.receiveId, cell, 0)
       })
     }
     this.outQueue.clear()
+  }
+
+  /** Packs `msgs` into clear cells and hands each to `emit` with its random nonce (at `nonces[nonceOff]`). */
+  private packCells (msgs: Uint8Array[], emit: (cell: Uint8Array, nonces: Uint8Array, nonceOff: number) => void): void {
+    const cells = packMessages(msgs, () => this.messageId())
+    const nonces = this.deps.crypto.randomBytes(16 * cells.length)
+    cells.forEach((cell, i) => { emit(cell, nonces, i * 16) })
   }
 
   private messageId (): number {

@@ -38,6 +38,15 @@ export function cellMacValid (crypto: CryptoSuite, macKey: Uint8Array, buf: Uint
   return crypto.equal(mac, buf.subarray(off + MAC_OFFSET, off + MAC_OFFSET + MAC_BYTES))
 }
 
+/**
+ * Makes a clear cell ready to leave its gateway: the nonce from `nonces[nonceOff..+16]` and the
+ * MAC under `macKey` (the endpoint's on an outbound tunnel, the gateway's own on an inbound one).
+ */
+export function sealClearCell (crypto: CryptoSuite, macKey: Uint8Array, cell: Uint8Array, off: number, nonces: Uint8Array, nonceOff: number): void {
+  cell.set(nonces.subarray(nonceOff, nonceOff + 16), off)
+  cell.set(cellMac(crypto, macKey, cell, off), off + MAC_OFFSET)
+}
+
 /** Fields shared by both directions. */
 abstract class OwnTunnel {
   /** A short name for logs ("out:1a2b3c4d"). */
@@ -72,9 +81,7 @@ export class OutboundTunnel extends OwnTunnel {
    * `nonce`, the endpoint's MAC, then every hop's inverse layer from the last to the first.
    */
   wrap (crypto: CryptoSuite, cell: Uint8Array, off: number, nonce: Uint8Array, nonceOff: number): void {
-    cell.set(nonce.subarray(nonceOff, nonceOff + 16), off)
-    const end = this.hops[this.hops.length - 1]!
-    cell.set(cellMac(crypto, end.keys.macKey, cell, off), off + MAC_OFFSET)
+    sealClearCell(crypto, this.hops[this.hops.length - 1]!.keys.macKey, cell, off, nonce, nonceOff)
     for (let i = this.hops.length - 1; i >= 0; i--) this.hops[i]!.layer.invert(cell, off)
   }
 }
