@@ -175,7 +175,6 @@ export class TunnelManager {
     if (hop !== undefined) {
       if (this.replay.seen(buf, off, now)) { this.stats.replayed++; return }
       hop.layer.apply(buf, off)
-      hop.cells++
       this.stats.transitCells++
       if (hop.role !== 'endpoint') {
         this.onTransitCell?.(hop.role, buf.subarray(off, off + CELL_BYTES))
@@ -330,8 +329,7 @@ export class TunnelManager {
         nextTunnelId: r.nextTunnelId,
         macKey: opened.keys.macKey,
         expires: now + r.lifetimeSec * 1000 + GRACE_MS,
-        ...(role === 'endpoint' ? { reassembler: new Reassembler() } : {}),
-        cells: 0
+        ...(role === 'endpoint' ? { reassembler: new Reassembler() } : {})
       })
       if (!ok) status = BuildStatus.REFUSED_LOAD
     }

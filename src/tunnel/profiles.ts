@@ -27,12 +27,6 @@ const MAX_PROFILES = 10_000
 export class PeerProfiles {
   private readonly map = new Map<string, PeerProfile>()
 
-  /** The profile of `id`, if any. */
-  get (id: string): PeerProfile | undefined { return this.map.get(id) }
-
-  /** How many routers are profiled. */
-  get size (): number { return this.map.size }
-
   private touch (id: string, now: number): PeerProfile {
     let p = this.map.get(id)
     if (p === undefined) {

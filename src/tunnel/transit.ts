@@ -27,24 +27,11 @@ export interface TransitHop {
   readonly expires: number
   /** Outbound endpoint only: reassembly of fragmented messages. */
   readonly reassembler?: Reassembler
-  /** Cells processed. */
-  cells: number
-}
-
-/** Counters of the transit table. */
-export interface TransitStats {
-  /** Tunnels carried now, by role. */
-  participant: number
-  gateway: number
-  endpoint: number
-  /** Tunnels expired since start. */
-  expired: number
 }
 
 /** Tunnels carried for others, bounded and expiring (see module doc). */
 export class TransitTable {
   private readonly hops = new Map<number, TransitHop>()
-  private expiredCount = 0
 
   constructor (readonly maxTransit: number) {}
 
@@ -53,9 +40,6 @@ export class TransitTable {
 
   /** Whether `id` is taken. */
   has (id: number): boolean { return this.hops.has(id) }
-
-  /** How many tunnels are carried. */
-  get size (): number { return this.hops.size }
 
   /** Whether another tunnel fits. */
   get full (): boolean { return this.hops.size >= this.maxTransit }
@@ -79,7 +63,6 @@ export class TransitTable {
         hop.reassembler?.expire(now)
       }
     }
-    this.expiredCount += n
     return n
   }
 
@@ -88,14 +71,4 @@ export class TransitTable {
     for (const hop of this.hops.values()) hop.layer.dispose()
     this.hops.clear()
   }
-
-  /** Counters. */
-  stats (): TransitStats {
-    const s: TransitStats = { participant: 0, gateway: 0, endpoint: 0, expired: this.expiredCount }
-    for (const hop of this.hops.values()) s[hop.role]++
-    return s
-  }
-
-  /** Every hop (for inspection in tests and status). */
-  all (): IterableIterator<TransitHop> { return this.hops.values() }
 }
