@@ -11,7 +11,8 @@ import {
   ANON_HEADER_BYTES, KEY_BYTES, MAC_BYTES, NS_BODY_FIXED_BYTES, NS_HEADER_BYTES, NSR_HEADER_BYTES, TAG_BYTES,
   TYPE_ANON, TYPE_NS, readU16
 } from './layout.ts'
-import { concat, dh, expand, nonce12, PROTOCOL_IK, PROTOCOL_N, SymmetricState, type DirectionKeys } from './symmetric.ts'
+import { concat, nonce12 } from '../crypto/noise-symmetric.ts'
+import { expand, PROTOCOL_IK, PROTOCOL_N, SymmetricState, type DirectionKeys } from './symmetric.ts'
 
 /** Largest NS retransmission index (u16 on the wire). */
 export const MAX_NS_INDEX = 0xffff
@@ -94,9 +95,9 @@ export function startNs (c: CryptoSuite, s: KeyPair, rs: Uint8Array): NsInitiato
   ss.mixHash(rs)
   const e = c.x25519Keypair()
   ss.mixHash(e.publicKey)
-  ss.mixKey(dh(c, e.secretKey, rs))
+  ss.mixKey(c.x25519(e.secretKey, rs))
   const staticCt = ss.encryptAndHash(s.publicKey)
-  ss.mixKey(dh(c, s.secretKey, rs))
+  ss.mixKey(c.x25519(s.secretKey, rs))
   const head = new Uint8Array(1 + KEY_BYTES + STATIC_CT)
   head[0] = TYPE_NS
   head.set(e.publicKey, 1)
@@ -124,9 +125,9 @@ export function openNs (c: CryptoSuite, s: KeyPair, msg: Uint8Array): NsReceived
   ss.mixHash(s.publicKey)
   const e = msg.slice(1, 1 + KEY_BYTES)
   ss.mixHash(e)
-  ss.mixKey(dh(c, s.secretKey, e))
+  ss.mixKey(c.x25519(s.secretKey, e))
   const remoteStatic = ss.decryptAndHash(msg.subarray(1 + KEY_BYTES, 1 + KEY_BYTES + STATIC_CT))
-  ss.mixKey(dh(c, s.secretKey, remoteStatic))
+  ss.mixKey(c.x25519(s.secretKey, remoteStatic))
   const index = readU16(msg, 1 + KEY_BYTES + STATIC_CT)
   const body = c.aeadDecrypt(ss.k as Uint8Array, nonce12(index), msg.subarray(NS_HEADER_BYTES), ss.h)
   return { e, remoteStatic, index, body, ck: ss.ck, h: ss.h, ...nsKeys(c, ss.ck) }
@@ -138,8 +139,8 @@ export function respondNs (c: CryptoSuite, ns: NsReceived): NsrKeys {
   const e = c.x25519Keypair()
   try {
     ss.mixHash(e.publicKey)
-    ss.mixKey(dh(c, e.secretKey, ns.e))
-    ss.mixKey(dh(c, e.secretKey, ns.remoteStatic))
+    ss.mixKey(c.x25519(e.secretKey, ns.e))
+    ss.mixKey(c.x25519(e.secretKey, ns.remoteStatic))
   } finally {
     c.wipe(e.secretKey)
   }
@@ -153,8 +154,8 @@ export function respondNs (c: CryptoSuite, ns: NsReceived): NsrKeys {
 export function completeNs (c: CryptoSuite, hs: NsInitiator, s: KeyPair, eB: Uint8Array): NsrKeys {
   const ss = resume(c, hs.ck, hs.h)
   ss.mixHash(eB)
-  ss.mixKey(dh(c, hs.e.secretKey, eB))
-  ss.mixKey(dh(c, s.secretKey, eB))
+  ss.mixKey(c.x25519(hs.e.secretKey, eB))
+  ss.mixKey(c.x25519(s.secretKey, eB))
   return esKeys(c, ss, eB.slice())
 }
 
@@ -188,7 +189,7 @@ export function sealAnon (c: CryptoSuite, rs: Uint8Array, payload: Uint8Array): 
   ss.mixHash(rs)
   const e = c.x25519Keypair()
   ss.mixHash(e.publicKey)
-  try { ss.mixKey(dh(c, e.secretKey, rs)) } finally { c.wipe(e.secretKey) }
+  try { ss.mixKey(c.x25519(e.secretKey, rs)) } finally { c.wipe(e.secretKey) }
   return concat(concat(Uint8Array.of(TYPE_ANON), e.publicKey), ss.encryptAndHash(payload))
 }
 
@@ -200,7 +201,7 @@ export function openAnon (c: CryptoSuite, s: KeyPair, msg: Uint8Array): Uint8Arr
   ss.mixHash(s.publicKey)
   const e = msg.subarray(1, ANON_HEADER_BYTES)
   ss.mixHash(e)
-  ss.mixKey(dh(c, s.secretKey, e))
+  ss.mixKey(c.x25519(s.secretKey, e))
   return ss.decryptAndHash(msg.subarray(ANON_HEADER_BYTES))
 }
 

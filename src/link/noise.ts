@@ -18,76 +18,22 @@
  */
 import type { CryptoSuite, KeyPair } from '../crypto/types.ts'
 import { CryptoError, DecodeError, HandshakeError } from '../util/errors.ts'
+import { concat, SymmetricState as NoiseSymmetricState } from '../crypto/noise-symmetric.ts'
 
 const PROTOCOL_NAME = 'Noise_XK_25519_ChaChaPoly_SHA256'
 const DHLEN = 32
 const TAGLEN = 16
-const EMPTY = new Uint8Array(0)
 
-function nonce12 (n: number): Uint8Array {
-  const b = new Uint8Array(12)
-  new DataView(b.buffer).setUint32(4, n >>> 0, true)
-  return b
-}
+/** The shared SymmetricState, with authentication failures reported as HandshakeError. */
+class SymmetricState extends NoiseSymmetricState {
+  constructor (c: CryptoSuite, prologue: Uint8Array) { super(c, PROTOCOL_NAME, prologue) }
 
-function concat (a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a, 0)
-  out.set(b, a.length)
-  return out
-}
-
-/** Noise's SymmetricState: chaining key, handshake hash, and the current cipher key. */
-class SymmetricState {
-  ck: Uint8Array
-  h: Uint8Array
-  private k: Uint8Array | undefined
-  private n = 0
-
-  constructor (private readonly c: CryptoSuite, prologue: Uint8Array) {
-    const name = new TextEncoder().encode(PROTOCOL_NAME)
-    this.h = name.length <= 32 ? concat(name, new Uint8Array(32 - name.length)) : c.sha256(name)
-    this.ck = this.h
-    this.mixHash(prologue)
-  }
-
-  mixHash (data: Uint8Array): void { this.h = this.c.sha256(concat(this.h, data)) }
-
-  mixKey (ikm: Uint8Array): void {
-    const out = this.c.hkdf(ikm, this.ck, EMPTY, 64)
-    this.ck = out.slice(0, 32)
-    this.k = out.slice(32, 64)
-    this.n = 0
-  }
-
-  encryptAndHash (pt: Uint8Array): Uint8Array {
-    if (this.k === undefined) { const ct = pt.slice(); this.mixHash(ct); return ct }
-    const ct = this.c.aeadEncrypt(this.k, nonce12(this.n++), pt, this.h)
-    this.mixHash(ct)
-    return ct
-  }
-
-  decryptAndHash (ct: Uint8Array): Uint8Array {
-    if (this.k === undefined) { this.mixHash(ct); return ct.slice() }
-    let pt: Uint8Array
+  override decryptAndHash (ct: Uint8Array): Uint8Array {
     try {
-      pt = this.c.aeadDecrypt(this.k, nonce12(this.n), ct, this.h)
+      return super.decryptAndHash(ct)
     } catch (err) {
       throw new HandshakeError('handshake message failed authentication', { cause: err })
     }
-    this.n++
-    this.mixHash(ct)
-    return pt
-  }
-
-  /** A copy of the state, to undo a message that fails authentication. */
-  save (): [Uint8Array, Uint8Array, Uint8Array | undefined, number] { return [this.ck, this.h, this.k, this.n] }
-  restore (st: [Uint8Array, Uint8Array, Uint8Array | undefined, number]): void { [this.ck, this.h, this.k, this.n] = st }
-
-  /** Split(): the two transport keys (initiator→responder, responder→initiator). */
-  split (): [Uint8Array, Uint8Array] {
-    const out = this.c.hkdf(EMPTY, this.ck, EMPTY, 64)
-    return [out.slice(0, 32), out.slice(32, 64)]
   }
 }
 
