@@ -16,7 +16,11 @@ import { UmbraError } from '../util/errors.ts'
 /** Counters of a {@link LinkSender}. */
 export interface LinkSenderStats { sent: number, queued: number, dropped: number, dials: number, dialFailures: number }
 
-interface Queue { msgs: Uint8Array[], bytes: number, dialing: boolean, link: Link | undefined }
+/** Put in the place of a sent message, so the queue does not keep it alive. */
+const EMPTY = new Uint8Array(0)
+
+/** Messages waiting for one router: `msgs[head..]` (a head index, so draining is not quadratic). */
+interface Queue { msgs: Uint8Array[], head: number, bytes: number, dialing: boolean, link: Link | undefined }
 
 /** See module doc. */
 export class LinkSender {
@@ -63,14 +67,14 @@ export class LinkSender {
   /** The link asked us to wait: queue until it drains. */
   private wait (key: string, link: Link): void {
     if (this.queues.has(key)) return
-    const q: Queue = { msgs: [], bytes: 0, dialing: false, link }
+    const q: Queue = { msgs: [], head: 0, bytes: 0, dialing: false, link }
     this.queues.set(key, q)
     link.onDrain = () => { this.drain(key) }
   }
 
   private enqueue (key: string, peer: Uint8Array, msg: Uint8Array): void {
     let q = this.queues.get(key)
-    if (q === undefined) this.queues.set(key, q = { msgs: [], bytes: 0, dialing: false, link: undefined })
+    if (q === undefined) this.queues.set(key, q = { msgs: [], head: 0, bytes: 0, dialing: false, link: undefined })
     if (q.bytes + msg.length > this.opts.maxQueueBytes) { this.stats.dropped++; return }
     q.msgs.push(msg)
     q.bytes += msg.length
@@ -98,7 +102,7 @@ export class LinkSender {
   }
 
   private dropQueue (key: string, q: Queue): void {
-    this.stats.dropped += q.msgs.length
+    this.stats.dropped += q.msgs.length - q.head
     if (this.queues.get(key) === q) this.queues.delete(key)
   }
 
@@ -106,8 +110,9 @@ export class LinkSender {
     const q = this.queues.get(key)
     if (q === undefined || q.link === undefined) return
     if (q.link.state !== 'open') { this.dropQueue(key, q); return }
-    while (q.msgs.length > 0) {
-      const m = q.msgs.shift()!
+    while (q.head < q.msgs.length) {
+      const m = q.msgs[q.head]!
+      q.msgs[q.head++] = EMPTY
       q.bytes -= m.length
       let more: boolean
       try {
@@ -118,7 +123,10 @@ export class LinkSender {
         this.stats.dropped++
         more = true
       }
-      if (!more) return
+      if (!more) {
+        if (q.head > 1024 && q.head * 2 > q.msgs.length) { q.msgs = q.msgs.slice(q.head); q.head = 0 }
+        return
+      }
     }
     this.queues.delete(key)
   }
