@@ -85,9 +85,9 @@ const MAX_REMOTES = 4096
 const LS_RESEND_MS = 30_000
 /**
  * Sending for this long without hearing back means the path may be broken: a hop of our
- * outbound tunnel or of the remote's inbound tunnel died. We then switch lease and tunnel and
- * look up the remote's LeaseSet again (it republishes when its tunnels change), at most once per
- * this interval.
+ * outbound tunnel or of the remote's inbound tunnel died. We then switch lease and tunnel, look
+ * up the remote's LeaseSet again (it republishes when its tunnels change) and restart the garlic
+ * session, at most once per this interval.
  */
 const STALL_MS = 2000
 /** Stream retransmission bounds for tunnel paths (see the constructor). */
@@ -254,9 +254,14 @@ export class DestinationSession {
     }])
   }
 
-  /** Picks another lease and outbound tunnel and fetches the remote's LeaseSet afresh. */
+  /**
+   * Picks another lease and outbound tunnel, fetches the remote's LeaseSet afresh, and starts a
+   * new garlic session: after a burst of lost messages the remote may no longer expect any of
+   * the session's tags, and only a new-session message resynchronises it.
+   */
   private reroute (hex: string, r: Remote, now: number): void {
     r.rerouted = now
+    this.garlic.forget(r.dest)
     const old = r.lease
     const wall = this.deps.clock.wall()
     r.lease = pickOne((r.leaseSet?.leases ?? []).filter(l => l.end > wall + 10_000 && l !== old), this.deps.pool.random)
