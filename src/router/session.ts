@@ -183,6 +183,11 @@ export class DestinationSession {
     return this.remotes.get(hex)!.dest
   }
 
+  /** The destination of a remote we have heard from, by its key (a stream's `remote`). */
+  remoteDestination (key: string): Destination | undefined {
+    return this.remotes.get(key)?.dest
+  }
+
   /** The remote key (destination hash hex) of `to`, with its LeaseSet fetched if unknown. */
   private async resolve (to: string | Destination, signal?: AbortSignal): Promise<string> {
     let hash: Uint8Array
