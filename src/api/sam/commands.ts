@@ -276,7 +276,8 @@ function streamAccept (c: SamConnection, cmd: SamLine): void {
   for (const s of sub.session.subs.values()) pending += s.accepts.length
   if (pending >= c.ctx.limits.maxPendingAccepts) throw new SamRequestError('I2P_ERROR', `too many pending ACCEPTs (${c.ctx.limits.maxPendingAccepts})`)
   attach(c, sub.session)
-  if (!silent) c.send([['STREAM', 'STATUS'], [['RESULT', 'OK']]])
+  // The STATUS goes out even with SILENT=true (as for FORWARD); SILENT drops the peer line.
+  c.send([['STREAM', 'STATUS'], [['RESULT', 'OK']]])
   const ports = atLeast(c.version, 2)
   const serve = (stream: StreamSocket, peer: string): void => {
     c.pipeTo(stream, silent ? undefined : peerLine(peer, stream, ports))
