@@ -3,14 +3,18 @@
  * `UMBRA_*` variables and flags (`src/router/config.ts`, `docs/config.md`).
  *
  * Stdout carries a few machine-readable lines, each `<word> <value>`, for scripts and tests:
- * `router <id>`, `listening <addr>` (one per address), `info <base64 RouterInfo>`, and
- * `control <url>` (or `control off`). Everything else goes to the log (stderr).
+ * `router <id>`, `listening <addr>` (one per address), `info <base64 RouterInfo>`,
+ * `control <url>` (or `control off`), `tunnel <name> <b32 address>` (one per server tunnel),
+ * `sam <host:port> udp:<port>` (or `sam off`) and, last, `socks <host:port>` (or `socks off`).
+ * Everything else goes to the log (stderr).
  *
  * Shutdown on the first signal (or, with UMBRA_LIFELINE=1, when stdin closes): the control
  * API stops, control.json is removed, then the router closes its links and listeners. A second signal, or 15 s without finishing, forces
  * the exit. Exit codes: 0 clean stop, 1 runtime failure, 2 bad config or arguments.
  */
 import { startControlApi, type ControlApi } from '../api/control.ts'
+import { startLocalApis, type LocalApis } from '../api/local.ts'
+import { routerHost } from '../api/sam/host.ts'
 import { loadConfig, type ConfigFlags, type ResolvedConfig } from '../router/config.ts'
 import { readControlFile, removeControlFile, removeControlFileSync, writeControlFile } from '../router/control-file.ts'
 import { Router, type RouterConfig } from '../router/router.ts'
@@ -49,6 +53,14 @@ Options:
   --bandwidth-out KBPS   outbound limit in KB/s, 0 = unlimited (default: 0) [UMBRA_BANDWIDTH_OUT]
   --seed-file FILE       seed file of RouterInfos to bootstrap from; repeatable [UMBRA_SEED_FILE]
   --peer INFO            a peer's RouterInfo (base64) to link to now; repeatable
+  --sam ADDR|off         SAM v3 bridge, HOST:PORT on loopback; datagrams on UDP PORT-1
+                         (default: 127.0.0.1:7656) [UMBRA_SAM]
+  --socks ADDR|off       SOCKS5 proxy to .b32.umbra/.b32.i2p names, HOST:PORT on loopback
+                         (default: 127.0.0.1:4447) [UMBRA_SOCKS]
+  --server-tunnel NAME=HOST:PORT
+                         publish the local TCP service HOST:PORT under the persistent
+                         destination NAME (keys in <data dir>/destinations/NAME.key);
+                         repeatable; see docs/server-tunnels.md
   -h, --help             show this text
 
 Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on bad options or config.
@@ -66,6 +78,9 @@ const OPTIONS = {
   'bandwidth-out': { type: 'string' },
   'seed-file': { type: 'string', multiple: true },
   peer: { type: 'string', multiple: true },
+  sam: { type: 'string' },
+  socks: { type: 'string' },
+  'server-tunnel': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -133,10 +148,24 @@ export async function runRouter (argv: string[]): Promise<number> {
     return failure('router', err)
   }
 
+  let apis: LocalApis
+  try {
+    apis = await startLocalApis(routerHost(router), { dataDir: cfg.dataDir, sam: cfg.sam, socks: cfg.socks, serverTunnels: cfg.serverTunnels }, log)
+  } catch (err) {
+    log.error('local API failed to start', { error: errText(err) })
+    await api?.close()
+    await removeControlFile(cfg.dataDir)
+    await router.stop()
+    return failure('router', err)
+  }
+
   console.log(`router     ${router.idHex}`)
   for (const a of router.addresses) console.log(`listening  ${a}`)
   console.log(`info       ${Buffer.from(router.info.raw).toString('base64')}`)
   console.log(`control    ${api?.url ?? 'off'}`)
+  for (const t of apis.tunnels) console.log(`tunnel     ${t.name} ${t.address}`)
+  console.log(`sam        ${apis.sam !== undefined ? `${apis.sam.bind}:${apis.sam.port} udp:${apis.sam.udpPort}` : 'off'}`)
+  console.log(`socks      ${apis.socks !== undefined ? `${apis.socks.host}:${apis.socks.port}` : 'off'}`)
   log.info('router started', {
     id: router.idHex,
     network: cfg.network,
@@ -164,6 +193,7 @@ export async function runRouter (argv: string[]): Promise<number> {
   deadline.unref()
   try {
     await api?.close()
+    await apis.close()
     await removeControlFile(cfg.dataDir)
     await router.stop()
   } finally {

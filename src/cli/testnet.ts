@@ -10,6 +10,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Router } from '../router/router.ts'
+import { resolveConfig } from '../router/config.ts'
+import { startLocalApis } from '../api/local.ts'
+import { routerHost } from '../api/sam/host.ts'
+import { silentLogger } from '../util/log.ts'
 import type { RouterStatus } from '../router/status.ts'
 import { controlGet } from '../api/control-client.ts'
 import { loadSeeds } from '../router/seeds.ts'
@@ -34,6 +38,9 @@ Options:
   --delay MS         with --netns: netem delay on every router's link (default 0)
   --loss PCT         with --netns: netem loss percentage (default 0)
   --timeout S        give up if the netDb has not converged after S seconds (default 60)
+  --sam ADDR|off     router 0's SAM bridge (default 127.0.0.1:7656; datagrams on UDP
+                     port - 1); the other routers run none
+  --socks ADDR|off   router 0's SOCKS5 proxy (default 127.0.0.1:4447)
   --exit             exit once the network has converged (for scripts and tests)
   -h, --help         show this text
 `
@@ -44,6 +51,9 @@ interface Member {
   id: string
   addresses: string[]
   control: string
+  /** Its SAM bridge and SOCKS proxy (`host:port …` or `off`). */
+  sam: string
+  socks: string
   /** Its RouterInfo, base64. */
   info: string
   status: () => Promise<RouterStatus>
@@ -59,6 +69,8 @@ export async function runTestnet (argv: string[]): Promise<number> {
     loss: { type: 'string' },
     timeout: { type: 'string' },
     exit: { type: 'boolean' },
+    sam: { type: 'string' },
+    socks: { type: 'string' },
     help: { type: 'boolean', short: 'h' }
   })
   if (values.help === true) { process.stdout.write(HELP); return 0 }
@@ -84,12 +96,15 @@ export async function runTestnet (argv: string[]): Promise<number> {
     const plan = planTestnet(n, ns?.hosts ?? [])
     const started = performance.now()
     const start = values['in-process'] === true ? startInProcess : startProcess
+    // Only router 0 serves the local APIs (in a namespace, loopback would not reach them).
+    const apis = ns !== undefined ? { sam: 'off', socks: 'off' } : { sam: values.sam ?? '127.0.0.1:7656', socks: values.socks ?? '127.0.0.1:4447' }
+    const off = { sam: 'off', socks: 'off' }
     // Router 0 first: it is everyone's seed. The others start together, each seeded with the
     // routers started before it.
-    members.push(await start(base, plan[0]!.listen, 0, [], ns))
+    members.push(await start(base, plan[0]!.listen, 0, [], apis, ns))
     const seedFile = join(base, 'seeds.txt')
     await writeFile(seedFile, `# umbra testnet: router 0\n${members[0]!.info}\n`)
-    const rest = await Promise.all(plan.slice(1).map(async p => await start(base, p.listen, p.index, [seedFile], ns)))
+    const rest = await Promise.all(plan.slice(1).map(async p => await start(base, p.listen, p.index, [seedFile], off, ns)))
     members.push(...rest)
     for (const m of members) console.log(`router ${m.index}  ${m.id.slice(0, 12)}  ${m.addresses.join('  ')}`)
     const convergedIn = await converge(members, n, timeoutS * 1000, stop.signal)
@@ -100,6 +115,7 @@ export async function runTestnet (argv: string[]): Promise<number> {
     console.log(`links (counted at both ends): udp ${links.udp}, tcp ${links.tcp}, http ${links.http}`)
     const m0 = members[0]!
     console.log(`router 0 control API: ${m0.control}   (umbra status --api ${m0.control})`)
+    console.log(`router 0 SAM bridge: ${m0.sam}   SOCKS5 proxy: ${m0.socks}   (docs/sam.md, docs/socks.md)`)
     if (values.exit !== true && !stop.signal.aborted) {
       console.log('testnet running; press Ctrl-C to stop')
       await stopped
@@ -115,7 +131,7 @@ export async function runTestnet (argv: string[]): Promise<number> {
 }
 
 /** Starts router `index` as a child process. */
-async function startProcess (base: string, listen: string[], index: number, seedFiles: string[], ns?: Namespaces): Promise<Member> {
+async function startProcess (base: string, listen: string[], index: number, seedFiles: string[], apis: { sam: string, socks: string }, ns?: Namespaces): Promise<Member> {
   const p = await spawnRouter({
     index,
     dataDir: join(base, `router-${index}`),
@@ -123,6 +139,7 @@ async function startProcess (base: string, listen: string[], index: number, seed
     network: 'testnet',
     control: ns !== undefined ? `unix:${join(base, `control-${index}.sock`)}` : '127.0.0.1:0',
     seedFiles,
+    ...apis,
     ...(ns !== undefined ? { wrap: ns.exec(index) } : {})
   })
   const m: Member = {
@@ -130,6 +147,8 @@ async function startProcess (base: string, listen: string[], index: number, seed
     id: p.id,
     addresses: p.addresses,
     control: p.control,
+    sam: p.sam,
+    socks: p.socks,
     info: p.info,
     status: async () => await controlGet(p.control, '/api/status', { timeoutMs: 2000 }) as RouterStatus,
     stop: async () => { await stopRouter(p) }
@@ -138,17 +157,23 @@ async function startProcess (base: string, listen: string[], index: number, seed
 }
 
 /** Starts router `index` in this process. */
-async function startInProcess (base: string, listen: string[], index: number, seedFiles: string[]): Promise<Member> {
+async function startInProcess (base: string, listen: string[], index: number, seedFiles: string[], apis: { sam: string, socks: string }): Promise<Member> {
   const seeds = (await loadSeeds({ files: seedFiles, infos: [] })).map(s => s.bytes)
-  const r = await Router.start({ dataDir: join(base, `router-${index}`), listen, network: 'testnet', seeds })
+  const dataDir = join(base, `router-${index}`)
+  const r = await Router.start({ dataDir, listen, network: 'testnet', seeds })
+  const cfg = resolveConfig({ env: {}, flags: { sam: apis.sam, socks: apis.socks } })
+  const local = await startLocalApis(routerHost(r), { dataDir, sam: cfg.sam, socks: cfg.socks, serverTunnels: [] }, silentLogger)
+    .catch(async (err: unknown) => { await r.stop(); throw err })
   const m: Member = {
     index,
     id: r.idHex,
     addresses: r.addresses,
     control: '(in process: no control API)',
+    sam: local.sam !== undefined ? `${local.sam.bind}:${local.sam.port} udp:${local.sam.udpPort}` : 'off',
+    socks: local.socks !== undefined ? `${local.socks.host}:${local.socks.port}` : 'off',
     info: Buffer.from(r.info.raw).toString('base64'),
     status: async () => r.status(),
-    stop: async () => { await r.stop() }
+    stop: async () => { await local.close(); await r.stop() }
   }
   return m
 }

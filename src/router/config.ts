@@ -31,6 +31,11 @@ const MAX_CONFIG_FILE_BYTES = 1024 * 1024
 const DEFAULT_LISTEN: readonly string[] = ['udp://127.0.0.1:0', 'tcp://127.0.0.1:0', 'http://127.0.0.1:0/umbra']
 /** Default control API address. */
 const DEFAULT_CONTROL = '127.0.0.1:7657'
+/** Default SAM bridge and SOCKS proxy addresses (the SAM datagram port is the SAM port - 1). */
+const DEFAULT_SAM = '127.0.0.1:7656'
+const DEFAULT_SOCKS = '127.0.0.1:4447'
+/** Most server tunnels in one config. */
+const MAX_SERVER_TUNNELS = 64
 /** Largest bandwidth limit accepted (KB/s): 10 GB/s. */
 const MAX_BANDWIDTH_KBPS = 10_000_000
 /** Most seed files named in one config. */
@@ -65,8 +70,31 @@ export interface ResolvedConfig {
   bandwidth: { inKBps: number, outKBps: number }
   /** Bootstrap peers: seed files (absolute paths) and inline base64 RouterInfos. */
   seeds: { files: string[], infos: string[] }
+  /** The SAM v3 bridge (TCP; datagrams on UDP `udpPort`), or null when off. */
+  sam: LocalService & { udpPort: number } | null
+  /** The SOCKS5 proxy, or null when off. */
+  socks: LocalService | null
+  /** Local TCP services published under persistent destinations (`docs/server-tunnels.md`). */
+  serverTunnels: ServerTunnelConfig[]
   /** The config file that was read (absolute), or null. */
   configFile: string | null
+}
+
+/** A local API listener: loopback address, port (0 = free) and optional users (auth on when set). */
+export interface LocalService {
+  readonly host: string
+  readonly port: number
+  readonly users?: Readonly<Record<string, string>>
+}
+
+/** One server tunnel: incoming streams to destination `name` are relayed to host:port. */
+export interface ServerTunnelConfig {
+  /** Names the tunnel and its key file (`<dataDir>/tunnels/<name>.key`). */
+  readonly name: string
+  readonly host: string
+  readonly port: number
+  /** Tunnel length (hops) of its pool; default: the router's. */
+  readonly hops?: number
 }
 
 /** Command-line flags that feed the config (the names `umbra router` takes, as `parseArgs` returns them). */
@@ -81,6 +109,9 @@ export interface ConfigFlags {
   'bandwidth-in'?: string
   'bandwidth-out'?: string
   'seed-file'?: string[]
+  sam?: string
+  socks?: string
+  'server-tunnel'?: string[]
 }
 
 /** Environment variables (a `process.env`). */
@@ -115,6 +146,9 @@ function defaultConfig (env: Env = process.env): ResolvedConfig {
     log: { level: 'info', format: 'text' },
     bandwidth: { inKBps: 0, outKBps: 0 },
     seeds: { files: [], infos: [] },
+    sam: samService(DEFAULT_SAM, 'default', undefined),
+    socks: localService(DEFAULT_SOCKS, 'default', undefined),
+    serverTunnels: [],
     configFile: null
   }
 }
@@ -131,6 +165,9 @@ interface Layer {
   outKBps?: number
   seedFiles?: string[]
   seedInfos?: string[]
+  sam?: ResolvedConfig['sam']
+  socks?: ResolvedConfig['socks']
+  serverTunnels?: ServerTunnelConfig[]
 }
 
 /**
@@ -158,6 +195,9 @@ export function resolveConfig (src: ConfigSources): ResolvedConfig {
     if (l.outKBps !== undefined) cfg.bandwidth.outKBps = l.outKBps
     if (l.seedFiles !== undefined) cfg.seeds.files = l.seedFiles
     if (l.seedInfos !== undefined) cfg.seeds.infos = l.seedInfos
+    if (l.sam !== undefined) cfg.sam = l.sam
+    if (l.socks !== undefined) cfg.socks = l.socks
+    if (l.serverTunnels !== undefined) cfg.serverTunnels = l.serverTunnels
   }
   if (src.file !== undefined && src.fileName !== undefined) cfg.configFile = resolve(cwd, src.fileName)
   return cfg
@@ -246,7 +286,9 @@ export function formatControlAddress (a: ControlAddress): string {
 
 // ---- the three sources -------------------------------------------------------------------
 
-const FILE_KEYS = ['dataDir', 'listen', 'network', 'control', 'log', 'bandwidth', 'seeds'] as const
+const FILE_KEYS = ['dataDir', 'listen', 'network', 'control', 'log', 'bandwidth', 'seeds', 'sam', 'socks', 'serverTunnels'] as const
+const SERVICE_KEYS = ['address', 'udpPort', 'users'] as const
+const TUNNEL_KEYS = ['name', 'target', 'hops'] as const
 const LOG_KEYS = ['level', 'format'] as const
 const BANDWIDTH_KEYS = ['inKBps', 'outKBps'] as const
 const SEEDS_KEYS = ['files', 'infos'] as const
@@ -278,7 +320,85 @@ function fileLayer (json: unknown, file: string, base: string): Layer {
     if (seeds.files !== undefined) l.seedFiles = strList(seeds.files, at('seeds.files'), MAX_SEED_FILES, true).map((f, i) => path(f, base, at(`seeds.files[${i}]`)))
     if (seeds.infos !== undefined) l.seedInfos = seedInfos(strList(seeds.infos, at('seeds.infos'), SEED_FILE_LIMITS.lines, true), at('seeds.infos'))
   }
+  for (const which of ['sam', 'socks'] as const) {
+    const v = top[which]
+    if (v === undefined) continue
+    if (v === 'off' || v === null) { l[which] = null; continue }
+    const o = object(v, file, which)
+    onlyKeys(o, which === 'sam' ? SERVICE_KEYS : SERVICE_KEYS.filter(k => k !== 'udpPort'), file, `${which}.`)
+    const users = o.users === undefined ? undefined : userMap(o.users, at(`${which}.users`))
+    const address = o.address === undefined ? (which === 'sam' ? DEFAULT_SAM : DEFAULT_SOCKS) : str(o.address, at(`${which}.address`))
+    if (which === 'sam') {
+      const sam = samService(address, at('sam.address'), users)
+      l.sam = o.udpPort === undefined || sam === null ? sam : { ...sam, udpPort: portNumber(o.udpPort, at('sam.udpPort')) }
+    } else {
+      l.socks = localService(address, at('socks.address'), users)
+    }
+  }
+  if (top.serverTunnels !== undefined) {
+    if (!Array.isArray(top.serverTunnels)) throw new ConfigError(`${at('serverTunnels')} must be an array, got ${typeName(top.serverTunnels)}`)
+    if (top.serverTunnels.length > MAX_SERVER_TUNNELS) throw new ConfigError(`${at('serverTunnels')}: at most ${MAX_SERVER_TUNNELS}`)
+    l.serverTunnels = uniqueTunnels(top.serverTunnels.map((x, i) => {
+      const where = at(`serverTunnels[${i}]`)
+      const o = object(x, file, `serverTunnels[${i}]`)
+      onlyKeys(o, TUNNEL_KEYS, file, `serverTunnels[${i}].`)
+      const t = serverTunnel(`${str(o.name, `${where}.name`)}=${str(o.target, `${where}.target`)}`, where)
+      if (o.hops === undefined) return t
+      if (typeof o.hops !== 'number' || !Number.isInteger(o.hops) || o.hops < 0 || o.hops > 7) throw new ConfigError(`${where}.hops must be an integer 0..7`)
+      return { ...t, hops: o.hops }
+    }), at('serverTunnels'))
+  }
   return l
+}
+
+/** `HOST:PORT` on loopback (port 0 = free) or 'off'. */
+function localService (s: string, where: string, users: Record<string, string> | undefined): LocalService | null {
+  const a = parseControlAddress(s, where)
+  if (a === null) return null
+  if ('path' in a) throw new ConfigError(`${where}: must be HOST:PORT on loopback or 'off', got '${s}'`)
+  return users === undefined ? { host: a.host, port: a.port } : { host: a.host, port: a.port, users }
+}
+
+/** The SAM service: as localService, with the datagram port one below the TCP port (0 stays 0). */
+function samService (s: string, where: string, users: Record<string, string> | undefined): ResolvedConfig['sam'] {
+  const svc = localService(s, where, users)
+  if (svc === null) return null
+  if (svc.port === 1) throw new ConfigError(`${where}: port 1 leaves no datagram port (the SAM port - 1)`)
+  return { ...svc, udpPort: svc.port === 0 ? 0 : svc.port - 1 }
+}
+
+function portNumber (v: unknown, where: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535) throw new ConfigError(`${where} must be a port 0..65535`)
+  return v
+}
+
+function userMap (v: unknown, where: string): Record<string, string> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${where} must be an object of user names to passwords`)
+  const out: Record<string, string> = {}
+  for (const [k, p] of Object.entries(v)) {
+    if (!/^[^\s"=]{1,64}$/.test(k)) throw new ConfigError(`${where}: user names are 1-64 characters without spaces, quotes or '='`)
+    if (typeof p !== 'string' || p.length < 1 || p.length > 256) throw new ConfigError(`${where}.${k} must be a password of 1-256 characters`)
+    out[k] = p
+  }
+  return out
+}
+
+/** `NAME=HOST:PORT`: a server tunnel to a TCP service. */
+export function serverTunnel (s: string, where: string): ServerTunnelConfig {
+  const m = /^([A-Za-z0-9][A-Za-z0-9_-]{0,31})=(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s.trim())
+  if (m === null) throw new ConfigError(`${where}: a server tunnel is NAME=HOST:PORT (name: 1-32 letters, digits, '_' or '-'), got '${s}'`)
+  const port = Number(m[4])
+  if (port < 1 || port > 65535) throw new ConfigError(`${where}: port must be 1..65535, got ${port}`)
+  return { name: m[1]!, host: (m[2] ?? m[3])!, port }
+}
+
+function uniqueTunnels (list: ServerTunnelConfig[], where: string): ServerTunnelConfig[] {
+  const seen = new Set<string>()
+  for (const t of list) {
+    if (seen.has(t.name)) throw new ConfigError(`${where}: two server tunnels named '${t.name}'`)
+    seen.add(t.name)
+  }
+  return list
 }
 
 function envLayer (env: Env, cwd: string): Layer {
@@ -297,6 +417,8 @@ function envLayer (env: Env, cwd: string): Layer {
   if ((v = get('UMBRA_BANDWIDTH_IN')) !== undefined) l.inKBps = kbps(v, 'UMBRA_BANDWIDTH_IN', true)
   if ((v = get('UMBRA_BANDWIDTH_OUT')) !== undefined) l.outKBps = kbps(v, 'UMBRA_BANDWIDTH_OUT', true)
   if ((v = get('UMBRA_SEED_FILE')) !== undefined) l.seedFiles = [path(v, cwd, 'UMBRA_SEED_FILE')]
+  if ((v = get('UMBRA_SAM')) !== undefined) l.sam = samService(v, 'UMBRA_SAM', undefined)
+  if ((v = get('UMBRA_SOCKS')) !== undefined) l.socks = localService(v, 'UMBRA_SOCKS', undefined)
   return l
 }
 
@@ -313,6 +435,12 @@ function flagLayer (f: ConfigFlags, cwd: string): Layer {
   if (f['seed-file'] !== undefined) {
     if (f['seed-file'].length > MAX_SEED_FILES) throw new ConfigError(`--seed-file: at most ${MAX_SEED_FILES} seed files`)
     l.seedFiles = f['seed-file'].map(p => path(p, cwd, '--seed-file'))
+  }
+  if (f.sam !== undefined) l.sam = samService(f.sam, '--sam', undefined)
+  if (f.socks !== undefined) l.socks = localService(f.socks, '--socks', undefined)
+  if (f['server-tunnel'] !== undefined) {
+    if (f['server-tunnel'].length > MAX_SERVER_TUNNELS) throw new ConfigError(`--server-tunnel: at most ${MAX_SERVER_TUNNELS}`)
+    l.serverTunnels = uniqueTunnels(f['server-tunnel'].map(x => serverTunnel(x, '--server-tunnel')), '--server-tunnel')
   }
   return l
 }

@@ -21,7 +21,7 @@ const bin = fileURLToPath(new URL('../../bin/umbra.js', import.meta.url))
 interface Proc { child: ChildProcess, out: () => string, exited: Promise<NodeJS.Signals | null> }
 
 function spawnRouter (t: Test, dataDir: string): Proc {
-  const env: NodeJS.ProcessEnv = { ...process.env, UMBRA_FROM_SOURCE: '1', HOME: dataDir }
+  const env: NodeJS.ProcessEnv = { ...process.env, UMBRA_FROM_SOURCE: '1', HOME: dataDir, UMBRA_SAM: 'off', UMBRA_SOCKS: 'off' }
   for (const k of Object.keys(env)) if (k.startsWith('UMBRA_') && k !== 'UMBRA_FROM_SOURCE') delete env[k]
   const child = spawn(process.execPath, [bin, 'router', '--data-dir', join(dataDir, 'd'), '--listen', 'tcp://127.0.0.1:0', '--control', 'off', '--network', 'crash'], { stdio: ['ignore', 'pipe', 'pipe'], env })
   let out = ''

@@ -23,6 +23,9 @@ async function tempDir (t: Test): Promise<string> {
 const envFor = (home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = { ...process.env, UMBRA_FROM_SOURCE: '1', HOME: home, XDG_DATA_HOME: join(home, 'xdg'), ...extra }
   for (const k of Object.keys(env)) if (k.startsWith('UMBRA_') && k !== 'UMBRA_FROM_SOURCE' && !(k in extra)) delete env[k]
+  // Free ports for the local APIs: tests run side by side.
+  env.UMBRA_SAM ??= '127.0.0.1:0'
+  env.UMBRA_SOCKS ??= '127.0.0.1:0'
   return env
 }
 

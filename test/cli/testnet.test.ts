@@ -51,7 +51,7 @@ async function strayRouters (): Promise<number> {
 
 t.test('testnet: routers as processes over UDP, TCP and HTTP converge, then leave nothing behind', async t => {
   const before = await testnetDirs()
-  const r = await run(['testnet', '--routers', '5', '--exit'])
+  const r = await run(['testnet', '--sam', '127.0.0.1:0', '--socks', '127.0.0.1:0', '--routers', '5', '--exit'])
   t.equal(r.code, 0, r.err)
   t.match(r.out, /netDb converged: every router knows all 5 RouterInfos/)
   const m = /links \(counted at both ends\): udp (\d+), tcp (\d+), http (\d+)/.exec(r.out)
@@ -62,14 +62,14 @@ t.test('testnet: routers as processes over UDP, TCP and HTTP converge, then leav
 })
 
 t.test('testnet --in-process converges too', async t => {
-  const r = await run(['testnet', '--routers', '6', '--in-process', '--exit'])
+  const r = await run(['testnet', '--sam', '127.0.0.1:0', '--socks', '127.0.0.1:0', '--routers', '6', '--in-process', '--exit'])
   t.equal(r.code, 0, r.err)
   t.match(r.out, /netDb converged: every router knows all 6 RouterInfos/)
 })
 
 t.test('Ctrl-C stops a running testnet cleanly', async t => {
   const before = await testnetDirs()
-  const r = await run(['testnet', '--routers', '2'], { interruptWhen: /press Ctrl-C/ })
+  const r = await run(['testnet', '--sam', '127.0.0.1:0', '--socks', '127.0.0.1:0', '--routers', '2'], { interruptWhen: /press Ctrl-C/ })
   t.equal(r.code, 0)
   t.match(r.out, /testnet stopped: 2 routers, temporary data removed/)
   t.same(await testnetDirs(), before, 'no temp dir left behind')

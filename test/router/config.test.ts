@@ -24,6 +24,9 @@ t.test('defaults', async t => {
     log: { level: 'info', format: 'text' },
     bandwidth: { inKBps: 0, outKBps: 0 },
     seeds: { files: [], infos: [] },
+    sam: { host: '127.0.0.1', port: 7656, udpPort: 7655 },
+    socks: { host: '127.0.0.1', port: 4447 },
+    serverTunnels: [],
     configFile: null
   })
   t.equal(defaultDataDir({ HOME: '/h', XDG_DATA_HOME: '/xdg' }), '/xdg/umbra')
@@ -40,7 +43,10 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     control: '127.0.0.1:1',
     log: { level: 'warn', format: 'json' },
     bandwidth: { inKBps: 1, outKBps: 2 },
-    seeds: { files: ['/f/seeds.txt'], infos: [b64(info!)] }
+    seeds: { files: ['/f/seeds.txt'], infos: [b64(info!)] },
+    sam: { address: '127.0.0.1:1000', udpPort: 999, users: { u: 'p w' } },
+    socks: 'off',
+    serverTunnels: [{ name: 'web', target: '127.0.0.1:8080', hops: 2 }]
   }
   const env: Env = {
     UMBRA_DATA_DIR: '/e/data',
@@ -51,7 +57,8 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     UMBRA_LOG_FORMAT: 'text',
     UMBRA_BANDWIDTH_IN: '3',
     UMBRA_BANDWIDTH_OUT: '4',
-    UMBRA_SEED_FILE: '/e/seeds.txt'
+    UMBRA_SEED_FILE: '/e/seeds.txt',
+    UMBRA_SAM: '127.0.0.1:2000'
   }
   const flags: ConfigFlags = {
     'data-dir': '/g/data',
@@ -62,26 +69,43 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     'log-format': 'json',
     'bandwidth-in': '5',
     'bandwidth-out': '6',
-    'seed-file': ['/g/a.txt', '/g/b.txt']
+    'seed-file': ['/g/a.txt', '/g/b.txt'],
+    sam: 'off',
+    socks: '127.0.0.1:0',
+    'server-tunnel': ['b=127.0.0.1:9']
   }
   const f = resolve({ file, fileName: '/f/umbra.json' })
   t.same(f, {
     dataDir: '/f/data', listen: ['tcp://127.0.0.1:1'], network: 'filenet', control: { host: '127.0.0.1', port: 1 },
     log: { level: 'warn', format: 'json' }, bandwidth: { inKBps: 1, outKBps: 2 },
-    seeds: { files: ['/f/seeds.txt'], infos: [b64(info!)] }, configFile: '/f/umbra.json'
+    seeds: { files: ['/f/seeds.txt'], infos: [b64(info!)] }, configFile: '/f/umbra.json',
+    sam: { host: '127.0.0.1', port: 1000, udpPort: 999, users: { u: 'p w' } }, socks: null,
+    serverTunnels: [{ name: 'web', host: '127.0.0.1', port: 8080, hops: 2 }]
   }, 'the file over the defaults')
   const e = resolve({ file, fileName: '/f/umbra.json', env })
   t.same(e, {
     dataDir: '/e/data', listen: ['udp://127.0.0.1:2', 'tcp://127.0.0.1:3'], network: 'envnet', control: { host: '127.0.0.1', port: 2 },
     log: { level: 'error', format: 'text' }, bandwidth: { inKBps: 3, outKBps: 4 },
-    seeds: { files: ['/e/seeds.txt'], infos: [b64(info!)] }, configFile: '/f/umbra.json'
+    seeds: { files: ['/e/seeds.txt'], infos: [b64(info!)] }, configFile: '/f/umbra.json',
+    sam: { host: '127.0.0.1', port: 2000, udpPort: 1999 }, socks: null,
+    serverTunnels: [{ name: 'web', host: '127.0.0.1', port: 8080, hops: 2 }]
   }, 'the environment over the file (seeds.infos has no variable, so the file\'s stays)')
   const g = resolve({ file, fileName: '/f/umbra.json', env, flags })
   t.same(g, {
     dataDir: '/g/data', listen: ['http://127.0.0.1:4/x'], network: 'flagnet', control: null,
     log: { level: 'debug', format: 'json' }, bandwidth: { inKBps: 5, outKBps: 6 },
-    seeds: { files: ['/g/a.txt', '/g/b.txt'], infos: [b64(info!)] }, configFile: '/f/umbra.json'
+    seeds: { files: ['/g/a.txt', '/g/b.txt'], infos: [b64(info!)] }, configFile: '/f/umbra.json',
+    sam: null, socks: { host: '127.0.0.1', port: 0 }, serverTunnels: [{ name: 'b', host: '127.0.0.1', port: 9 }]
   }, 'flags over everything')
+  for (const [flags, msg] of [
+    [{ sam: '0.0.0.0:7656' }, /--sam: .*loopback/],
+    [{ socks: 'nonsense' }, /--socks: /],
+    [{ 'server-tunnel': ['web=127.0.0.1:0'] }, /--server-tunnel: port must be 1..65535/],
+    [{ 'server-tunnel': ['bad name=127.0.0.1:80'] }, /--server-tunnel: a server tunnel is NAME=HOST:PORT/],
+    [{ 'server-tunnel': ['a=127.0.0.1:1', 'a=127.0.0.1:2'] }, /two server tunnels named 'a'/]
+  ] as Array<[ConfigFlags, RegExp]>) t.throws(() => resolve({ flags }), msg, JSON.stringify(flags))
+  t.throws(() => resolve({ file: { sam: { users: { 'a b': 'x' } } }, fileName: '/f/u.json' }), /sam.users: user names/)
+  t.throws(() => resolve({ file: { serverTunnels: [{ name: 'x', target: '127.0.0.1:1', extra: 1 }] }, fileName: '/f/u.json' }), /unknown key 'serverTunnels\[0\].extra'/)
 
   const partial = resolve({ file: { log: { format: 'json' }, bandwidth: { outKBps: 9 } }, env: { UMBRA_LOG_LEVEL: 'warn' }, flags: { network: 'n' } })
   t.same([partial.log, partial.bandwidth, partial.network, partial.listen.length], [{ level: 'warn', format: 'json' }, { inKBps: 0, outKBps: 9 }, 'n', 3],

@@ -1,7 +1,7 @@
 /**
  * Routers as child processes for `umbra testnet`: spawns `umbra router` (optionally wrapped,
  * e.g. in `ip netns exec NS`), reads the machine-readable lines it prints (`router`, `listening`,
- * `info`, `control`), and stops it with SIGTERM (SIGKILL after a deadline). Each child also
+ * `info`, `control`, `sam`, `socks`), and stops it with SIGTERM (SIGKILL after a deadline). Each child also
  * watches its stdin (UMBRA_LIFELINE=1): if the testnet process dies, the pipe closes and the
  * child shuts itself down, so no router outlives its testnet.
  */
@@ -20,6 +20,9 @@ export interface RouterProcSpec {
   /** Control API address (`127.0.0.1:0`, or `unix:/path`). */
   control: string
   seedFiles: string[]
+  /** SAM bridge and SOCKS proxy addresses (`127.0.0.1:7656`, `127.0.0.1:0`, `off`). */
+  sam: string
+  socks: string
   logLevel?: string
   /** Command prefix, e.g. `['ip', 'netns', 'exec', 'umbra-1']`. */
   wrap?: string[]
@@ -33,6 +36,9 @@ export interface RouterProc {
   info: string
   addresses: string[]
   control: string
+  /** What it printed for its SAM bridge (`127.0.0.1:7656 udp:7655` or `off`) and SOCKS proxy. */
+  sam: string
+  socks: string
   /** Resolves with the exit code (or signal name) when the process ends. */
   readonly exited: Promise<number | string>
 }
@@ -48,13 +54,13 @@ export function umbraBin (): string {
 
 /** Starts a router and waits (at most `timeoutMs`) until it has printed its info and control lines. */
 export async function spawnRouter (spec: RouterProcSpec, timeoutMs = 30_000): Promise<RouterProc> {
-  const args = ['router', '--data-dir', spec.dataDir, '--network', spec.network, '--control', spec.control, '--log-level', spec.logLevel ?? 'warn']
+  const args = ['router', '--data-dir', spec.dataDir, '--network', spec.network, '--control', spec.control, '--log-level', spec.logLevel ?? 'warn', '--sam', spec.sam, '--socks', spec.socks]
   for (const l of spec.listen) args.push('--listen', l)
   for (const s of spec.seedFiles) args.push('--seed-file', s)
   const cmd = [...(spec.wrap ?? []), process.execPath, umbraBin(), ...args]
   const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, UMBRA_LIFELINE: '1' } })
   const exited = new Promise<number | string>((resolve) => { child.once('exit', (code, sig) => { resolve(code ?? sig ?? 'unknown') }) })
-  const proc: RouterProc = { spec, child, id: '', info: '', addresses: [], control: '', exited }
+  const proc: RouterProc = { spec, child, id: '', info: '', addresses: [], control: '', sam: '', socks: '', exited }
   let stderr = ''
   child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
   const lines = createInterface({ input: child.stdout! })
@@ -62,12 +68,16 @@ export async function spawnRouter (spec: RouterProcSpec, timeoutMs = 30_000): Pr
     const timer = setTimeout(() => { reject(new TimeoutError(`router ${spec.index} did not start within ${timeoutMs} ms\n${stderr}`)) }, timeoutMs)
     exited.then((code) => { clearTimeout(timer); reject(new TransportError(`router ${spec.index} exited (${code}) before it was up:\n${stderr}`)) }, () => {})
     lines.on('line', (line) => {
-      const [word, value = ''] = line.split(/\s+/, 2)
+      const word = /^\S+/.exec(line)?.[0] ?? ''
+      const value = line.slice(word.length).trim()
       if (word === 'router') proc.id = value
       else if (word === 'listening') proc.addresses.push(value)
       else if (word === 'info') proc.info = value
       else if (word === 'control') proc.control = value
-      if (proc.info !== '' && proc.control !== '') { clearTimeout(timer); resolve() }
+      else if (word === 'sam') proc.sam = value
+      else if (word === 'socks') proc.socks = value
+      // `socks` is the last line a router prints once it is up.
+      if (proc.info !== '' && proc.control !== '' && proc.socks !== '') { clearTimeout(timer); resolve() }
     })
   }).catch((err: unknown) => { child.kill('SIGKILL'); throw err })
   return proc
