@@ -24,6 +24,8 @@ export interface RouterProcSpec {
   sam: string
   socks: string
   logLevel?: string
+  /** More `umbra router` arguments (e.g. `--server-tunnel`). */
+  extraArgs?: string[]
   /** Command prefix, e.g. `['ip', 'netns', 'exec', 'umbra-1']`. */
   wrap?: string[]
 }
@@ -39,6 +41,8 @@ export interface RouterProc {
   /** What it printed for its SAM bridge (`127.0.0.1:7656 udp:7655` or `off`) and SOCKS proxy. */
   sam: string
   socks: string
+  /** Its server tunnels, `<name> <b32 address>` each. */
+  tunnels: string[]
   /** Resolves with the exit code (or signal name) when the process ends. */
   readonly exited: Promise<number | string>
 }
@@ -57,10 +61,11 @@ export async function spawnRouter (spec: RouterProcSpec, timeoutMs = 30_000): Pr
   const args = ['router', '--data-dir', spec.dataDir, '--network', spec.network, '--control', spec.control, '--log-level', spec.logLevel ?? 'warn', '--sam', spec.sam, '--socks', spec.socks]
   for (const l of spec.listen) args.push('--listen', l)
   for (const s of spec.seedFiles) args.push('--seed-file', s)
+  args.push(...(spec.extraArgs ?? []))
   const cmd = [...(spec.wrap ?? []), process.execPath, umbraBin(), ...args]
   const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, UMBRA_LIFELINE: '1' } })
   const exited = new Promise<number | string>((resolve) => { child.once('exit', (code, sig) => { resolve(code ?? sig ?? 'unknown') }) })
-  const proc: RouterProc = { spec, child, id: '', info: '', addresses: [], control: '', sam: '', socks: '', exited }
+  const proc: RouterProc = { spec, child, id: '', info: '', addresses: [], control: '', sam: '', socks: '', tunnels: [], exited }
   let stderr = ''
   child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
   const lines = createInterface({ input: child.stdout! })
@@ -76,6 +81,7 @@ export async function spawnRouter (spec: RouterProcSpec, timeoutMs = 30_000): Pr
       else if (word === 'control') proc.control = value
       else if (word === 'sam') proc.sam = value
       else if (word === 'socks') proc.socks = value
+      else if (word === 'tunnel') proc.tunnels.push(value)
       // `socks` is the last line a router prints once it is up.
       if (proc.info !== '' && proc.control !== '' && proc.socks !== '') { clearTimeout(timer); resolve() }
     })
