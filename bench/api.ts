@@ -131,6 +131,8 @@ export async function run (args: string[], report: typeof Report): Promise<void>
   const n = opt('routers', 8)
   const mb = opt('mb', 50)
   const creates = opt('creates', 5)
+  // Run the routers from these sources, never from a stale build in dist/.
+  process.env.UMBRA_FROM_SOURCE = '1'
   const base = await mkdtemp(join(tmpdir(), 'umbra-bench-api-'))
   const body = randomBytes(mb * 1e6)
   const web = http.createServer((_req, res) => { res.writeHead(200, { 'content-length': body.length }).end(body) })
