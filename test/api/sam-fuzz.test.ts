@@ -7,17 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { parseLine, LineSplitter, SamSyntaxError } from '../../src/api/sam/line.ts'
 import { startSamNetwork, RawSam } from './sam-fixture.ts'
 import { until } from '../tunnel/fixtures.ts'
-
-/** A seeded PRNG (mulberry32), so failures reproduce. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng } from '../fixtures/prng.ts'
 
 const WORDS = ['HELLO', 'VERSION', 'SESSION', 'CREATE', 'ADD', 'REMOVE', 'STREAM', 'CONNECT', 'ACCEPT', 'FORWARD', 'NAMING', 'LOOKUP',
   'DEST', 'GENERATE', 'DATAGRAM', 'RAW', 'SEND', 'PING', 'QUIT', 'HELP', 'AUTH', 'STYLE=STREAM', 'STYLE=RAW', 'STYLE=PRIMARY', 'ID=x', 'ID=',
