@@ -9,7 +9,7 @@ import type { LocalService, ServerTunnelConfig } from '../router/config.ts'
 import type { DestinationSession } from '../router/session.ts'
 import type { Logger } from '../util/log.ts'
 import { startSamBridge, type SamBridge } from './sam/bridge.ts'
-import type { SamHost } from './sam/host.ts'
+import type { RouterHost } from './host.ts'
 import { startServerTunnel, type ServerTunnel } from './server-tunnel.ts'
 import { startSocksServer, type SocksServer } from './socks/server.ts'
 import { generateDestination } from '../identity/destination.ts'
@@ -31,7 +31,7 @@ export interface LocalApis {
 }
 
 /** Opens SOCKS streams from one lazily created transient destination (see module doc). */
-export function socksConnector (host: SamHost): { connect: (t: { host: string, port: number }, signal: AbortSignal) => Promise<import('node:stream').Duplex>, close: () => Promise<void> } {
+export function socksConnector (host: RouterHost): { connect: (t: { host: string, port: number }, signal: AbortSignal) => Promise<import('node:stream').Duplex>, close: () => Promise<void> } {
   let client: Promise<DestinationSession> | undefined
   return {
     connect: async (target, signal) => {
@@ -48,7 +48,7 @@ export function socksConnector (host: SamHost): { connect: (t: { host: string, p
 }
 
 /** Starts every configured service; on failure, stops what started and rethrows. */
-export async function startLocalApis (host: SamHost, cfg: LocalApiConfig, log: Logger): Promise<LocalApis> {
+export async function startLocalApis (host: RouterHost, cfg: LocalApiConfig, log: Logger): Promise<LocalApis> {
   let sam: SamBridge | undefined
   let socks: SocksServer | undefined
   const connector = socksConnector(host)

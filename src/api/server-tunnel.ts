@@ -10,7 +10,7 @@ import { b32Address, type DestinationKeys } from '../identity/destination.ts'
 import type { DestinationSession } from '../router/session.ts'
 import type { StreamSocket } from '../streaming/socket.ts'
 import type { Logger } from '../util/log.ts'
-import type { SamHost } from './sam/host.ts'
+import type { RouterHost } from './host.ts'
 import { splice } from './splice.ts'
 
 /** Options of {@link startServerTunnel}. */
@@ -45,7 +45,7 @@ export interface ServerTunnel {
  * Starts a server tunnel. It returns at once: the destination comes up in the background (see
  * `ready`), so a router does not wait for its network before it serves anything else.
  */
-export function startServerTunnel (host: SamHost, o: ServerTunnelOptions): ServerTunnel {
+export function startServerTunnel (host: RouterHost, o: ServerTunnelOptions): ServerTunnel {
   const abort = new AbortController()
   const signal = o.signal !== undefined ? AbortSignal.any([o.signal, abort.signal]) : abort.signal
   const starting = host.createDestination({ keys: o.keys, pool: o.hops !== undefined ? { length: o.hops } : {}, signal })

@@ -14,7 +14,7 @@
  */
 import { startControlApi, type ControlApi } from '../api/control.ts'
 import { startLocalApis, type LocalApis } from '../api/local.ts'
-import { routerHost } from '../api/sam/host.ts'
+import { routerHost } from '../api/host.ts'
 import { loadConfig, type ConfigFlags, type ResolvedConfig } from '../router/config.ts'
 import { readControlFile, removeControlFile, removeControlFileSync, writeControlFile } from '../router/control-file.ts'
 import { Router, type RouterConfig } from '../router/router.ts'

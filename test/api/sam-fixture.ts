@@ -4,7 +4,7 @@ import * as net from 'node:net'
 import { startNetwork } from '../tunnel/fixtures.ts'
 import type { Router } from '../../src/router/router.ts'
 import { startSamBridge, type SamBridge, type BridgeLimits } from '../../src/api/sam/bridge.ts'
-import { routerHost } from '../../src/api/sam/host.ts'
+import { routerHost } from '../../src/api/host.ts'
 
 /** What {@link startSamNetwork} returns. */
 export interface SamNetwork { routers: Router[], bridges: SamBridge[] }

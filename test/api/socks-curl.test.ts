@@ -9,7 +9,7 @@ import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { startNetwork } from '../tunnel/fixtures.ts'
 import { startLocalApis } from '../../src/api/local.ts'
-import { routerHost } from '../../src/api/sam/host.ts'
+import { routerHost } from '../../src/api/host.ts'
 import { silentLogger } from '../../src/util/log.ts'
 
 const HAVE_CURL = await new Promise<boolean>((resolve) => { execFile('curl', ['--version'], (err) => { resolve(err === null) }) })

@@ -10,7 +10,7 @@ import { ConfigError } from '../../util/errors.ts'
 import { silentLogger, type Logger } from '../../util/log.ts'
 import { SamConnection } from './conn.ts'
 import type { BridgeContext, BridgeLimits } from './context.ts'
-import type { SamHost } from './host.ts'
+import type { RouterHost } from '../host.ts'
 import { Registry } from './registry.ts'
 import { startSamUdp, type SamUdp, type UdpStats } from './udp.ts'
 
@@ -36,7 +36,7 @@ export const SAM_DEFAULTS: BridgeLimits = {
 /** Options of {@link startSamBridge}. */
 export interface SamBridgeOptions {
   /** The router (see `routerHost`). */
-  host: SamHost
+  host: RouterHost
   /** Address to bind (TCP and UDP). Default 127.0.0.1; non-loopback only with `allowRemote`. */
   bind?: string
   /** TCP port; 0 = a free one. Default 7656. */

@@ -3,7 +3,7 @@
  * the users (when authentication is on) and the log.
  */
 import type { Logger } from '../../util/log.ts'
-import type { SamHost } from './host.ts'
+import type { RouterHost } from '../host.ts'
 import type { Registry } from './registry.ts'
 import type { SessionLimits } from './session.ts'
 
@@ -29,7 +29,7 @@ export interface BridgeLimits extends SessionLimits {
 
 /** Shared state of one bridge. */
 export interface BridgeContext {
-  readonly host: SamHost
+  readonly host: RouterHost
   readonly registry: Registry
   readonly limits: BridgeLimits
   /** USER → PASSWORD; authentication is required when this is set. */

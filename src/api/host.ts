@@ -1,16 +1,16 @@
 /**
- * What the SAM bridge (and the SOCKS proxy) need from the router, as one small interface so that
- * the API layer depends on a shape rather than on the whole Router, and {@link routerHost}, the
- * adapter for a running Router.
+ * What the local API (SAM bridge, SOCKS proxy, server tunnels) needs from the router, as one
+ * small interface so that the API layer depends on a shape rather than on the whole Router,
+ * and {@link routerHost}, the adapter for a running Router.
  */
-import type { CryptoSuite } from '../../crypto/types.ts'
-import { destinationHash, type Destination, type DestinationKeys } from '../../identity/destination.ts'
-import type { Router } from '../../router/router.ts'
-import type { DestinationSession } from '../../router/session.ts'
-import { poolSettings, type PoolSettings } from '../../tunnel/pool.ts'
+import type { CryptoSuite } from '../crypto/types.ts'
+import { destinationHash, type Destination, type DestinationKeys } from '../identity/destination.ts'
+import type { Router } from '../router/router.ts'
+import type { DestinationSession } from '../router/session.ts'
+import { poolSettings, type PoolSettings } from '../tunnel/pool.ts'
 
 /** The router as the local API sees it. */
-export interface SamHost {
+export interface RouterHost {
   readonly crypto: CryptoSuite
   /** The router's tunnel pool defaults (clients' options override some of them). */
   readonly defaultPool: PoolSettings
@@ -21,8 +21,8 @@ export interface SamHost {
   findDestination (hash: Uint8Array, signal?: AbortSignal): Promise<Destination>
 }
 
-/** The {@link SamHost} of a running router. */
-export function routerHost (router: Router): SamHost {
+/** The {@link RouterHost} of a running router. */
+export function routerHost (router: Router): RouterHost {
   return {
     crypto: router.crypto,
     defaultPool: poolSettings(router.config.pool),
