@@ -11,7 +11,7 @@ import type { Logger } from '../util/log.ts'
 import { startSamBridge, type SamBridge } from './sam/bridge.ts'
 import type { RouterHost } from './host.ts'
 import { startServerTunnel, type ServerTunnel } from './server-tunnel.ts'
-import { startSocksServer, type SocksServer } from './socks/server.ts'
+import { startSocksServer, type SocksOptions, type SocksServer } from './socks/server.ts'
 import { generateDestination } from '../identity/destination.ts'
 
 /** What to start. */
@@ -31,12 +31,15 @@ export interface LocalApis {
 }
 
 /** Opens SOCKS streams from one lazily created transient destination (see module doc). */
-export function socksConnector (host: RouterHost): { connect: (t: { host: string, port: number }, signal: AbortSignal) => Promise<import('node:stream').Duplex>, close: () => Promise<void> } {
+function socksConnector (host: RouterHost): { connect: SocksOptions['connect'], close: () => Promise<void> } {
   let client: Promise<DestinationSession> | undefined
   return {
     connect: async (target, signal) => {
-      client ??= host.createDestination({ keys: generateDestination(host.crypto), pool: {} })
-      client.catch(() => { client = undefined })
+      if (client === undefined) {
+        const made = host.createDestination({ keys: generateDestination(host.crypto), pool: {} })
+        client = made
+        made.catch(() => { if (client === made) client = undefined })
+      }
       const session = await client
       return await session.connect(target.host, { toPort: target.port, signal })
     },

@@ -11,7 +11,7 @@ import type { DestinationSession } from '../router/session.ts'
 import type { StreamSocket } from '../streaming/socket.ts'
 import type { Logger } from '../util/log.ts'
 import type { RouterHost } from './host.ts'
-import { splice } from './splice.ts'
+import { spliceToTcp } from './splice.ts'
 
 /** Options of {@link startServerTunnel}. */
 export interface ServerTunnelOptions {
@@ -57,21 +57,15 @@ export function startServerTunnel (host: RouterHost, o: ServerTunnelOptions): Se
     s.on('error', () => {})
     if (stats.active >= max) { stats.failed++; s.destroy(); return }
     stats.active++
-    const c = net.connect({ host: o.host, port: o.port, allowHalfOpen: true })
+    const c = spliceToTcp(s, {
+      host: o.host,
+      port: o.port,
+      connectTimeoutMs: o.connectTimeoutMs ?? 5000,
+      onConnect: () => { stats.relayed++ },
+      onFail: (err) => { stats.failed++; o.log.debug('server tunnel: service did not answer', { name: o.name, error: err.message }) }
+    })
     open.add(c)
-    const timer = setTimeout(() => { c.destroy() }, o.connectTimeoutMs ?? 5000)
-    timer.unref()
-    let connected = false
-    c.once('close', () => { open.delete(c); stats.active--; clearTimeout(timer); if (!connected) s.destroy() })
-    c.once('error', (err) => {
-      if (!connected) { stats.failed++; o.log.debug('server tunnel: service did not answer', { name: o.name, error: err.message }) }
-    })
-    c.once('connect', () => {
-      connected = true
-      clearTimeout(timer)
-      stats.relayed++
-      splice(c, s)
-    })
+    c.once('close', () => { open.delete(c); stats.active-- })
   }
   const ready = starting.then((session) => {
     session.listen('any', relay)

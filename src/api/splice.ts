@@ -2,9 +2,12 @@
  * Joins two byte streams both ways (a local TCP socket and a stream between destinations):
  * backpressure through `pipe`, half-close passed on (an end on one side ends the other's
  * writing), and an error or abrupt close on either side destroys both. Never leaves an
- * 'error' event unhandled.
+ * 'error' event unhandled. {@link spliceToTcp} does it for a stream and a new connection to a
+ * local service.
  */
+import * as net from 'node:net'
 import type { Duplex } from 'node:stream'
+import { TimeoutError } from '../util/errors.ts'
 
 /** Options of {@link splice}. */
 export interface SpliceOptions {
@@ -53,4 +56,41 @@ export function splice (a: Duplex, b: Duplex, opts: SpliceOptions = {}): void {
   b.pipe(a)
   a.resume()
   b.resume()
+}
+
+/** Options of {@link spliceToTcp}. */
+export interface TcpTarget {
+  host: string
+  port: number
+  /** The service must accept within this (ms); otherwise the stream is reset. */
+  connectTimeoutMs: number
+  /** Written to the TCP connection first (e.g. the SAM peer line). */
+  head?: string
+  /** The connection was accepted and the splice started. */
+  onConnect?: () => void
+  /** The service did not accept (refused, unreachable or too slow); the stream was reset. */
+  onFail?: (err: Error) => void
+}
+
+/**
+ * Opens a TCP connection to a local service for `stream` (an incoming stream of a FORWARD or a
+ * server tunnel) and splices the two; if the service does not accept in time, the stream is
+ * reset. Returns the TCP socket (destroy it to abort).
+ */
+export function spliceToTcp (stream: Duplex, t: TcpTarget): net.Socket {
+  stream.on('error', () => {})
+  const c = net.connect({ host: t.host, port: t.port, allowHalfOpen: true })
+  const timer = setTimeout(() => { c.destroy(new TimeoutError(`no connection within ${t.connectTimeoutMs} ms`)) }, t.connectTimeoutMs)
+  timer.unref()
+  let connected = false
+  c.once('error', (err) => { if (!connected) t.onFail?.(err) })
+  c.once('close', () => { clearTimeout(timer); if (!connected) stream.destroy() })
+  c.once('connect', () => {
+    connected = true
+    clearTimeout(timer)
+    if (t.head !== undefined) c.write(t.head)
+    splice(c, stream)
+    t.onConnect?.()
+  })
+  return c
 }

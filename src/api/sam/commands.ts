@@ -71,6 +71,13 @@ export async function runCommand (c: SamConnection, cmd: SamLine): Promise<void>
   }
 }
 
+/** The ID= of SESSION CREATE/ADD; INVALID_ID unless 1-64 characters without spaces, quotes or '='. */
+function idArg (cmd: SamLine): string {
+  const id = cmd.args.get('ID')
+  if (id === undefined || !ID_RE.test(id)) throw new SamRequestError('INVALID_ID', 'ID must be 1-64 characters without spaces, quotes or =')
+  return id
+}
+
 function idle (c: SamConnection): void {
   c.send([['SESSION', 'STATUS'], [['RESULT', 'I2P_ERROR'], ['MESSAGE', 'idle timeout']]])
   c.close()
@@ -110,8 +117,7 @@ async function sessionCreate (c: SamConnection, cmd: SamLine): Promise<void> {
   const { registry, limits, host } = c.ctx
   if (c.session !== undefined || c.creating !== undefined) throw new SamRequestError('I2P_ERROR', 'this connection already has a session')
   const style = parseStyle(cmd.args.get('STYLE'), true)
-  const id = cmd.args.get('ID')
-  if (id === undefined || !ID_RE.test(id)) throw new SamRequestError('INVALID_ID', 'ID must be 1-64 characters without spaces, quotes or =')
+  const id = idArg(cmd)
   if (registry.hasId(id)) throw new SamRequestError('DUPLICATED_ID', `ID ${id} is in use`)
   const keys = sessionKeys(c, cmd)
   const hex = toHex(destinationHash(host.crypto, keys.destination.bytes))
@@ -186,8 +192,7 @@ function primaryOf (c: SamConnection): SamSession {
 function sessionAdd (c: SamConnection, cmd: SamLine): void {
   const session = primaryOf(c)
   const style = parseStyle(cmd.args.get('STYLE'), false) as DataStyle
-  const id = cmd.args.get('ID')
-  if (id === undefined || !ID_RE.test(id)) throw new SamRequestError('INVALID_ID', 'ID must be 1-64 characters without spaces, quotes or =')
+  const id = idArg(cmd)
   if (cmd.args.has('DESTINATION')) throw new SamRequestError('I2P_ERROR', 'SESSION ADD takes no DESTINATION')
   if (c.ctx.registry.hasId(id)) throw new SamRequestError('DUPLICATED_ID', `ID ${id} is in use`)
   const spec = parseSubSpec(style, cmd.args)
@@ -210,9 +215,7 @@ function sessionRemove (c: SamConnection, cmd: SamLine): void {
   if (sub === undefined) throw new SamRequestError('INVALID_ID', `no subsession ${id}`)
   session.subs.delete(id)
   c.ctx.registry.release(id)
-  for (const q of sub.queued.splice(0)) { clearTimeout(q.timer); q.stream.destroy() }
-  sub.accepts.length = 0
-  sub.forward = undefined
+  sub.close()
   c.send([['SESSION', 'STATUS'], [['RESULT', 'OK'], ['ID', id], ['MESSAGE', 'REMOVE']]])
 }
 

@@ -6,13 +6,11 @@
  * client's UDP port or its control socket. Closing it closes every connection attached to it.
  */
 import * as dgram from 'node:dgram'
-import * as net from 'node:net'
-import type { Socket } from 'node:net'
 import { destinationToBase64, privateKeyToBase64, type Destination } from '../../identity/destination.ts'
 import type { DestinationSession, Datagram } from '../../router/session.ts'
 import type { StreamSocket } from '../../streaming/socket.ts'
 import type { Logger } from '../../util/log.ts'
-import { splice } from '../splice.ts'
+import { spliceToTcp } from '../splice.ts'
 import { formatLine } from './line.ts'
 import { PROTO_DATAGRAM, type SubSpec } from './options.ts'
 
@@ -59,6 +57,13 @@ export class Sub {
   /** Streams waiting for an ACCEPT, with their expiry timers. */
   readonly queued: Array<{ stream: StreamSocket, timer: NodeJS.Timeout }> = []
   constructor (readonly id: string, readonly spec: SubSpec, readonly session: SamSession) {}
+
+  /** Stops taking streams: queued ones are reset, waiting ACCEPTs and the FORWARD dropped. */
+  close (): void {
+    for (const q of this.queued.splice(0)) { clearTimeout(q.timer); q.stream.destroy() }
+    this.accepts.length = 0
+    this.forward = undefined
+  }
 }
 
 /** One SAM session (see module doc). */
@@ -68,7 +73,8 @@ export class SamSession {
   readonly attached = new Set<{ destroy: () => void }>()
   readonly stats = { streamsIn: 0, streamsRefused: 0, datagramsIn: 0, datagramsDropped: 0 }
   private closed = false
-  private readonly udp: dgram.Socket
+  /** Made when the first datagram is forwarded to a client's UDP port. */
+  private udp: dgram.Socket | undefined
   private readonly b64: string
 
   constructor (
@@ -80,9 +86,6 @@ export class SamSession {
     private readonly log: Logger
   ) {
     this.b64 = destinationToBase64(dest.destination)
-    this.udp = dgram.createSocket('udp4')
-    this.udp.on('error', () => { this.stats.datagramsDropped++ })
-    this.udp.unref()
     dest.listen('any', (s) => { this.incomingStream(s) })
     dest.onDatagram = (d) => { this.incomingDatagram(d) }
   }
@@ -154,19 +157,11 @@ export class SamSession {
   }
 
   private forwardStream (f: ForwardTarget, s: StreamSocket, peer: string): void {
-    s.on('error', () => {})
-    const c: Socket = net.connect({ host: f.host, port: f.port, allowHalfOpen: true })
-    const timer = setTimeout(() => { c.destroy() }, this.limits.forwardConnectMs)
-    timer.unref()
+    const head = f.silent ? undefined : peerLine(peer, s, f.version32 && (s.fromPort !== 0 || s.toPort !== 0))
+    const c = spliceToTcp(s, { host: f.host, port: f.port, connectTimeoutMs: this.limits.forwardConnectMs, ...(head !== undefined ? { head } : {}) })
     const handle = { destroy: () => { c.destroy(); s.destroy() } }
     this.attached.add(handle)
-    c.once('error', () => { s.destroy() })
     c.once('close', () => { this.attached.delete(handle) })
-    c.once('connect', () => {
-      clearTimeout(timer)
-      if (!f.silent) c.write(peerLine(peer, s, f.version32 && (s.fromPort !== 0 || s.toPort !== 0)))
-      splice(c, s)
-    })
   }
 
   // ---- datagrams ----
@@ -186,7 +181,7 @@ export class SamSession {
       const head = from !== undefined
         ? `${from}\n`
         : sub.spec.header ? `FROM_PORT=${d.fromPort} TO_PORT=${d.toPort} PROTOCOL=${d.protocol}\n` : ''
-      this.udp.send(head === '' ? payload : Buffer.concat([Buffer.from(head), payload]), f.port, f.host)
+      this.udpSocket().send(head === '' ? payload : Buffer.concat([Buffer.from(head), payload]), f.port, f.host)
       return
     }
     if (this.control.backlog > this.limits.maxControlBacklog) { this.stats.datagramsDropped++; return }
@@ -197,18 +192,23 @@ export class SamSession {
     this.control.write(Buffer.concat([Buffer.from(line), payload]))
   }
 
+  private udpSocket (): dgram.Socket {
+    if (this.udp === undefined) {
+      this.udp = dgram.createSocket('udp4')
+      this.udp.on('error', () => { this.stats.datagramsDropped++ })
+      this.udp.unref()
+    }
+    return this.udp
+  }
+
   /** Closes every attached connection, queued stream and the UDP socket. Idempotent. */
   close (): void {
     if (this.closed) return
     this.closed = true
-    for (const sub of this.subs.values()) {
-      for (const q of sub.queued.splice(0)) { clearTimeout(q.timer); q.stream.destroy() }
-      sub.accepts.length = 0
-      sub.forward = undefined
-    }
+    for (const sub of this.subs.values()) sub.close()
     for (const a of [...this.attached]) a.destroy()
     this.attached.clear()
-    this.udp.close()
+    this.udp?.close()
     this.log.debug('sam session closed', { id: this.id })
   }
 }
