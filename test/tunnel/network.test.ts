@@ -100,3 +100,17 @@ t.test('a build through a router that went away times out; the hops are profiled
   t.equal(a.tunnels.stats.buildTimeouts, 1, 'counted')
   t.ok(a.tunnels.profiles.weight(hops[0]!.idHex) < 0.5, 'hops of a failed build weigh less than unknown routers')
 })
+
+t.test('an outbound endpoint that is also the reply tunnel\'s gateway accepts and answers locally', async (t) => {
+  const net = await startNetwork(t, 4)
+  const a = net[0]!
+  const [x, y, z] = a.hopCandidates()
+  const inb = await a.tunnels.buildInbound([x!, y!], undefined)
+  t.equal(Buffer.from(inb.gateway(a.id).id).toString('hex'), x!.idHex, 'the reply tunnel\'s gateway is X')
+  const out = await a.tunnels.buildOutbound([z!, x!], inb)
+  t.equal(out.length, 2, 'the outbound tunnel ending at X was built (X hands the reply to its own gateway)')
+  const got: Uint8Array[] = []
+  inb.onMessage = (d) => { got.push(d) }
+  sendLoop(a, out, inb, Buffer.from('loop through X twice'))
+  t.ok(await until(() => got.length === 1), 'a message goes out through it and back')
+})
