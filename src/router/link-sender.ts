@@ -67,20 +67,19 @@ export class LinkSender {
   /** The link asked us to wait: queue until it drains. */
   private wait (key: string, link: Link): void {
     if (this.queues.has(key)) return
-    const q: Queue = { msgs: [], head: 0, bytes: 0, dialing: false, link }
-    this.queues.set(key, q)
+    this.queues.set(key, newQueue(link))
     link.onDrain = () => { this.drain(key) }
   }
 
   private enqueue (key: string, peer: Uint8Array, msg: Uint8Array): void {
     let q = this.queues.get(key)
-    if (q === undefined) this.queues.set(key, q = { msgs: [], head: 0, bytes: 0, dialing: false, link: undefined })
+    if (q === undefined) this.queues.set(key, q = newQueue(undefined))
     if (q.bytes + msg.length > this.opts.maxQueueBytes) { this.stats.dropped++; return }
     q.msgs.push(msg)
     q.bytes += msg.length
     this.stats.queued++
-    if (q.link === undefined && !q.dialing) this.dial(key, peer, q)
-    else if (q.link !== undefined && q.link.state !== 'open') this.dial(key, peer, q)
+    // No link and no dial yet, or a link that closed meanwhile (a dial clears `link`).
+    if (!q.dialing && q.link?.state !== 'open') this.dial(key, peer, q)
   }
 
   private dial (key: string, peer: Uint8Array, q: Queue): void {
@@ -137,4 +136,8 @@ export class LinkSender {
     const q = this.queues.get(key)
     if (q !== undefined && !q.dialing) this.dropQueue(key, q)
   }
+}
+
+function newQueue (link: Link | undefined): Queue {
+  return { msgs: [], head: 0, bytes: 0, dialing: false, link }
 }

@@ -6,7 +6,7 @@
  */
 import { DecodeError, LimitError } from '../util/errors.ts'
 import { BUILD_BODY_BYTES } from './build.ts'
-import { getU32, putU32 as putU32BE } from '../util/bytes.ts'
+import { checkU32, getU32, putU32 as putU32BE } from '../util/bytes.ts'
 import { MAX_MESSAGE_BYTES } from './fragment.ts'
 
 /** Kind bytes of tunnel messages. */
@@ -51,7 +51,7 @@ export function deliveryOverhead (kind: DeliveryKind): number {
 }
 
 function putU32 (b: Uint8Array, at: number, v: number): void {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new LimitError(`value ${v} is not a u32`)
+  checkU32(v, 'value')
   putU32BE(b, at, v)
 }
 

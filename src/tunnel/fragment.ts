@@ -11,10 +11,8 @@
  * messages is read without buffering (one copy per message delivered).
  */
 import { ConfigError, DecodeError, LimitError } from '../util/errors.ts'
-import { CELL_BYTES } from './layer.ts'
-
-/** Offset of the payload in a clear cell: after the 16-byte nonce and the 16-byte MAC. */
-export const PAYLOAD_OFFSET = 32
+import { CELL_BYTES, PAYLOAD_OFFSET, checkCell } from './layer.ts'
+import { getU32, putU32 } from '../util/bytes.ts'
 /** Bytes of a cell's payload. */
 export const PAYLOAD_BYTES = CELL_BYTES - PAYLOAD_OFFSET
 /** Bytes of a fragment header: message ID 4, index 1, flags 1, length 2. */
@@ -83,10 +81,7 @@ function layout (msgs: Uint8Array[], minStart: number, out: Uint8Array | null, n
       const last = done + n === len
       if (out !== null) {
         const p = cell * CELL_BYTES + PAYLOAD_OFFSET + used
-        out[p] = id >>> 24
-        out[p + 1] = id >>> 16
-        out[p + 2] = id >>> 8
-        out[p + 3] = id
+        putU32(out, p, id)
         out[p + 4] = index
         out[p + 5] = last ? FLAG_LAST : 0
         out[p + 6] = n >>> 8
@@ -215,9 +210,7 @@ export class Reassembler {
    * `buf` too short) throws DecodeError with no state changed by this cell. `now` is in ms.
    */
   receive (buf: Uint8Array, off: number, now: number): Uint8Array[] {
-    if (!Number.isInteger(off) || off < 0 || off > buf.length - CELL_BYTES) {
-      throw new DecodeError(`truncated: no ${CELL_BYTES}-byte cell at offset ${off} of ${buf.length} bytes`)
-    }
+    checkCell(buf, off)
     const start = off + PAYLOAD_OFFSET
     const end = off + CELL_BYTES
     // Pass 1: validate every header, take nothing.
@@ -225,7 +218,7 @@ export class Reassembler {
     while (end - p >= FRAGMENT_HEADER) {
       const n = (buf[p + 6]! << 8) | buf[p + 7]!
       if (n === 0) break
-      if ((buf[p]! | buf[p + 1]! | buf[p + 2]! | buf[p + 3]!) === 0) throw new DecodeError(`fragment at payload offset ${p - start} has message ID 0`)
+      if (getU32(buf, p) === 0) throw new DecodeError(`fragment at payload offset ${p - start} has message ID 0`)
       if (buf[p + 4]! >= MAX_FRAGMENTS) throw new DecodeError(`fragment index ${buf[p + 4]!} at payload offset ${p - start} is over ${MAX_FRAGMENTS - 1}`)
       if ((buf[p + 5]! & ~FLAG_LAST) !== 0) throw new DecodeError(`unknown fragment flags ${buf[p + 5]!} at payload offset ${p - start}`)
       if (n > end - p - FRAGMENT_HEADER) throw new DecodeError(`fragment of ${n} bytes at payload offset ${p - start} overruns the payload`)
@@ -237,8 +230,7 @@ export class Reassembler {
     while (end - p >= FRAGMENT_HEADER) {
       const n = (buf[p + 6]! << 8) | buf[p + 7]!
       if (n === 0) break
-      const id = ((buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!) >>> 0
-      this.fragment(id, buf[p + 4]!, buf[p + 5]! === FLAG_LAST, buf, p + FRAGMENT_HEADER, n, now, out)
+      this.fragment(getU32(buf, p), buf[p + 4]!, buf[p + 5]! === FLAG_LAST, buf, p + FRAGMENT_HEADER, n, now, out)
       p += FRAGMENT_HEADER + n
     }
     return out

@@ -22,6 +22,11 @@ export const CELL_BYTES = 1024
 export const CELL_NONCE_BYTES = 16
 /** Bytes of a cell's body (after the nonce). */
 export const CELL_BODY_BYTES = CELL_BYTES - CELL_NONCE_BYTES
+/** Bytes of the MAC in a clear cell (BLAKE2b-128 over the payload), right after the nonce. */
+export const MAC_BYTES = 16
+export const MAC_OFFSET = CELL_NONCE_BYTES
+/** Offset of the payload in a clear cell: after the nonce and the MAC. */
+export const PAYLOAD_OFFSET = MAC_OFFSET + MAC_BYTES
 
 /** The layer of one hop, bound to that hop's layerKey and ivKey (both copied). */
 export class HopLayer {
@@ -67,7 +72,8 @@ export class HopLayer {
   }
 }
 
-function checkCell (cell: Uint8Array, off: number): void {
+/** DecodeError unless `cell` holds a whole cell at `off`. */
+export function checkCell (cell: Uint8Array, off: number): void {
   if (!Number.isInteger(off) || off < 0 || off > cell.length - CELL_BYTES) {
     throw new DecodeError(`truncated: no ${CELL_BYTES}-byte cell at offset ${off} of ${cell.length} bytes`)
   }

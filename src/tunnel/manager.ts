@@ -11,13 +11,13 @@ import type { Clock } from '../util/clock.ts'
 import type { Logger } from '../util/log.ts'
 import { compareBytes, toHex } from '../util/bytes.ts'
 import { AbortError, TimeoutError, UmbraError } from '../util/errors.ts'
-import { answerRecord, BuildStatus, HopFlag, openRecord, readReplies } from './build.ts'
+import { answerRecord, BuildStatus, HopFlag, MAX_LIFETIME_SEC, openRecord, readReplies } from './build.ts'
 import { DeliveryKind, decodeTunnelMessage, encodeTunnelMessage, type TunnelMessage } from './delivery.ts'
 import { packMessages, Reassembler } from './fragment.ts'
 import { CELL_BYTES, HopLayer } from './layer.ts'
 import { decodeBuild, decodeGateway, encodeBuild, encodeGateway, forEachCell, TunnelType } from './messages.ts'
 import { CellOutbox } from './outbox.ts'
-import { planInbound, planOutbound, type HopTarget, type PlannedBuild } from './plan.ts'
+import { planInbound, planOutbound, randomId, type HopTarget, type PlannedBuild } from './plan.ts'
 import { PeerProfiles } from './profiles.ts'
 import { ReplayFilter } from './replay.ts'
 import { TransitTable, type TransitRole } from './transit.ts'
@@ -114,9 +114,10 @@ export class TunnelManager {
   private readonly opts: TunnelOptions
   private readonly inbound = new Map<number, InboundTunnel>()
   private readonly pending = new Map<number, Pending>()
-  private readonly replay = new ReplayFilter({ rotateMs: 660_000 })
-  /** Build ephemeral keys seen (a request older than the skew window is refused anyway). */
-  private readonly ephemerals = new RecentKeys(300_000, 100_000)
+  /** Cells seen by our hops: a window as long as a transit hop can live. */
+  private readonly replay: ReplayFilter
+  /** Build ephemeral keys seen, over the whole window a request's time is accepted in (± skew). */
+  private readonly ephemerals: RecentKeys
   private readonly outbox: CellOutbox
   private readonly ownHex: string
   private readonly gwQueue = new Map<number, Uint8Array[]>()
@@ -129,6 +130,8 @@ export class TunnelManager {
   constructor (private readonly deps: TunnelDeps, opts: Partial<TunnelOptions> = {}) {
     this.opts = { ...DEFAULTS, ...opts }
     this.transit = new TransitTable(this.opts.maxTransit)
+    this.replay = new ReplayFilter({ rotateMs: MAX_LIFETIME_SEC * 1000 + GRACE_MS, crypto: deps.crypto })
+    this.ephemerals = new RecentKeys(2 * (this.opts.maxSkewSec + 1) * 1000, 100_000)
     this.outbox = new CellOutbox(deps.send, deps.maxMessage)
     this.ownHex = toHex(deps.ownId)
     this.nextMessageId = (deps.crypto.randomBytes(2)[0]! << 8) + 1
@@ -317,10 +320,10 @@ export class TunnelManager {
     const now = d.clock.now()
     if (!this.ephemerals.add(opened.ephemeral, now)) { this.stats.buildsDropped++; return }
     const r = opened.request
-    let status = admit(r, { nowSec: Math.floor(d.clock.wall() / 1000), maxSkewSec: this.opts.maxSkewSec, ownId: d.ownId, transit: this.transit })
+    const status = admit(r, { nowSec: this.nowSec(), maxSkewSec: this.opts.maxSkewSec, ownId: d.ownId, transit: this.transit })
     if (status === BuildStatus.ACCEPTED) {
       const role: TransitRole = (r.flags & HopFlag.GATEWAY) !== 0 ? 'gateway' : (r.flags & HopFlag.ENDPOINT) !== 0 ? 'endpoint' : 'participant'
-      const ok = this.transit.add({
+      this.transit.add({
         receiveId: r.receiveTunnelId,
         role,
         layer: new HopLayer(d.crypto, opened.keys.layerKey, opened.keys.ivKey),
@@ -331,7 +334,6 @@ export class TunnelManager {
         expires: now + r.lifetimeSec * 1000 + GRACE_MS,
         ...(role === 'endpoint' ? { reassembler: new Reassembler() } : {})
       })
-      if (!ok) status = BuildStatus.REFUSED_LOAD
     }
     if (status === BuildStatus.ACCEPTED) this.stats.buildsAccepted++
     else this.stats.buildsRefused++
@@ -351,7 +353,7 @@ export class TunnelManager {
    */
   async buildOutbound (hops: readonly HopTarget[], replyVia: InboundTunnel, signal?: AbortSignal): Promise<OutboundTunnel> {
     const now = this.deps.clock.now()
-    if (hops.length === 0) return new OutboundTunnel([], now, now + this.opts.lifetimeMs, this.messageId())
+    if (hops.length === 0) return new OutboundTunnel([], now + this.opts.lifetimeMs, this.messageId())
     const gw = replyVia.gateway(this.deps.ownId)
     const plan = planOutbound(this.deps.crypto, hops, { gateway: gw.id, tunnelId: gw.tunnelId }, this.nowSec(), this.lifetimeSec())
     this.deps.send(hops[0]!.id, encodeBuild(plan.firstMsgId, plan.body))
@@ -366,9 +368,9 @@ export class TunnelManager {
   async buildInbound (hops: readonly HopTarget[], sendVia: OutboundTunnel | undefined, signal?: AbortSignal): Promise<InboundTunnel> {
     const now = this.deps.clock.now()
     if (hops.length === 0) {
-      let id = this.messageId()
-      while (this.inbound.has(id) || this.transit.has(id)) id = this.messageId()
-      const t = new InboundTunnel([], now, now + this.opts.lifetimeMs, id)
+      let id = randomId(this.deps.crypto)
+      while (this.inbound.has(id) || this.transit.has(id)) id = randomId(this.deps.crypto)
+      const t = new InboundTunnel([], now + this.opts.lifetimeMs, id)
       this.inbound.set(id, t)
       return t
     }
@@ -399,8 +401,7 @@ export class TunnelManager {
         resolve: (t) => { done(); resolve(t) },
         reject: (e) => { done(); reject(e) },
         timer: setTimeout(() => {
-          const now = this.deps.clock.now()
-          for (const h of plan.hops) this.profiles.timedOut(h.idHex, now)
+          for (const h of plan.hops) this.profiles.timedOut(h.idHex)
           this.stats.buildTimeouts++
           p.reject(new TimeoutError(`tunnel build timed out after ${this.opts.buildTimeoutMs} ms`))
         }, this.opts.buildTimeoutMs)
@@ -427,7 +428,7 @@ export class TunnelManager {
       return
     }
     const ms = now - p.started
-    p.plan.hops.forEach((h, i) => { this.profiles.built(h.idHex, statuses[i] === BuildStatus.ACCEPTED, ms, now) })
+    p.plan.hops.forEach((h, i) => { this.profiles.built(h.idHex, statuses[i] === BuildStatus.ACCEPTED, ms) })
     if (statuses.some(s => s !== BuildStatus.ACCEPTED)) {
       this.stats.buildRefused++
       p.reject(new BuildRefusedError(statuses))
@@ -437,9 +438,9 @@ export class TunnelManager {
     const hops = p.plan.hops.map((h, i) => ownHop(crypto, h.id, p.plan.receiveIds[i]!, p.plan.state.hops[i]!.keys))
     const expires = p.started + this.opts.lifetimeMs
     if (p.plan.direction === 'out') {
-      p.resolve(new OutboundTunnel(hops, p.started, expires, this.messageId()))
+      p.resolve(new OutboundTunnel(hops, expires, this.messageId()))
     } else {
-      const t = new InboundTunnel(hops, p.started, expires, p.plan.ownReceiveId)
+      const t = new InboundTunnel(hops, expires, p.plan.ownReceiveId)
       this.inbound.set(t.receiveId, t)
       p.resolve(t)
     }

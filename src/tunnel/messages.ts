@@ -12,7 +12,8 @@
 import { DecodeError, LimitError } from '../util/errors.ts'
 import { CELL_BYTES } from './layer.ts'
 import { BUILD_BODY_BYTES, BUILD_RECORDS } from './build.ts'
-import { getU32, putU32 } from '../util/bytes.ts'
+import { checkU32, getU32, putU32 } from '../util/bytes.ts'
+import { DeliveryKind } from './delivery.ts'
 
 /** Message type bytes of the tunnel family. */
 export const TunnelType = { DATA: 0x30, BUILD: 0x31, GATEWAY: 0x32 } as const
@@ -22,9 +23,9 @@ export type TunnelType = typeof TunnelType[keyof typeof TunnelType]
 export function isTunnelType (t: number | undefined): boolean { return t !== undefined && t >= 0x30 && t <= 0x32 }
 
 /** Bytes of one cell entry in a DATA message: receiver's tunnel ID, then the cell. */
-const CELL_ENTRY = 4 + CELL_BYTES
+export const CELL_ENTRY = 4 + CELL_BYTES
 /** Bytes before the first cell entry of a DATA message: type, count. */
-const DATA_HEADER = 2
+export const DATA_HEADER = 2
 
 /** At most this many cells in one `TUNNEL_DATA` message. */
 export const MAX_CELLS_PER_MESSAGE = 64
@@ -39,13 +40,6 @@ export const MAX_GATEWAY_MESSAGE = 4096
 /** Bytes a `TUNNEL_GATEWAY` message adds around its tunnel message: type, tunnel ID, length. */
 export const GATEWAY_OVERHEAD = 1 + 4 + 2
 
-/** Tunnel message kinds a gateway message may carry (DELIVER_LOCAL, BUILD_REPLY; see delivery.ts). */
-const GATEWAY_KIND_LOCAL = 1
-const GATEWAY_KIND_BUILD_REPLY = 4
-
-function checkU32 (v: number, what: string): void {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new LimitError(`${what} ${v} is not a u32`)
-}
 
 
 function checkType (msg: Uint8Array, type: number, name: string): void {
@@ -64,8 +58,6 @@ export function encodeData (tunnelIds: number[], cells: Uint8Array[]): Uint8Arra
   if (c < 1 || c > MAX_CELLS_PER_MESSAGE) throw new LimitError(`DATA message with ${c} cells, not 1..${MAX_CELLS_PER_MESSAGE}`)
   if (tunnelIds.length !== c) throw new LimitError(`${tunnelIds.length} tunnel IDs for ${c} cells`)
   const out = new Uint8Array(DATA_HEADER + c * CELL_ENTRY)
-  out[0] = TunnelType.DATA
-  out[1] = c
   let at = DATA_HEADER
   for (let i = 0; i < c; i++) {
     const cell = cells[i]!
@@ -76,7 +68,18 @@ export function encodeData (tunnelIds: number[], cells: Uint8Array[]): Uint8Arra
     out.set(cell, at + 4)
     at += CELL_ENTRY
   }
-  return out
+  return finishData(out, c)
+}
+
+/**
+ * Completes a DATA message built in place (`count` cell entries written after the header): sets
+ * its type and count and returns the message's exact bytes (a view when `buf` has room left).
+ */
+export function finishData (buf: Uint8Array, count: number): Uint8Array {
+  buf[0] = TunnelType.DATA
+  buf[1] = count
+  const len = DATA_HEADER + count * CELL_ENTRY
+  return len === buf.length ? buf : buf.subarray(0, len)
 }
 
 /**
@@ -137,7 +140,7 @@ export function decodeBuild (msg: Uint8Array): { msgId: number, body: Uint8Array
 
 function checkGatewayPayload (m: Uint8Array): string | undefined {
   if (m.length < 1 || m.length > MAX_GATEWAY_MESSAGE) return `gateway tunnel message of ${m.length} bytes, not 1..${MAX_GATEWAY_MESSAGE}`
-  if (m[0] !== GATEWAY_KIND_LOCAL && m[0] !== GATEWAY_KIND_BUILD_REPLY) return `gateway tunnel message of kind ${m[0]}, not 1 or 4`
+  if (m[0] !== DeliveryKind.LOCAL && m[0] !== DeliveryKind.BUILD_REPLY) return `gateway tunnel message of kind ${m[0]}, not 1 or 4`
   return undefined
 }
 

@@ -5,11 +5,9 @@
  * straight into the message it leaves in. Bounded: cells beyond `maxQueuedCells` per router
  * are dropped (the stream layer above retransmits).
  */
-import { TunnelType, cellsPerMessage } from './messages.ts'
+import { CELL_ENTRY, DATA_HEADER, cellsPerMessage, finishData } from './messages.ts'
 import { CELL_BYTES } from './layer.ts'
 import { putU32 } from '../util/bytes.ts'
-
-const ENTRY = 4 + CELL_BYTES
 
 interface Batch { peer: Uint8Array, per: number, msgs: Uint8Array[], cur: Uint8Array | undefined, count: number, queued: number }
 
@@ -35,8 +33,8 @@ export class CellOutbox {
       this.batches.set(peerHex, b)
     }
     if (b.queued >= this.maxQueuedCells) { this.stats.dropped++; return }
-    if (b.cur === undefined) { b.cur = new Uint8Array(2 + b.per * ENTRY); b.count = 0 }
-    const at = 2 + b.count * ENTRY
+    if (b.cur === undefined) { b.cur = new Uint8Array(DATA_HEADER + b.per * CELL_ENTRY); b.count = 0 }
+    const at = DATA_HEADER + b.count * CELL_ENTRY
     const cur = b.cur
     putU32(cur, at, tunnelId)
     cur.set(buf.subarray(off, off + CELL_BYTES), at + 4)
@@ -47,10 +45,7 @@ export class CellOutbox {
   }
 
   private seal (b: Batch): void {
-    const cur = b.cur!
-    cur[0] = TunnelType.DATA
-    cur[1] = b.count
-    b.msgs.push(b.count === b.per ? cur : cur.subarray(0, 2 + b.count * ENTRY))
+    b.msgs.push(finishData(b.cur!, b.count))
     b.cur = undefined
     b.count = 0
   }

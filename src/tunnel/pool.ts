@@ -14,7 +14,9 @@ import { ConfigError, AbortError } from '../util/errors.ts'
 import { DeliveryKind, encodeTunnelMessage } from './delivery.ts'
 import type { TunnelManager } from './manager.ts'
 import type { HopTarget } from './plan.ts'
-import { pickHops, pickOne } from './select.ts'
+import { pickHops } from './select.ts'
+import { pickOne, shuffle } from '../util/random.ts'
+import { toHex } from '../util/bytes.ts'
 import type { InboundTunnel, OutboundTunnel } from './tunnel.ts'
 
 /** How a pool is shaped. */
@@ -143,6 +145,7 @@ export class TunnelPool {
   fail (t: InboundTunnel | OutboundTunnel, why: string): void {
     if (!this.remove(t)) return
     this.suspect(t.hops.map(h => h.idHex))
+    for (const h of t.hops) this.deps.manager.profiles.failed(h.idHex)
     this.deps.log.info('tunnel failed', { pool: this.name, tunnel: t.name, why })
     this.maintain()
   }
@@ -207,11 +210,7 @@ export class TunnelPool {
     }
     if (chosen.length < n) return undefined
     // Hop order is random, so suspects taken to fill up do not always sit in one position.
-    for (let i = chosen.length - 1; i > 0; i--) {
-      const j = Math.floor(this.deps.random() * (i + 1))
-      const x = chosen[i]!; chosen[i] = chosen[j]!; chosen[j] = x
-    }
-    return chosen
+    return shuffle(chosen, this.deps.random)
   }
 
   private buildIn (): void {
@@ -269,7 +268,7 @@ export class TunnelPool {
       if (out.length === 0) return
       const inb = ins[i % ins.length]!
       const token = this.deps.randomBytes(16)
-      const key = Buffer.from(token).toString('hex')
+      const key = toHex(token)
       const gw = inb.gateway(this.deps.ownId)
       const data = new Uint8Array(17)
       data[0] = TEST_TAG
@@ -286,7 +285,7 @@ export class TunnelPool {
   }
 
   private testReturned (data: Uint8Array): void {
-    const key = Buffer.from(data.subarray(1)).toString('hex')
+    const key = toHex(data.subarray(1))
     const t = this.tests.get(key)
     if (t === undefined) return
     clearTimeout(t.timer)

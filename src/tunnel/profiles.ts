@@ -17,8 +17,6 @@ export interface PeerProfile {
   failed: number
   /** Smoothed build round trip in ms (builds it took part in). */
   buildMs: number
-  /** Last time anything was recorded (ms, monotonic). */
-  lastSeen: number
 }
 
 const MAX_PROFILES = 10_000
@@ -27,32 +25,32 @@ const MAX_PROFILES = 10_000
 export class PeerProfiles {
   private readonly map = new Map<string, PeerProfile>()
 
-  private touch (id: string, now: number): PeerProfile {
+  /** The profile of `id`, made most recently used (the least recently used goes when full). */
+  private touch (id: string): PeerProfile {
     let p = this.map.get(id)
     if (p === undefined) {
       if (this.map.size >= MAX_PROFILES) this.map.delete(this.map.keys().next().value!)
-      p = { accepted: 0, refused: 0, timedOut: 0, failed: 0, buildMs: 0, lastSeen: now }
+      p = { accepted: 0, refused: 0, timedOut: 0, failed: 0, buildMs: 0 }
     } else {
       this.map.delete(id)
     }
-    p.lastSeen = now
     this.map.set(id, p)
     return p
   }
 
   /** A build through `id` was answered: accepted or refused, after `ms`. */
-  built (id: string, accepted: boolean, ms: number, now: number): void {
-    const p = this.touch(id, now)
+  built (id: string, accepted: boolean, ms: number): void {
+    const p = this.touch(id)
     if (accepted) p.accepted++
     else p.refused++
     p.buildMs = p.buildMs === 0 ? ms : p.buildMs * 0.8 + ms * 0.2
   }
 
   /** A build through `id` never came back. */
-  timedOut (id: string, now: number): void { this.touch(id, now).timedOut++ }
+  timedOut (id: string): void { this.touch(id).timedOut++ }
 
   /** A tunnel through `id` failed. */
-  failed (id: string, now: number): void { this.touch(id, now).failed++ }
+  failed (id: string): void { this.touch(id).failed++ }
 
   /**
    * The selection weight of `id`, in (0, 1]: unknown routers get 0.5, so new ones are tried;

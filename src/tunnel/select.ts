@@ -4,11 +4,6 @@
  * random source is passed in.
  */
 
-/** A uniformly random element of `list`, or undefined when it is empty. */
-export function pickOne<T> (list: readonly T[], random: () => number): T | undefined {
-  return list.length === 0 ? undefined : list[Math.floor(random() * list.length)]
-}
-
 /** A router that can be a hop. */
 export interface Candidate { idHex: string }
 

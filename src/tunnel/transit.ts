@@ -44,26 +44,21 @@ export class TransitTable {
   /** Whether another tunnel fits. */
   get full (): boolean { return this.hops.size >= this.maxTransit }
 
-  /** Adds a hop; false if its ID is taken or the table is full. */
-  add (hop: TransitHop): boolean {
-    if (this.hops.has(hop.receiveId) || this.full) return false
+  /** Adds a hop that admission (`admit.ts`: ID free, table not full) accepted. */
+  add (hop: TransitHop): void {
     this.hops.set(hop.receiveId, hop)
-    return true
   }
 
-  /** Drops expired hops; returns how many. */
-  expire (now: number): number {
-    let n = 0
+  /** Drops expired hops. */
+  expire (now: number): void {
     for (const [id, hop] of this.hops) {
       if (hop.expires <= now) {
         this.hops.delete(id)
         hop.layer.dispose()
-        n++
       } else {
         hop.reassembler?.expire(now)
       }
     }
-    return n
   }
 
   /** Drops every hop. */

@@ -8,14 +8,10 @@
  */
 import type { CryptoSuite } from '../crypto/types.ts'
 import type { HopKeys } from './build.ts'
-import { CELL_BYTES, HopLayer } from './layer.ts'
-import { PAYLOAD_OFFSET, Reassembler } from './fragment.ts'
+import { CELL_BYTES, CELL_NONCE_BYTES, HopLayer, MAC_BYTES, MAC_OFFSET, PAYLOAD_OFFSET } from './layer.ts'
+import { Reassembler } from './fragment.ts'
 import { toHex } from '../util/bytes.ts'
 
-/** Bytes of the cell MAC (BLAKE2b-128 over the 992-byte payload). */
-export const MAC_BYTES = 16
-/** Where the MAC sits in a clear cell. */
-export const MAC_OFFSET = 16
 
 /** One hop of a tunnel we built. */
 export interface OwnHop {
@@ -43,7 +39,7 @@ export function cellMacValid (crypto: CryptoSuite, macKey: Uint8Array, buf: Uint
  * MAC under `macKey` (the endpoint's on an outbound tunnel, the gateway's own on an inbound one).
  */
 export function sealClearCell (crypto: CryptoSuite, macKey: Uint8Array, cell: Uint8Array, off: number, nonces: Uint8Array, nonceOff: number): void {
-  cell.set(nonces.subarray(nonceOff, nonceOff + 16), off)
+  cell.set(nonces.subarray(nonceOff, nonceOff + CELL_NONCE_BYTES), off)
   cell.set(cellMac(crypto, macKey, cell, off), off + MAC_OFFSET)
 }
 
@@ -53,7 +49,7 @@ abstract class OwnTunnel {
   readonly name: string
   /** Tests failed in a row. */
   strikes = 0
-  constructor (readonly hops: readonly OwnHop[], readonly created: number, readonly expires: number, dir: string, id: number) {
+  constructor (readonly hops: readonly OwnHop[], readonly expires: number, dir: string, id: number) {
     this.name = `${dir}:${id.toString(16).padStart(8, '0')}`
   }
 
@@ -69,8 +65,8 @@ abstract class OwnTunnel {
 
 /** A tunnel we send through: we are its gateway. */
 export class OutboundTunnel extends OwnTunnel {
-  constructor (hops: readonly OwnHop[], created: number, expires: number, readonly localId: number) {
-    super(hops, created, expires, 'out', localId)
+  constructor (hops: readonly OwnHop[], expires: number, readonly localId: number) {
+    super(hops, expires, 'out', localId)
   }
 
   /** The first hop (undefined for a zero-hop tunnel). */
@@ -92,10 +88,10 @@ export class InboundTunnel extends OwnTunnel {
   /** Messages (DELIVER_LOCAL bodies) that came out of this tunnel. */
   onMessage: (data: Uint8Array) => void = () => {}
 
-  constructor (hops: readonly OwnHop[], created: number, expires: number,
+  constructor (hops: readonly OwnHop[], expires: number,
     /** The tunnel ID the last hop sends to us with (the gateway's, for a zero-hop tunnel). */
     readonly receiveId: number) {
-    super(hops, created, expires, 'in', receiveId)
+    super(hops, expires, 'in', receiveId)
   }
 
   /** The gateway's router ID (hex) and tunnel ID: what a lease names. Zero-hop: ourselves. */

@@ -1,4 +1,5 @@
-/** Small byte-array helpers shared across layers: hex for map keys and logs, ordering for tie-breaks. */
+/** Small byte-array helpers shared across layers: hex for map keys and logs, ordering for tie-breaks, u32s. */
+import { LimitError } from './errors.ts'
 
 /** Lowercase hex of `b` (no copy of the bytes). */
 export function toHex (b: Uint8Array): string {
@@ -10,6 +11,11 @@ export function compareBytes (a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length)
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!
   return a.length - b.length
+}
+
+/** Throws LimitError unless `v` is a u32 (`what` names it in the message). */
+export function checkU32 (v: number, what: string): void {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new LimitError(`${what} ${v} is not a u32`)
 }
 
 /** Writes `v` (a u32, not checked) big-endian at `b[at]`. */

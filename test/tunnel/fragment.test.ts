@@ -6,10 +6,10 @@
 import t from 'tap'
 import fc from 'fast-check'
 import {
-  PAYLOAD_OFFSET, PAYLOAD_BYTES, FRAGMENT_HEADER, MAX_FRAGMENTS, MAX_FRAGMENT_DATA, MAX_MESSAGE_BYTES,
+  PAYLOAD_BYTES, FRAGMENT_HEADER, MAX_FRAGMENTS, MAX_FRAGMENT_DATA, MAX_MESSAGE_BYTES,
   packMessages, Reassembler
 } from '../../src/tunnel/fragment.ts'
-import { CELL_BYTES } from '../../src/tunnel/layer.ts'
+import { CELL_BYTES, PAYLOAD_OFFSET } from '../../src/tunnel/layer.ts'
 import { MAX_TUNNEL_MESSAGE } from '../../src/tunnel/delivery.ts'
 import { ConfigError, DecodeError, LimitError } from '../../src/util/errors.ts'
 import { prng } from '../fixtures/prng.ts'
