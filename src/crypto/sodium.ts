@@ -32,8 +32,8 @@ interface RawSodium {
   _crypto_generichash (...a: number[]): number
   _crypto_kdf_hkdf_sha256_extract (...a: number[]): number
   _crypto_kdf_hkdf_sha256_expand (...a: number[]): number
-  /** Only in some builds (sumo): (c, m, mlenLo, mlenHi, nonce, ic, key). */
-  _crypto_stream_chacha20_ietf_xor_ic?: (...a: number[]) => number
+  /** Sumo builds only (this module loads the sumo build): (c, m, mlenLo, mlenHi, nonce, ic, key). */
+  _crypto_stream_chacha20_ietf_xor_ic (...a: number[]): number
 }
 
 let ready: Promise<void> | undefined
@@ -188,21 +188,8 @@ function wasmChacha20 (key: Uint8Array, nonce: Uint8Array, src: Uint8Array, srcO
   heap.set(nonce, s.base + NONCE_OFF)
   heap.set(key, s.base + KEY_OFF)
   heap.set(srcOff === 0 && len === src.length ? src : src.subarray(srcOff, srcOff + len), s.inp)
-  L._crypto_stream_chacha20_ietf_xor_ic!(s.inp, s.inp, len, 0, s.base + NONCE_OFF, counter, s.base + KEY_OFF)
+  L._crypto_stream_chacha20_ietf_xor_ic(s.inp, s.inp, len, 0, s.base + NONCE_OFF, counter, s.base + KEY_OFF)
   dst.set(heap.subarray(s.inp, s.inp + len), dstOff)
-}
-
-/** OpenSSL's IV for `chacha20`: the 32-bit block counter (little-endian), then the 12-byte nonce. */
-const chachaIv = Buffer.alloc(16)
-
-/** ChaCha20 (IETF) XOR by OpenSSL: one cipher context per call (node:crypto cannot re-IV one). */
-function opensslChacha20 (key: Uint8Array, nonce: Uint8Array, src: Uint8Array, srcOff: number, len: number,
-  dst: Uint8Array, dstOff: number, counter: number): void {
-  chachaIv.writeUInt32LE(counter, 0)
-  chachaIv.set(nonce, 4)
-  const out = createCipheriv('chacha20', key, chachaIv).update(srcOff === 0 && len === src.length ? src : src.subarray(srcOff, srcOff + len))
-  if (out.length !== len) throw new CryptoError('OpenSSL chacha20 returned a short block')
-  dst.set(out, dstOff)
 }
 
 /** One-block AES-256 on OpenSSL contexts kept for the cipher's lifetime. */
@@ -301,7 +288,6 @@ export function createCrypto (opts: CryptoOptions = {}): CryptoSuite {
     return out
   }
 
-  const streamXor = typeof lib()._crypto_stream_chacha20_ietf_xor_ic === 'function' ? wasmChacha20 : opensslChacha20
   const chacha20Xor = (key: Uint8Array, nonce: Uint8Array, src: Uint8Array, dst?: Uint8Array, srcOff = 0,
     len = src.length - srcOff, dstOff = 0, counter = 0): Uint8Array => {
     if (key.length !== 32) throw new CryptoError('ChaCha20 key must be 32 bytes')
@@ -312,7 +298,7 @@ export function createCrypto (opts: CryptoOptions = {}): CryptoSuite {
     if (!Number.isInteger(counter) || counter < 0 || counter + Math.ceil(len / 64) > 0x1_0000_0000) {
       throw new LimitError('ChaCha20 block counter out of range')
     }
-    if (len > 0) streamXor(key, nonce, src, srcOff, len, out, dstOff, counter)
+    if (len > 0) wasmChacha20(key, nonce, src, srcOff, len, out, dstOff, counter)
     return out
   }
 

@@ -9,7 +9,7 @@
  * in receive.ts, state in session.ts; layouts and the security argument in docs/garlic.md.
  */
 import type { CryptoSuite } from '../crypto/types.ts'
-import type { Destination, DestinationKeys } from '../identity/destination.ts'
+import { destinationHash, type Destination, type DestinationKeys } from '../identity/destination.ts'
 import { toHex } from '../util/bytes.ts'
 import { DecodeError, LimitError, UmbraError } from '../util/errors.ts'
 import { MAX_NS_INDEX, sealAnon, sealNs, sealNsr, startNs, type NsInitiator } from './handshake.ts'
@@ -41,7 +41,8 @@ export class Garlic {
   private readonly rx: Receiver
   private readonly table: TagTable<Inbound> = new Map()
   private readonly sessions: SessionTable
-  private readonly names = new WeakMap<Destination, { id: string, hash: Uint8Array }>()
+  /** Session IDs (destination hash, hex) per destination object. */
+  private readonly names = new WeakMap<Destination, string>()
   private lastNow = 0
 
   /** `keys` is the local destination; throws ConfigError for bad options. */
@@ -62,11 +63,10 @@ export class Garlic {
     }
   }
 
-  private name (d: Destination): { id: string, hash: Uint8Array } {
+  private name (d: Destination): string {
     let n = this.names.get(d)
     if (n === undefined) {
-      const hash = this.crypto.sha256(d.bytes)
-      n = { id: toHex(hash), hash }
+      n = toHex(destinationHash(this.crypto, d.bytes))
       this.names.set(d, n)
     }
     return n
@@ -93,7 +93,7 @@ export class Garlic {
    * `2 + leaseSetBytes` when bundling.
    */
   overhead (to: Destination, leaseSetBytes = 0, now = this.lastNow): number {
-    return planOverhead(this.plan(this.sessions.get(this.name(to).id), now), leaseSetBytes)
+    return planOverhead(this.plan(this.sessions.get(this.name(to)), now), leaseSetBytes)
   }
 
   /**
@@ -105,7 +105,7 @@ export class Garlic {
    */
   seal (to: Destination, payload: Uint8Array, now: number, leaseSet?: Uint8Array): Uint8Array {
     checkLeaseSet(leaseSet)
-    const { id, hash } = this.name(to)
+    const id = this.name(to)
     let s = this.sessions.get(id)
     const plan = this.plan(s, now)
     const size = planOverhead(plan, leaseSet?.length ?? 0) + payload.length
@@ -113,7 +113,7 @@ export class Garlic {
     if (now > this.lastNow) this.lastNow = now
     // Before any state changes: throws CryptoError if `to` has a low-order X25519 key.
     const hs = plan === 'ns' ? startNs(this.crypto, this.keys.encryption, to.encryptionKey) : undefined
-    if (s === undefined) s = this.sessions.create(id, hash, to, now)
+    if (s === undefined) s = this.sessions.create(id, to, now)
     else this.sessions.touch(s, now)
     if (hs !== undefined) this.startHandshake(s, hs, now)
     const h = s.current
@@ -206,14 +206,14 @@ export class Garlic {
    * ES go unanswered). Returns whether there was one.
    */
   forget (to: Destination): boolean {
-    const s = this.sessions.get(this.name(to).id)
+    const s = this.sessions.get(this.name(to))
     if (s !== undefined) this.sessions.delete(s)
     return s !== undefined
   }
 
   /** The state of the session with `to` (diagnostics and tests). */
   sessionState (to: Destination): 'none' | 'pending' | 'replying' | 'established' {
-    return this.sessions.get(this.name(to).id)?.current?.phase.kind ?? 'none'
+    return this.sessions.get(this.name(to))?.current?.phase.kind ?? 'none'
   }
 
   /** Tags currently expected across all sessions (memory diagnostics). */

@@ -204,8 +204,3 @@ export function openAnon (c: CryptoSuite, s: KeyPair, msg: Uint8Array): Uint8Arr
   ss.mixKey(c.x25519(s.secretKey, e))
   return ss.decryptAndHash(msg.subarray(ANON_HEADER_BYTES))
 }
-
-/** Constant-time comparison of two keys (false for different lengths). */
-export function sameKey (c: CryptoSuite, a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && c.equal(a, b)
-}

@@ -20,8 +20,6 @@ export const FLAG_LEASE_SET = 0x80
 
 /** Largest garlic message accepted or produced. */
 export const MAX_MESSAGE_BYTES = 65536
-/** Largest bundled LeaseSet (the router parses and verifies it; here it is opaque bytes). */
-export { MAX_LEASE_SET_BYTES }
 
 /** Sizes of the wire fields. */
 export const KEY_BYTES = 32

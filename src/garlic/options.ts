@@ -78,6 +78,8 @@ export function resolveOptions (opts: GarlicOptions = {}): ResolvedOptions {
 export interface Opened {
   /** The sender, or undefined for an anonymous message. */
   from?: Destination
+  /** The sender's destination hash in hex (SHA-256 of its bytes), with `from`. */
+  fromId?: string
   payload: Uint8Array
   /** A LeaseSet the sender bundled (opaque bytes; the router verifies it). */
   leaseSet?: Uint8Array

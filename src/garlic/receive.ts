@@ -8,9 +8,9 @@
  * the handshake functions are turned into drops by the caller. Nothing here does I/O.
  */
 import type { CryptoSuite } from '../crypto/types.ts'
-import { parseDestination, type DestinationKeys } from '../identity/destination.ts'
+import { destinationHash, parseDestination, type DestinationKeys } from '../identity/destination.ts'
 import { toHex } from '../util/bytes.ts'
-import { completeNs, nsrAd, openAnon, openNs, openNsrBody, respondNs, sameKey, type NsReceived, type NsrKeys } from './handshake.ts'
+import { completeNs, nsrAd, openAnon, openNs, openNsrBody, respondNs, type NsReceived, type NsrKeys } from './handshake.ts'
 import {
   ES_HEADER_BYTES, ES_OVERHEAD, FLAG_LEASE_SET, NS_HEADER_BYTES, NS_OVERHEAD, NSR_HEADER_BYTES, NSR_OVERHEAD, TAG_BYTES, TYPE_NSR,
   decodeBody, decodeNsBody, readU16, seconds, type DropReason
@@ -31,7 +31,7 @@ export interface Receiver {
 }
 
 function result (s: Session, body: { payload: Uint8Array, leaseSet?: Uint8Array }): Opened {
-  const r: Opened = { from: s.remote, payload: body.payload }
+  const r: Opened = { from: s.remote, fromId: s.id, payload: body.payload }
   if (body.leaseSet !== undefined) r.leaseSet = body.leaseSet
   return r
 }
@@ -95,7 +95,7 @@ export function openNsr (rx: Receiver, msg: Uint8Array, now: number): Opened | D
     h.inbound.push(new Inbound(c, rx.table, rx.window, h, 'es', k.ba.tagKey, c.aeadCipher(k.ba.key)))
     wipeKeys(c, k)
   } else {
-    if (!sameKey(c, eB, ib.nsr.eB)) return 'auth'
+    if (!c.equal(eB, ib.nsr.eB)) return 'auth'
     plain = openNsrBody(ib.nsr.cipher, ib.nsr.ad[flag], n, msg)
     if (plain === undefined) return 'auth'
   }
@@ -133,14 +133,13 @@ export function openNewSession (rx: Receiver, msg: Uint8Array, now: number): Ope
   try {
     const body = decodeNsBody(ns.body)
     const from = parseDestination(body.destination)
-    if (!sameKey(rx.c, from.encryptionKey, ns.remoteStatic)) return 'sender-mismatch'
+    if (!rx.c.equal(from.encryptionKey, ns.remoteStatic)) return 'sender-mismatch'
     const verdict = rx.replay.check(replayKey, body.timestamp, seconds(now))
     if (verdict !== 'ok') return verdict
     rx.replay.add(replayKey, body.timestamp)
     if (!rx.replay.has(eHex)) rx.replay.add(eHex, body.timestamp)
-    const hash = rx.c.sha256(from.bytes)
-    const id = toHex(hash)
-    const s = rx.sessions.get(id) ?? rx.sessions.create(id, hash, from, now)
+    const id = toHex(destinationHash(rx.c, from.bytes))
+    const s = rx.sessions.get(id) ?? rx.sessions.create(id, from, now)
     // A retransmission of a handshake we hold delivers its payload and changes nothing else.
     const h = s.find(eHex) ?? adopt(rx, s, eHex, ns, now)
     s.receivedOn(h, now)

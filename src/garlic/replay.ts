@@ -30,8 +30,6 @@ export class ReplayCache {
     readonly maxSkewSec: number
   ) {}
 
-  /** Number of cached entries. */
-  get size (): number { return this.seen.size }
 
   /** Whether `key` is cached (a cheap pre-check before any DH). */
   has (key: string): boolean { return this.seen.has(key) }

@@ -152,7 +152,6 @@ export class Session {
 
   constructor (
     readonly id: string,
-    readonly hash: Uint8Array,
     readonly remote: Destination,
     public lastUsed: number
   ) {}
@@ -218,13 +217,13 @@ export class SessionTable {
   }
 
   /** A new session; evicts the least recently used one when the table is full. */
-  create (id: string, hash: Uint8Array, remote: Destination, now: number): Session {
+  create (id: string, remote: Destination, now: number): Session {
     while (this.map.size >= this.max) {
       const lru = this.map.values().next()
       if (lru.done === true) break
       this.delete(lru.value)
     }
-    const s = new Session(id, hash, remote, now)
+    const s = new Session(id, remote, now)
     this.map.set(id, s)
     return s
   }

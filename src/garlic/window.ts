@@ -116,12 +116,6 @@ export class TagWindow<T> {
     }
   }
 
-  /** Number of tags currently registered (window and checkpoints). */
-  get live (): number {
-    let k = this.checkpoints.size
-    for (const v of this.nums) if (v >= 0) k++
-    return k
-  }
 
   private clearRing (): void {
     for (let i = 0; i < this.ids.length; i++) {

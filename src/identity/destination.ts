@@ -210,6 +210,11 @@ export function b32Address (crypto: CryptoSuite, publicBytes: Uint8Array): strin
   return base32Encode(destinationHash(crypto, publicBytes)) + B32_SUFFIX
 }
 
+/** Whether `name` ends in `.b32.umbra` or `.b32.i2p` (any case): a b32 address, if well formed. */
+export function isB32Address (name: string): boolean {
+  return /\.b32\.(umbra|i2p)$/i.test(name)
+}
+
 /**
  * The 32-byte destination hash named by `<52 chars>.b32.umbra` or `<52 chars>.b32.i2p`
  * (case-insensitive). Throws DecodeError for anything else, including longer b33 names.

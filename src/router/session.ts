@@ -9,7 +9,7 @@
  */
 import type { CryptoSuite } from '../crypto/types.ts'
 import {
-  b32Address, destinationHash, parseB32Address, parseDestination, generateDestination,
+  b32Address, destinationHash, isB32Address, parseB32Address, parseDestination, generateDestination,
   type Destination, type DestinationKeys
 } from '../identity/destination.ts'
 import { parseLeaseSet, signLeaseSet, verifyLeaseSet, type LeaseSet, type Lease } from '../identity/lease-set.ts'
@@ -18,9 +18,10 @@ import type { NetDb } from '../netdb/netdb.ts'
 import { Garlic } from '../garlic/garlic.ts'
 import { StreamManager } from '../streaming/manager.ts'
 import type { StreamSocket } from '../streaming/socket.ts'
-import { decodeRepliable, encodeRepliable, Protocol } from '../streaming/datagram.ts'
+import { decodeRepliable, encodeRepliable } from '../streaming/datagram.ts'
+import { Protocol } from '../streaming/protocol.ts'
 import { DeliveryKind, deliveryOverhead, encodeTunnelMessage } from '../tunnel/delivery.ts'
-import { FRAGMENT_HEADER, PAYLOAD_BYTES } from '../tunnel/fragment.ts'
+import { MAX_FRAGMENT_DATA } from '../tunnel/fragment.ts'
 import { ES_OVERHEAD } from '../garlic/layout.ts'
 import { HEADER_BYTES as STREAM_HEADER_BYTES } from '../streaming/packet.ts'
 import type { TunnelManager } from '../tunnel/manager.ts'
@@ -99,7 +100,8 @@ export class DestinationSession {
   readonly keys: DestinationKeys
   /** `<52 chars>.b32.umbra` */
   readonly address: string
-  /** The destination hash in hex. */
+  /** The destination hash, and in hex. */
+  readonly hash: Uint8Array
   readonly hashHex: string
   readonly pool: TunnelPool
   readonly garlic: Garlic
@@ -120,7 +122,8 @@ export class DestinationSession {
     const crypto = deps.crypto
     this.keys = opts.keys ?? generateDestination(crypto)
     this.address = b32Address(crypto, this.keys.destination.bytes)
-    this.hashHex = toHex(destinationHash(crypto, this.keys.destination.bytes))
+    this.hash = destinationHash(crypto, this.keys.destination.bytes)
+    this.hashHex = toHex(this.hash)
     this.garlic = new Garlic(crypto, this.keys)
     this.pool = new TunnelPool({ ...deps.pool, manager: deps.tunnels, clock: deps.clock, log: deps.log }, opts.pool, this.address.slice(0, 8))
     this.pool.onMessage = (data) => { this.receive(data) }
@@ -173,7 +176,7 @@ export class DestinationSession {
       this.dispatch(hex, r, this.garlic.sealAnonymous(r.dest, clove))
       return
     }
-    const signed = encodeRepliable(this.deps.crypto, this.keys, destinationHash(this.deps.crypto, r.dest.bytes), payload)
+    const signed = encodeRepliable(this.deps.crypto, this.keys, Buffer.from(hex, 'hex'), payload)
     this.sendClove(hex, Protocol.REPLIABLE, opts.fromPort ?? 0, opts.toPort ?? 0, signed)
   }
 
@@ -192,7 +195,7 @@ export class DestinationSession {
   private async resolve (to: string | Destination, signal?: AbortSignal): Promise<string> {
     let hash: Uint8Array
     let dest: Destination | undefined
-    if (typeof to !== 'string') { dest = to; hash = destinationHash(this.deps.crypto, to.bytes) } else if (/\.b32\.(umbra|i2p)$/i.test(to)) {
+    if (typeof to !== 'string') { dest = to; hash = destinationHash(this.deps.crypto, to.bytes) } else if (isB32Address(to)) {
       hash = parseB32Address(to)
     } else {
       dest = parseDestination(to)
@@ -287,9 +290,8 @@ export class DestinationSession {
     const opened = this.garlic.open(data, this.deps.clock.wall())
     if (opened === undefined) { this.stats.dropped++; return }
     this.stats.received++
-    let fromHex: string | undefined
-    if (opened.from !== undefined) {
-      fromHex = toHex(destinationHash(this.deps.crypto, opened.from.bytes))
+    const fromHex = opened.fromId
+    if (opened.from !== undefined && fromHex !== undefined) {
       if (opened.leaseSet !== undefined) this.takeBundled(opened.from, opened.leaseSet)
       this.remember(fromHex, opened.from).heard = this.deps.clock.now()
     }
@@ -300,7 +302,7 @@ export class DestinationSession {
       this.streams.receive(fromHex, clove.fromPort, clove.toPort, clove.data)
     } else if (clove.protocol === Protocol.REPLIABLE) {
       try {
-        const d = decodeRepliable(this.deps.crypto, clove.data, destinationHash(this.deps.crypto, this.keys.destination.bytes))
+        const d = decodeRepliable(this.deps.crypto, clove.data, this.hash)
         this.onDatagram({ from: d.from, protocol: clove.protocol, fromPort: clove.fromPort, toPort: clove.toPort, payload: d.payload })
       } catch { this.stats.dropped++ }
     } else {
@@ -384,6 +386,6 @@ export class DestinationSession {
  * clove header, the stream header and 16 bytes of room for selective acks and options.
  */
 export function defaultMss (): number {
-  return PAYLOAD_BYTES - FRAGMENT_HEADER - deliveryOverhead(DeliveryKind.TUNNEL) - deliveryOverhead(DeliveryKind.LOCAL) -
+  return MAX_FRAGMENT_DATA - deliveryOverhead(DeliveryKind.TUNNEL) - deliveryOverhead(DeliveryKind.LOCAL) -
     ES_OVERHEAD - CLOVE_HEADER - STREAM_HEADER_BYTES - 16
 }

@@ -20,8 +20,6 @@ import { DESTINATION_BYTES, readDestination, type Destination, type DestinationK
 import { CryptoError, DecodeError, LimitError } from '../util/errors.ts'
 import { Reader } from '../wire/reader.ts'
 
-export { Protocol, type ProtocolNumber } from './protocol.ts'
-
 /** Largest payload of a repliable datagram (as SAM). */
 export const MAX_REPLIABLE_PAYLOAD = 31744
 /** Largest payload of a raw datagram (as SAM). */

@@ -29,6 +29,4 @@ export class ExpiringMap<K, V> {
     return undefined
   }
 
-  /** Entries held (expired ones included until looked up or evicted). */
-  get size (): number { return this.entries.size }
 }

@@ -7,7 +7,7 @@
  * It knows nothing of tunnels: the router passes protocol-6 messages to `receive`.
  */
 import { randomInt } from 'node:crypto'
-import { abortReason, throwIfAborted } from '../util/abort.ts'
+import { raceSignal, throwIfAborted } from '../util/abort.ts'
 import type { Clock } from '../util/clock.ts'
 import { ClosedError, ConfigError, LimitError } from '../util/errors.ts'
 import { Connection } from './connection.ts'
@@ -94,22 +94,9 @@ export class StreamManager {
     const conn = Connection.connect({ ...this.streamOpts, ...timeout, localId, now })
     const e = this.register(conn, to, fromPort, toPort, undefined, { remote: to, fromPort, toPort, initiator: true })
     const done = new Promise<StreamSocket>((resolve, reject) => { e.connecting = { resolve, reject } })
-    const signal = opts.signal
-    const onAbort = (): void => {
-      const c = e.connecting
-      if (c === undefined) return
-      e.connecting = undefined
-      c.reject(abortReason(signal!))
-      e.socket.destroy()
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
     if (opts.data !== undefined && opts.data.length > 0) e.socket.write(opts.data)
     this.schedule(e)
-    try {
-      return await done
-    } finally {
-      signal?.removeEventListener('abort', onAbort)
-    }
+    return await raceSignal(done, opts.signal, () => { e.connecting = undefined; e.socket.destroy() })
   }
 
   /**

@@ -7,8 +7,9 @@ import fc from 'fast-check'
 import { loadCrypto } from '../../src/crypto/index.ts'
 import { destinationHash, generateDestination } from '../../src/identity/destination.ts'
 import {
-  decodeRaw, decodeRepliable, encodeRaw, encodeRepliable, MAX_RAW_PAYLOAD, MAX_REPLIABLE_PAYLOAD, Protocol, REPLIABLE_OVERHEAD
+  decodeRaw, decodeRepliable, encodeRaw, encodeRepliable, MAX_RAW_PAYLOAD, MAX_REPLIABLE_PAYLOAD, REPLIABLE_OVERHEAD
 } from '../../src/streaming/datagram.ts'
+import { Protocol } from '../../src/streaming/protocol.ts'
 import { CryptoError, DecodeError, LimitError } from '../../src/util/errors.ts'
 
 const crypto = await loadCrypto()

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto'
 import { base32Encode } from '../../wire/base32.ts'
 import { base64I2pDecode, base64I2pEncode } from '../../wire/base64i2p.ts'
 import { DecodeError } from '../../util/errors.ts'
+import { B32_SUFFIX } from '../../identity/destination.ts'
 
 /** Key fields (256 + 128) and the certificate header (type u8, length u16) before the payload. */
 const CERT_OFFSET = 384
@@ -41,5 +42,5 @@ export function publicFromPrivate (privateKey: string): string {
 export function b32AddressOf (destination: string): string {
   const bytes = base64I2pDecode(destination, MAX_KEY_BYTES)
   if (bytes.length < MIN_DESTINATION) throw new DecodeError(`destination of ${bytes.length} bytes is too short`)
-  return base32Encode(createHash('sha256').update(bytes).digest()) + '.b32.umbra'
+  return base32Encode(createHash('sha256').update(bytes).digest()) + B32_SUFFIX
 }

@@ -7,7 +7,7 @@
  */
 import { timingSafeEqual, createHash } from 'node:crypto'
 import {
-  destinationFromPrivate, destinationHash, destinationToBase64, generateDestination, parseB32Address,
+  destinationFromPrivate, destinationHash, destinationToBase64, generateDestination, isB32Address, parseB32Address,
   parseDestination, privateKeyToBase64, type DestinationKeys
 } from '../../identity/destination.ts'
 import type { StreamSocket } from '../../streaming/socket.ts'
@@ -263,7 +263,7 @@ async function streamConnect (c: SamConnection, cmd: SamLine): Promise<void> {
 /** INVALID_KEY for a DESTINATION that is neither a b32 address nor a destination. */
 function checkDestinationSyntax (to: string): void {
   try {
-    if (/\.b32\.(umbra|i2p)$/i.test(to)) parseB32Address(to)
+    if (isB32Address(to)) parseB32Address(to)
     else parseDestination(to)
   } catch (err) {
     throw new SamRequestError('INVALID_KEY', `not a destination or b32 address: ${err instanceof Error ? err.message : ''}`)
@@ -323,7 +323,7 @@ async function namingLookup (c: SamConnection, cmd: SamLine): Promise<void> {
     ok(c.session.publicB64)
     return
   }
-  if (/\.b32\.(umbra|i2p)$/i.test(name)) {
+  if (isB32Address(name)) {
     let hash
     try { hash = parseB32Address(name) } catch (err) { throw new SamRequestError('INVALID_KEY', err instanceof Error ? err.message : 'bad b32 address') }
     const signal = AbortSignal.timeout(c.ctx.limits.lookupTimeoutMs)

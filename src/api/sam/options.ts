@@ -6,16 +6,13 @@
  */
 import type { PoolSettings } from '../../tunnel/pool.ts'
 import { SamRequestError } from './result.ts'
+import { Protocol } from '../../streaming/protocol.ts'
 
 /** Styles of a session or subsession that carry data. */
 export type DataStyle = 'STREAM' | 'DATAGRAM' | 'RAW'
 /** Every style SESSION CREATE takes (MASTER is PRIMARY's old name). */
 export type Style = DataStyle | 'PRIMARY'
 
-/** Protocol numbers (I2CP): streaming, repliable datagram, raw datagram. */
-export const PROTO_STREAMING = 6
-export const PROTO_DATAGRAM = 17
-export const PROTO_RAW = 18
 /** Protocols RAW sessions may not use (they belong to other styles). */
 const RESERVED_RAW = new Set([6, 17, 19, 20])
 
@@ -68,12 +65,12 @@ export function boolArg (args: ReadonlyMap<string, string>, key: string, dflt: b
 export function parseSubSpec (style: DataStyle, args: ReadonlyMap<string, string>): SubSpec {
   const fromPort = intArg(args, 'FROM_PORT', 0, 0, 65535)
   const toPort = intArg(args, 'TO_PORT', 0, 0, 65535)
-  const protocol = style === 'RAW' ? intArg(args, 'PROTOCOL', PROTO_RAW, 0, 255) : style === 'DATAGRAM' ? PROTO_DATAGRAM : PROTO_STREAMING
+  const protocol = style === 'RAW' ? intArg(args, 'PROTOCOL', Protocol.RAW, 0, 255) : style === 'DATAGRAM' ? Protocol.REPLIABLE : Protocol.STREAMING
   if (style === 'RAW' && RESERVED_RAW.has(protocol)) throw new SamRequestError('I2P_ERROR', `PROTOCOL ${protocol} is not allowed for RAW`)
   const listenPort = intArg(args, 'LISTEN_PORT', fromPort, 0, 65535)
   if (style === 'STREAM' && listenPort !== fromPort && listenPort !== 0) throw new SamRequestError('I2P_ERROR', 'LISTEN_PORT of a STREAM subsession must be FROM_PORT or 0')
   const listenProtocol = style === 'RAW' ? intArg(args, 'LISTEN_PROTOCOL', protocol, 0, 255) : protocol
-  if (style === 'RAW' && listenProtocol === PROTO_STREAMING) throw new SamRequestError('I2P_ERROR', 'LISTEN_PROTOCOL 6 is not allowed')
+  if (style === 'RAW' && listenProtocol === Protocol.STREAMING) throw new SamRequestError('I2P_ERROR', 'LISTEN_PROTOCOL 6 is not allowed')
   let forward: SubSpec['forward']
   if (style !== 'STREAM') {
     const port = intArg(args, 'PORT', 0, 0, 65535)

@@ -12,7 +12,8 @@ import type { StreamSocket } from '../../streaming/socket.ts'
 import type { Logger } from '../../util/log.ts'
 import { spliceToTcp } from '../splice.ts'
 import { formatLine } from './line.ts'
-import { PROTO_DATAGRAM, type SubSpec } from './options.ts'
+import type { SubSpec } from './options.ts'
+import { Protocol } from '../../streaming/protocol.ts'
 
 /** Per-session bounds. */
 export interface SessionLimits {
@@ -170,7 +171,7 @@ export class SamSession {
     if (this.closed) return
     this.stats.datagramsIn++
     const repliable = d.from !== undefined
-    const sub = repliable && d.protocol === PROTO_DATAGRAM ? this.route('DATAGRAM', d.toPort) : this.route('RAW', d.toPort, d.protocol)
+    const sub = repliable && d.protocol === Protocol.REPLIABLE ? this.route('DATAGRAM', d.toPort) : this.route('RAW', d.toPort, d.protocol)
     if (sub === undefined) { this.stats.datagramsDropped++; return }
     const payload = Buffer.from(d.payload.buffer, d.payload.byteOffset, d.payload.byteLength)
     const from = d.from !== undefined ? destinationToBase64(d.from) : undefined
