@@ -173,8 +173,13 @@ export class NetDb {
   acceptRouterInfo (bytes: Uint8Array): Verified<RouterInfo> {
     const rec = (this.held(RecordKind.ROUTER_INFO, bytes) ??
       verifyRecord(this.deps.crypto, RecordKind.ROUTER_INFO, bytes, this.deps.clock.wall(), this.o.policy)) as RouterInfoRecord
-    if (!this.banned(rec.key) && this.store.put(rec) === 'stored') this.addPeer(rec)
+    if (!this.banned(rec.key)) this.keep(rec)
     return rec.info
+  }
+
+  /** Stores a verified record; a RouterInfo that is new or newer also enters the routing table. */
+  private keep (rec: NetDbRecord): void {
+    if (this.store.put(rec) === 'stored' && rec.kind === RecordKind.ROUTER_INFO) this.addPeer(rec)
   }
 
   /** Whether `peerId` is banned now. */
@@ -199,7 +204,7 @@ export class NetDb {
 
   private onStore (from: Uint8Array, m: StoreMsg): void {
     const rec = this.verify(from, m.kind, m.record)
-    if (rec !== undefined && this.store.put(rec) === 'stored' && rec.kind === RecordKind.ROUTER_INFO) this.addPeer(rec)
+    if (rec !== undefined) this.keep(rec)
     // An acknowledgement means "stored durably": it waits for the database commit.
     if (m.token !== 0) {
       const ack = encodeNetDb({ type: NetDbType.STORE_ACK, token: m.token, accepted: rec !== undefined })
@@ -234,8 +239,10 @@ export class NetDb {
     const rec = this.verify(from, m.kind, m.record, p.key)
     if (rec === undefined) { this.failQuery(m.queryId); return }
     this.pending.delete(m.queryId)
-    if (this.store.put(rec) === 'stored' && rec.kind === RecordKind.ROUTER_INFO) this.addPeer(rec)
-    p.lookup.onFound(from, this.deps.clock.now())
+    const now = this.deps.clock.now()
+    this.table.markSeen(from, now)
+    this.keep(rec)
+    p.lookup.onFound(from, now)
     p.onRecord(rec)
     p.wake()
   }
@@ -244,16 +251,18 @@ export class NetDb {
     const p = this.pending.get(m.queryId)
     if (p === undefined || !this.deps.crypto.equal(p.peer.id, from)) return
     this.pending.delete(m.queryId)
+    const now = this.deps.clock.now()
+    this.table.markSeen(from, now)
     const peers: NetDbPeer[] = []
     for (const raw of m.infos) {
       const rec = this.verify(from, RecordKind.ROUTER_INFO, raw)
       if (rec === undefined || rec.kind !== RecordKind.ROUTER_INFO) continue
       const known = this.store.get(RecordKind.ROUTER_INFO, rec.key) as RouterInfoRecord | undefined
       const best = known !== undefined && known.published >= rec.published ? known : rec
-      if (best === rec && this.store.put(rec) === 'stored') this.addPeer(rec)
+      if (best === rec) this.keep(rec)
       peers.push({ id: best.key, rec: best })
     }
-    p.lookup.onCloser(from, peers, this.deps.clock.now())
+    p.lookup.onCloser(from, peers, now)
     p.wake()
   }
 
@@ -384,7 +393,10 @@ export class NetDb {
     return n
   }
 
-  /** Keeps the valid seed RouterInfos (bytes), publishes our own RouterInfo and explores toward our ID; returns routers known after. */
+  /**
+   * Keeps the valid seed RouterInfos (bytes) and publishes our own RouterInfo, which explores
+   * toward our ID on the way; returns routers known after.
+   */
   async bootstrap (seeds: Uint8Array[]): Promise<number> {
     for (const raw of seeds) {
       try {
@@ -394,7 +406,6 @@ export class NetDb {
       }
     }
     await this.publishSelf()
-    await this.explore(this.deps.ownId).catch(() => 0)
     return this.table.size
   }
 

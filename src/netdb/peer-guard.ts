@@ -26,7 +26,7 @@ export class PeerGuard {
   private readonly peers = new Map<string, Entry>()
   private readonly o: PeerGuardOptions
   /** Counters for status. */
-  readonly counters = { rateLimited: 0, poisoned: 0, bans: 0 }
+  readonly counters = { rateLimited: 0, bans: 0 }
 
   constructor (opts: Partial<PeerGuardOptions> = {}) {
     this.o = { ratePerSec: 200, burst: 400, maxPenalties: 3, banMs: 3600_000, maxPeers: 10_000, ...opts }
@@ -56,7 +56,6 @@ export class PeerGuard {
   /** Counts a poisoned record against `peer`; returns true when that earns a ban. */
   penalize (peer: string, now: number): boolean {
     const e = this.entry(peer, now)
-    this.counters.poisoned++
     if (++e.penalties < this.o.maxPenalties) return false
     e.penalties = 0
     e.bannedUntil = now + this.o.banMs
@@ -67,6 +66,4 @@ export class PeerGuard {
   /** Whether `peer` is banned now. */
   banned (peer: string, now: number): boolean { return (this.peers.get(peer)?.bannedUntil ?? 0) > now }
 
-  /** Penalties counted against `peer` since its last ban. */
-  penalties (peer: string): number { return this.peers.get(peer)?.penalties ?? 0 }
 }

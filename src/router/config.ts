@@ -16,6 +16,7 @@ import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { isIP } from 'node:net'
 import { ConfigError } from '../util/errors.ts'
+import { isLoopbackHost } from '../util/net.ts'
 import type { LogLevel } from '../util/log.ts'
 import { parseLogFormat, parseLogLevel, type LogFormat } from '../util/log-writer.ts'
 import { parseTransportUrl } from '../../transports/url.ts'
@@ -269,14 +270,7 @@ export function parseControlAddress (s: string, where: string): ControlAddress |
   return { host, port }
 }
 
-/** Whether `host` is a loopback address or `localhost`. */
-export function isLoopbackHost (host: string): boolean {
-  const h = host.toLowerCase()
-  if (h === 'localhost') return true
-  if (isIP(h) === 4) return h.startsWith('127.')
-  if (isIP(h) === 6) return h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h)
-  return false
-}
+export { isLoopbackHost }
 
 /** `host:port` (IPv6 in brackets) or `unix:/path`. */
 export function formatControlAddress (a: ControlAddress): string {

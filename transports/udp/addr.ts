@@ -26,9 +26,7 @@ export function formatUdpAddr (ip: string, port: number): string {
 }
 
 /** Whether `ip` (an IP literal) is a loopback address. */
-export function isLoopback (ip: string): boolean {
-  return ip.startsWith('127.') || ip === '::1' || ip.startsWith('::ffff:127.')
-}
+export { isLoopbackHost as isLoopback } from '../../src/util/net.ts'
 
 /** Whether `ip` is the unspecified (wildcard) address of its family. */
 export function isWildcard (ip: string): boolean {

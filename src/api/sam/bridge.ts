@@ -5,7 +5,7 @@
  * limits: `docs/sam.md`.
  */
 import * as net from 'node:net'
-import { isLoopbackHost } from '../../router/config.ts'
+import { isLoopbackHost } from '../../util/net.ts'
 import { ConfigError } from '../../util/errors.ts'
 import { silentLogger, type Logger } from '../../util/log.ts'
 import { SamConnection } from './conn.ts'
