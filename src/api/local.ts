@@ -30,6 +30,14 @@ export interface LocalApis {
   close (): Promise<void>
 }
 
+/** How the services are reached, as `umbra router` prints them: `host:port udp:port` / `host:port`, or `off`. */
+export function describeApis (apis: LocalApis): { sam: string, socks: string } {
+  return {
+    sam: apis.sam !== undefined ? `${apis.sam.bind}:${apis.sam.port} udp:${apis.sam.udpPort}` : 'off',
+    socks: apis.socks !== undefined ? `${apis.socks.host}:${apis.socks.port}` : 'off'
+  }
+}
+
 /** Opens SOCKS streams from one lazily created transient destination (see module doc). */
 function socksConnector (host: RouterHost): { connect: SocksOptions['connect'], close: () => Promise<void> } {
   let client: Promise<DestinationSession> | undefined

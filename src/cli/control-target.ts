@@ -19,7 +19,7 @@ export interface TargetOptions {
 }
 
 /** Resolves the control API's base URL; ConfigError for contradictory options or a bad config. */
-export async function findControlApi (o: TargetOptions, env: NodeJS.ProcessEnv = process.env): Promise<ControlTarget> {
+async function findControlApi (o: TargetOptions, env: NodeJS.ProcessEnv = process.env): Promise<ControlTarget> {
   if (o.api !== undefined) {
     if (o.dataDir !== undefined || o.config !== undefined) throw new ConfigError('give either --api or --data-dir/--config, not both')
     if (o.api.startsWith('unix:/')) return { url: o.api }

@@ -13,7 +13,7 @@
  * the exit. Exit codes: 0 clean stop, 1 runtime failure, 2 bad config or arguments.
  */
 import { startControlApi, type ControlApi } from '../api/control.ts'
-import { startLocalApis, type LocalApis } from '../api/local.ts'
+import { describeApis, startLocalApis, type LocalApis } from '../api/local.ts'
 import { routerHost } from '../api/host.ts'
 import { loadConfig, type ConfigFlags, type ResolvedConfig } from '../router/config.ts'
 import { readControlFile, removeControlFile, removeControlFileSync, writeControlFile } from '../router/control-file.ts'
@@ -22,6 +22,7 @@ import { decodeInfos, type SeedEntry } from '../router/seed-file.ts'
 import { loadSeeds } from '../router/seeds.ts'
 import { controlGet } from '../api/control-client.ts'
 import { ConfigError } from '../util/errors.ts'
+import { toHex } from '../util/bytes.ts'
 import { createLogger } from '../util/log-writer.ts'
 import type { Logger } from '../util/log.ts'
 import { failure, parse } from './args.ts'
@@ -164,8 +165,9 @@ export async function runRouter (argv: string[]): Promise<number> {
   console.log(`info       ${Buffer.from(router.info.raw).toString('base64')}`)
   console.log(`control    ${api?.url ?? 'off'}`)
   for (const t of apis.tunnels) console.log(`tunnel     ${t.name} ${t.address}`)
-  console.log(`sam        ${apis.sam !== undefined ? `${apis.sam.bind}:${apis.sam.port} udp:${apis.sam.udpPort}` : 'off'}`)
-  console.log(`socks      ${apis.socks !== undefined ? `${apis.socks.host}:${apis.socks.port}` : 'off'}`)
+  const where = describeApis(apis)
+  console.log(`sam        ${where.sam}`)
+  console.log(`socks      ${where.socks}`)
   log.info('router started', {
     id: router.idHex,
     network: cfg.network,
@@ -207,7 +209,7 @@ export async function runRouter (argv: string[]): Promise<number> {
 
 /** Logs link events (keeping any handler the router installed itself). */
 function watchLinks (router: Router, log: Logger): void {
-  const short = (id: Uint8Array | undefined): string => id === undefined ? '?' : Buffer.from(id).toString('hex').slice(0, 12)
+  const short = (id: Uint8Array | undefined): string => id === undefined ? '?' : toHex(id).slice(0, 12)
   const prevOpen = router.links.onLinkOpen
   const prevClosed = router.links.onLinkClosed
   router.links.onLinkOpen = (l) => {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Router } from '../router/router.ts'
 import { resolveConfig } from '../router/config.ts'
-import { startLocalApis } from '../api/local.ts'
+import { describeApis, startLocalApis } from '../api/local.ts'
 import { routerHost } from '../api/host.ts'
 import { silentLogger } from '../util/log.ts'
 import type { RouterStatus } from '../router/status.ts'
@@ -169,8 +169,7 @@ async function startInProcess (base: string, listen: string[], index: number, se
     id: r.idHex,
     addresses: r.addresses,
     control: '(in process: no control API)',
-    sam: local.sam !== undefined ? `${local.sam.bind}:${local.sam.port} udp:${local.sam.udpPort}` : 'off',
-    socks: local.socks !== undefined ? `${local.socks.host}:${local.socks.port}` : 'off',
+    ...describeApis(local),
     info: Buffer.from(r.info.raw).toString('base64'),
     status: async () => r.status(),
     stop: async () => { await local.close(); await r.stop() }

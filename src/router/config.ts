@@ -378,7 +378,7 @@ function userMap (v: unknown, where: string): Record<string, string> {
 }
 
 /** `NAME=HOST:PORT`: a server tunnel to a TCP service. */
-export function serverTunnel (s: string, where: string): ServerTunnelConfig {
+function serverTunnel (s: string, where: string): ServerTunnelConfig {
   const m = /^([A-Za-z0-9][A-Za-z0-9_-]{0,31})=(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s.trim())
   if (m === null) throw new ConfigError(`${where}: a server tunnel is NAME=HOST:PORT (name: 1-32 letters, digits, '_' or '-'), got '${s}'`)
   const port = Number(m[4])

@@ -22,6 +22,9 @@ const EMPTY = new Uint8Array(0)
 /** Messages waiting for one router: `msgs[head..]` (a head index, so draining is not quadratic). */
 interface Queue { msgs: Uint8Array[], head: number, bytes: number, dialing: boolean, link: Link | undefined }
 
+/** What a link to a peer is assumed to carry per message before one is open. */
+export const DEFAULT_MAX_MESSAGE = 1200
+
 /** See module doc. */
 export class LinkSender {
   readonly stats: LinkSenderStats = { sent: 0, queued: 0, dropped: 0, dials: 0, dialFailures: 0 }
@@ -41,7 +44,7 @@ export class LinkSender {
   }
 
   /** The largest message the link to `peer` takes (a conservative default before one is open). */
-  maxMessage (peer: Uint8Array): number { return this.links.get(peer)?.maxMessage ?? 1200 }
+  maxMessage (peer: Uint8Array): number { return this.links.get(peer)?.maxMessage ?? DEFAULT_MAX_MESSAGE }
 
   /** Sends `msg` to `peer` (see module doc). */
   send (peer: Uint8Array, msg: Uint8Array): void {

@@ -35,7 +35,7 @@ import { isTunnelType } from '../tunnel/messages.ts'
 import { poolSettings, type PoolSettings } from '../tunnel/pool.ts'
 import type { HopTarget } from '../tunnel/plan.ts'
 import type { DestinationKeys } from '../identity/destination.ts'
-import { LinkSender } from './link-sender.ts'
+import { DEFAULT_MAX_MESSAGE, LinkSender } from './link-sender.ts'
 import { DestinationSession } from './session.ts'
 
 /** The package version (reported in status). */
@@ -56,8 +56,6 @@ export interface RouterConfig {
   udp?: UdpTransportOptions
   http?: HttpTransportOptions
   memory?: MemoryTransportOptions
-  /** How old a peer's RouterInfo may be. Default 24 h. */
-  maxInfoAgeMs?: number
   /** Seed RouterInfos (bytes) to bootstrap the netDb from, besides those it kept from before. */
   seeds?: Uint8Array[]
   /** NetDb settings (defaults in NETDB_DEFAULTS). */
@@ -159,11 +157,11 @@ export class Router {
         link.send(msg)
       },
       reply: (peerId, msg) => { links.send(peerId, msg) },
-      maxMessage: (peerId) => links.get(peerId)?.maxMessage ?? 1200,
+      maxMessage: (peerId) => links.get(peerId)?.maxMessage ?? DEFAULT_MAX_MESSAGE,
       onBan: (peerId) => { links.get(peerId)?.close() }
     }, {
       ...config.netdb,
-      policy: { maxSkewMs: limits.maxSkewMs, routerInfoMaxAgeMs: config.maxInfoAgeMs ?? RECORD_POLICY_DEFAULTS.routerInfoMaxAgeMs, ...config.netdb?.policy }
+      policy: { maxSkewMs: limits.maxSkewMs, routerInfoMaxAgeMs: RECORD_POLICY_DEFAULTS.routerInfoMaxAgeMs, ...config.netdb?.policy }
     }, store?.bucket('netdb'))
     router.ownStore = ownStore
     const sender = router.sender = new LinkSender(links, (id) => {
@@ -296,6 +294,6 @@ export class Router {
 }
 
 /** The link-level contact of a verified RouterInfo. */
-export function contactOf (crypto: CryptoSuite, info: Verified<RouterInfo>): PeerContact {
+function contactOf (crypto: CryptoSuite, info: Verified<RouterInfo>): PeerContact {
   return { id: routerHash(crypto, info.identity), staticKey: info.identity.staticKey, addresses: info.addresses.map(a => a.url) }
 }

@@ -48,7 +48,7 @@ export interface RouterProc {
 }
 
 /** The `bin/umbra.js` of this package (from src/ or dist/src/). */
-export function umbraBin (): string {
+function umbraBin (): string {
   for (const rel of ['../../../bin/umbra.js', '../../../../bin/umbra.js']) {
     const p = fileURLToPath(new URL(rel, import.meta.url))
     if (existsSync(p)) return p
