@@ -10,80 +10,27 @@ import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import * as http from 'node:http'
-import * as net from 'node:net'
+import type * as net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnRouter, stopRouter, type RouterProc } from '../src/cli/testnet/procs.ts'
+import { converge, spawnRouter, stopRouter, type RouterProc } from '../src/cli/testnet/procs.ts'
 import { controlGet } from '../src/api/control-client.ts'
-import { median, note, type report as Report } from './report.ts'
+import { createSession, type Session } from '../src/api/client/index.ts'
+import { formatSeedFile } from '../src/router/seed-file.ts'
+import { LOOPBACK_LISTEN as LISTEN, median, note, numArg, type report as Report } from './report.ts'
 
-const LISTEN = ['tcp://127.0.0.1:0', 'udp://127.0.0.1:0', 'http://127.0.0.1:0/umbra']
-
-/** A SAM control connection that reads one reply line per command. */
-class Sam {
-  private buf = Buffer.alloc(0)
-  private waiters: Array<() => void> = []
-  private readonly onData = (d: Buffer): void => { this.buf = Buffer.concat([this.buf, d]); for (const w of this.waiters.splice(0)) w() }
-  private constructor (readonly s: net.Socket) {
-    s.on('data', this.onData)
-    s.on('error', () => {})
-  }
-
-  static async open (port: number): Promise<Sam> {
-    const s = net.connect(port, '127.0.0.1')
-    await new Promise<void>((resolve, reject) => { s.once('connect', resolve); s.once('error', reject) })
-    const c = new Sam(s)
-    const hello = await c.cmd('HELLO VERSION')
-    if (!hello.includes('RESULT=OK')) throw new Error(hello)
-    return c
-  }
-
-  async cmd (line: string): Promise<string> {
-    this.s.write(line + '\n')
-    return await this.line()
-  }
-
-  async line (): Promise<string> {
-    for (;;) {
-      const i = this.buf.indexOf(10)
-      if (i >= 0) { const l = this.buf.subarray(0, i).toString(); this.buf = this.buf.subarray(i + 1); return l }
-      await new Promise<void>((resolve) => { this.waiters.push(resolve) })
-    }
-  }
-
-  /** Hands the socket over as a raw stream; returns the bytes already buffered after the last line. */
-  raw (): { socket: net.Socket, head: number } {
-    this.s.off('data', this.onData)
-    return { socket: this.s, head: this.buf.length }
-  }
-}
-
-function value (line: string, key: string): string {
-  const m = new RegExp(`${key}=(\\S+)`).exec(line)
-  if (m === null) throw new Error(`no ${key} in ${line}`)
-  return m[1]!
-}
-
-/** Creates a STREAM session; returns its control socket, destination and the time it took (ms). */
-async function session (port: number, id: string, opts: string): Promise<{ ctl: Sam, dest: string, ms: number }> {
-  const ctl = await Sam.open(port)
+/** Creates a STREAM session on the bridge at `port` with `hops`-hop tunnels; returns it and how long SESSION CREATE took (ms). */
+async function session (port: number, hops: number): Promise<{ s: Session, ms: number }> {
   const t0 = performance.now()
-  const st = await ctl.cmd(`SESSION CREATE STYLE=STREAM ID=${id} DESTINATION=TRANSIENT ${opts}`)
-  const ms = performance.now() - t0
-  if (!st.includes('RESULT=OK')) throw new Error(st)
-  const dest = value(await ctl.cmd('NAMING LOOKUP NAME=ME'), 'VALUE')
-  return { ctl, dest, ms }
+  const s = await createSession({ port, inboundLength: hops, outboundLength: hops })
+  return { s, ms: performance.now() - t0 }
 }
 
-/** Streams `bytes` from session `fromId` (bridge `fromPort`) to `toId` (bridge `toPort`); MB/s. */
-async function samStream (fromPort: number, fromId: string, toPort: number, toId: string, toDest: string, bytes: number): Promise<number> {
-  const acc = await Sam.open(toPort)
-  if (!(await acc.cmd(`STREAM ACCEPT ID=${toId}`)).includes('RESULT=OK')) throw new Error('ACCEPT failed')
-  const con = await Sam.open(fromPort)
-  const st = await con.cmd(`STREAM CONNECT ID=${fromId} DESTINATION=${toDest}`)
-  if (!st.includes('RESULT=OK')) throw new Error(st)
+/** Streams `bytes` from session `a` to session `b` (b accepts); MB/s from the first write to the last byte received. */
+async function samStream (a: Session, b: Session, bytes: number): Promise<number> {
+  const accepted = b.accept()
+  const tx = await a.connect(b.destination)
   const chunk = randomBytes(64 * 1024)
-  const tx = con.raw().socket
   const t0 = performance.now()
   let sent = 0
   const pump = (): void => {
@@ -93,14 +40,11 @@ async function samStream (fromPort: number, fromId: string, toPort: number, toId
     }
   }
   pump()
-  await acc.line() // the peer line
-  const { socket: rx, head } = acc.raw()
-  let got = head
-  const done = new Promise<number>((resolve) => {
-    if (got >= bytes) resolve(performance.now())
+  const rx = (await accepted).socket
+  let got = 0
+  const t1 = await new Promise<number>((resolve) => {
     rx.on('data', (d: Buffer) => { got += d.length; if (got >= bytes) resolve(performance.now()) })
   })
-  const t1 = await done
   tx.destroy()
   rx.destroy()
   return bytes / 1e6 / ((t1 - t0) / 1000)
@@ -116,21 +60,10 @@ async function curl (args: string[]): Promise<{ ms: number, sha: string, size: n
   })
 }
 
-async function converge (procs: RouterProc[], n: number): Promise<void> {
-  const end = Date.now() + 120_000
-  while (Date.now() < end) {
-    const sizes = await Promise.all(procs.map(async p => await controlGet(p.control, '/api/status', { timeoutMs: 2000 }).then(s => (s as { netdb: { routerInfos: number } }).netdb.routerInfos, () => -1)))
-    if (sizes.every(s => s >= n)) return
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
-  throw new Error('netDb did not converge')
-}
-
 export async function run (args: string[], report: typeof Report): Promise<void> {
-  const opt = (name: string, d: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : d }
-  const n = opt('routers', 8)
-  const mb = opt('mb', 50)
-  const creates = opt('creates', 5)
+  const n = numArg(args, '--routers', 8)
+  const mb = numArg(args, '--mb', 50)
+  const creates = numArg(args, '--creates', 5)
   // Run the routers from these sources, never from a stale build in dist/.
   process.env.UMBRA_FROM_SOURCE = '1'
   const base = await mkdtemp(join(tmpdir(), 'umbra-bench-api-'))
@@ -145,10 +78,10 @@ export async function run (args: string[], report: typeof Report): Promise<void>
     }, 60_000)
     procs.push(await start(0, []))
     const seedFile = join(base, 'seeds.txt')
-    await writeFile(seedFile, `${procs[0]!.info}\n`)
+    await writeFile(seedFile, formatSeedFile([Buffer.from(procs[0]!.info, 'base64')], ['umbra bench api: router 0']))
     procs.push(...await Promise.all(Array.from({ length: n - 1 }, async (_, k) => await start(k + 1, [seedFile],
       k === 0 ? ['--server-tunnel', `web=127.0.0.1:${(web.address() as net.AddressInfo).port}`] : []))))
-    await converge(procs, n)
+    await converge(procs.map(p => async () => await controlGet(p.control, '/api/status', { timeoutMs: 2000 }).then(s => (s as { netdb: { routerInfos: number } }).netdb.routerInfos, () => -1)), n, 120_000)
     note(`${n} routers up and converged`)
     const sam0 = Number(/:(\d+) udp/.exec(procs[0]!.sam)![1])
     const sam1 = Number(/:(\d+) udp/.exec(procs[1]!.sam)![1])
@@ -157,27 +90,23 @@ export async function run (args: string[], report: typeof Report): Promise<void>
     // SESSION CREATE with 3-hop tunnels.
     const times: number[] = []
     for (let i = 0; i < creates; i++) {
-      const s = await session(sam0, `c${i}`, 'inbound.length=3 outbound.length=3')
-      times.push(s.ms)
-      s.ctl.s.destroy()
+      const { s, ms } = await session(sam0, 3)
+      times.push(ms)
+      await s.close()
     }
     report('api', 'sam-create-3hop', 'SESSION CREATE median', median(times), 'ms', `min ${Math.min(...times).toFixed(0)} max ${Math.max(...times).toFixed(0)} (target <= 1000)`)
 
-    // Two destinations on one router, 0-hop tunnels.
-    const a = await session(sam0, 'a0', 'inbound.length=0 outbound.length=0')
-    const b = await session(sam0, 'b0', 'inbound.length=0 outbound.length=0')
-    const local = [] as number[]
-    for (let i = 0; i < 3; i++) local.push(await samStream(sam0, 'a0', sam0, 'b0', b.dest, mb * 1e6))
-    report('api', 'sam-stream-local-0hop', 'throughput median of 3', median(local), 'MB/s', '(target >= 100)')
-    a.ctl.s.destroy(); b.ctl.s.destroy()
-
-    // Across the testnet, 3+3 hops.
-    const c = await session(sam0, 'c3', 'inbound.length=3 outbound.length=3')
-    const d = await session(sam1, 'd3', 'inbound.length=3 outbound.length=3')
-    const remote = [] as number[]
-    for (let i = 0; i < 3; i++) remote.push(await samStream(sam0, 'c3', sam1, 'd3', d.dest, mb * 1e6))
-    report('api', 'sam-stream-3+3hop', 'throughput median of 3', median(remote), 'MB/s', '(compare: npm run bench -- tunnel, one stream)')
-    c.ctl.s.destroy(); d.ctl.s.destroy()
+    /** Streams 3 × mb MB between two new sessions (on bridges `from` and `to`); reports the median. */
+    const streamCase = async (kase: string, from: number, to: number, hops: number, target: string): Promise<void> => {
+      const a = (await session(from, hops)).s
+      const b = (await session(to, hops)).s
+      const rates: number[] = []
+      for (let i = 0; i < 3; i++) rates.push(await samStream(a, b, mb * 1e6))
+      report('api', kase, 'throughput median of 3', median(rates), 'MB/s', target)
+      await Promise.all([a.close(), b.close()])
+    }
+    await streamCase('sam-stream-local-0hop', sam0, sam0, 0, '(target >= 100)')
+    await streamCase('sam-stream-3+3hop', sam0, sam1, 3, '(compare: npm run bench -- tunnel, one stream)')
 
     // curl through SOCKS5 to the server tunnel on router 1.
     const b32 = procs[1]!.tunnels[0]!.split(' ')[1]!

@@ -15,19 +15,14 @@ import { loadCrypto } from '../src/crypto/index.ts'
 import { Router } from '../src/router/router.ts'
 import { generateDestination, destinationHash } from '../src/identity/destination.ts'
 import { signLeaseSet, verifyLeaseSet } from '../src/identity/lease-set.ts'
-import { median, note, type report as Report } from './report.ts'
+import { median, note, numArg, percentile as pct, type report as Report } from './report.ts'
 
 function arg (args: string[], name: string, dflt: number): number {
-  const i = args.indexOf(name)
-  const v = i >= 0 ? Number(args[i + 1]) : dflt
+  const v = numArg(args, name, dflt)
   if (!Number.isInteger(v) || v < 2) throw new Error(`${name} must be a whole number >= 2`)
   return v
 }
 
-function pct (xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0
-}
 
 v8.setFlagsFromString('--expose-gc')
 const gc = vm.runInNewContext('gc') as () => void

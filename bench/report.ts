@@ -1,4 +1,4 @@
-/** Prints benchmark figures as text or as one JSON line each; medians of several runs. */
+/** Prints benchmark figures as text or as one JSON line each; medians, percentiles and options shared by the benches. */
 let json = false
 
 export function setJson (on: boolean): void { json = on }
@@ -21,3 +21,18 @@ export function median (xs: number[]): number {
 
 /** Human-only progress line (stderr), silent in JSON mode. */
 export function note (s: string): void { if (!json) process.stderr.write(s + '\n') }
+
+/** The `p` quantile (0..1) of numbers (nearest rank); 0 when empty. */
+export function percentile (xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0
+}
+
+/** The number after `name` in `args` (e.g. `--routers 8`), or `dflt`. */
+export function numArg (args: string[], name: string, dflt: number): number {
+  const i = args.indexOf(name)
+  return i >= 0 ? Number(args[i + 1]) : dflt
+}
+
+/** One listen address per transport on loopback, free ports: routers take them in turn. */
+export const LOOPBACK_LISTEN = ['tcp://127.0.0.1:0', 'udp://127.0.0.1:0', 'http://127.0.0.1:0/umbra']

@@ -9,9 +9,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { median, note, type report as Report } from './report.ts'
+import { LOOPBACK_LISTEN as LISTEN, median, note, numArg as arg, percentile, type report as Report } from './report.ts'
 
-const LISTEN = ['tcp://127.0.0.1:0', 'udp://127.0.0.1:0', 'http://127.0.0.1:0/umbra']
 
 /** A bench router process, driven by JSON lines. */
 export class Peer {
@@ -90,15 +89,7 @@ export async function startPeers (n: number, env: Record<string, string> = {}, l
   return peers
 }
 
-function p95 (xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(s.length * 0.95))]!
-}
-
-function arg (args: string[], name: string, dflt: number): number {
-  const i = args.indexOf(name)
-  return i >= 0 ? Number(args[i + 1]) : dflt
-}
+function p95 (xs: number[]): number { return percentile(xs, 0.95) }
 
 export async function run (args: string[], report: typeof Report): Promise<void> {
   const routers = arg(args, '--routers', 8)

@@ -17,10 +17,11 @@ import { silentLogger } from '../util/log.ts'
 import type { RouterStatus } from '../router/status.ts'
 import { controlGet } from '../api/control-client.ts'
 import { loadSeeds } from '../router/seeds.ts'
-import { ConfigError, TimeoutError } from '../util/errors.ts'
+import { formatSeedFile } from '../router/seed-file.ts'
+import { ConfigError } from '../util/errors.ts'
 import { parse, positiveInt, untilStopped } from './args.ts'
 import { planTestnet } from './testnet/plan.ts'
-import { spawnRouter, stopRouter } from './testnet/procs.ts'
+import { converge, spawnRouter, stopRouter } from './testnet/procs.ts'
 import { createNamespaces, type Namespaces } from './testnet/netns.ts'
 
 const HELP = `Usage: umbra testnet [options]
@@ -103,11 +104,12 @@ export async function runTestnet (argv: string[]): Promise<number> {
     // routers started before it.
     members.push(await start(base, plan[0]!.listen, 0, [], apis, ns))
     const seedFile = join(base, 'seeds.txt')
-    await writeFile(seedFile, `# umbra testnet: router 0\n${members[0]!.info}\n`)
+    await writeFile(seedFile, formatSeedFile([Buffer.from(members[0]!.info, 'base64')], ['umbra testnet: router 0']))
     const rest = await Promise.all(plan.slice(1).map(async p => await start(base, p.listen, p.index, [seedFile], off, ns)))
     members.push(...rest)
     for (const m of members) console.log(`router ${m.index}  ${m.id.slice(0, 12)}  ${m.addresses.join('  ')}`)
-    const convergedIn = await converge(members, n, timeoutS * 1000, stop.signal)
+    const convergedIn = await converge(members.map(m => async () => await m.status().then(s => s.netdb.routerInfos, () => -1)), n, timeoutS * 1000,
+      { signal: stop.signal, onProgress: (sizes) => { console.log(`netDb sizes: ${sizes.join(' ')}`) } })
     console.log(`netDb converged: every router knows all ${n} RouterInfos (${((performance.now() - started) / 1000).toFixed(1)} s after start, ${(convergedIn / 1000).toFixed(1)} s after the last router came up)`)
     const statuses = await Promise.all(members.map(async m => await m.status()))
     const links = { udp: 0, tcp: 0, http: 0 }
@@ -175,19 +177,4 @@ async function startInProcess (base: string, listen: string[], index: number, se
     stop: async () => { await local.close(); await r.stop() }
   }
   return m
-}
-
-/** Polls every router until each knows `n` RouterInfos; returns how long that took (ms). */
-async function converge (members: Member[], n: number, timeoutMs: number, signal: AbortSignal): Promise<number> {
-  const t0 = performance.now()
-  let last = ''
-  while (performance.now() - t0 < timeoutMs) {
-    if (signal.aborted) throw new TimeoutError('stopped before the netDb converged')
-    const sizes = await Promise.all(members.map(async m => await m.status().then(s => s.netdb.routerInfos, () => -1)))
-    if (sizes.every(s => s >= n)) return performance.now() - t0
-    const line = sizes.join(' ')
-    if (line !== last) { console.log(`netDb sizes: ${line}`); last = line }
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
-  throw new TimeoutError(`the netDb did not converge within ${timeoutMs / 1000} s`)
 }

@@ -100,3 +100,23 @@ export async function stopRouter (p: RouterProc, graceMs = 10_000): Promise<numb
   }
   return await p.exited
 }
+
+/**
+ * Polls every router's netDb size (`sizes[i]()`, -1 when it does not answer) every 200 ms until
+ * each knows `n` RouterInfos; returns how long that took (ms). `onProgress` hears each new set
+ * of sizes. TimeoutError after `timeoutMs`, or once `signal` aborts.
+ */
+export async function converge (sizes: ReadonlyArray<() => Promise<number>>, n: number, timeoutMs: number,
+  opts: { signal?: AbortSignal, onProgress?: (sizes: number[]) => void } = {}): Promise<number> {
+  const t0 = performance.now()
+  let last = ''
+  while (performance.now() - t0 < timeoutMs) {
+    if (opts.signal?.aborted === true) throw new TimeoutError('stopped before the netDb converged')
+    const now = await Promise.all(sizes.map(async s => await s()))
+    if (now.every(s => s >= n)) return performance.now() - t0
+    const line = now.join(' ')
+    if (line !== last) { opts.onProgress?.(now); last = line }
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+  throw new TimeoutError(`the netDb did not converge within ${timeoutMs / 1000} s`)
+}
