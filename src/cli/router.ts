@@ -52,6 +52,11 @@ Options:
   --log-format FORMAT    text or json (default: text) [UMBRA_LOG_FORMAT]
   --bandwidth-in KBPS    inbound limit in KB/s, 0 = unlimited (default: 0) [UMBRA_BANDWIDTH_IN]
   --bandwidth-out KBPS   outbound limit in KB/s, 0 = unlimited (default: 0) [UMBRA_BANDWIDTH_OUT]
+  --max-transit N        tunnels carried for other routers at most; 0 relays nothing
+                         (default: 5000) [UMBRA_MAX_TRANSIT]
+  --transit-peer-kbps KBPS
+                         transit traffic one peer may make us relay, KB/s, 0 = no cap
+                         (default: 0)
   --seed-file FILE       seed file of RouterInfos to bootstrap from; repeatable [UMBRA_SEED_FILE]
   --peer INFO            a peer's RouterInfo (base64) to link to now; repeatable
   --sam ADDR|off         SAM v3 bridge, HOST:PORT on loopback; datagrams on UDP PORT-1
@@ -77,6 +82,8 @@ const OPTIONS = {
   'log-format': { type: 'string' },
   'bandwidth-in': { type: 'string' },
   'bandwidth-out': { type: 'string' },
+  'max-transit': { type: 'string' },
+  'transit-peer-kbps': { type: 'string' },
   'seed-file': { type: 'string', multiple: true },
   peer: { type: 'string', multiple: true },
   sam: { type: 'string' },
@@ -94,7 +101,19 @@ const SHUTDOWN_DEADLINE_MS = 15_000
  * router verifies each before use.
  */
 function routerConfigFrom (cfg: ResolvedConfig, seeds: readonly SeedEntry[]): RouterConfig {
-  return { dataDir: cfg.dataDir, listen: cfg.listen, network: cfg.network, seeds: seeds.map(s => s.bytes) }
+  return {
+    dataDir: cfg.dataDir,
+    listen: cfg.listen,
+    network: cfg.network,
+    seeds: seeds.map(s => s.bytes),
+    tunnels: { maxTransit: cfg.transit.maxTunnels },
+    accounting: {
+      upBytesPerSec: cfg.bandwidth.outKBps * 1000,
+      downBytesPerSec: cfg.bandwidth.inKBps * 1000,
+      perPeerBytesPerSec: cfg.transit.perPeerKBps * 1000,
+      maxTransit: cfg.transit.maxTunnels
+    }
+  }
 }
 
 /** The `umbra router` command. Returns the exit code. */

@@ -27,12 +27,15 @@ export type LookupKind = typeof LookupKind[keyof typeof LookupKind]
 export const MAX_CLOSER = 16
 const MAX_RECORD = Math.max(MAX_ROUTER_INFO_BYTES, MAX_LEASE_SET_BYTES)
 
-/** Store `record` (a RouterInfo or LeaseSet); `token` 0 = no acknowledgement wanted. */
-export interface StoreMsg { type: typeof NetDbType.STORE, token: number, kind: RecordKind, record: Uint8Array }
+/**
+ * Store `record` (a RouterInfo or LeaseSet); `token` 0 = no acknowledgement wanted. `priority`
+ * (0..65535, default 0) is what the sender offers when the receiver is busy (`docs/accounting.md`).
+ */
+export interface StoreMsg { type: typeof NetDbType.STORE, token: number, kind: RecordKind, record: Uint8Array, priority?: number }
 /** Answer to a STORE with a token: whether the record was accepted. */
 export interface StoreAckMsg { type: typeof NetDbType.STORE_ACK, token: number, accepted: boolean }
 /** Find the record of `kind` under `key` (32 bytes), or (EXPLORE) just the routers closest to it. */
-export interface LookupMsg { type: typeof NetDbType.LOOKUP, queryId: number, kind: LookupKind, key: Uint8Array }
+export interface LookupMsg { type: typeof NetDbType.LOOKUP, queryId: number, kind: LookupKind, key: Uint8Array, priority?: number }
 /** The record a LOOKUP asked for. */
 export interface FoundMsg { type: typeof NetDbType.FOUND, queryId: number, kind: RecordKind, record: Uint8Array }
 /** Not here: RouterInfos of routers closer to the key. */
@@ -50,11 +53,11 @@ export function encodeNetDb (m: NetDbMsg): Uint8Array {
   const w = new Writer({ initialSize: 256, limit: 1 + 4 + 1 + MAX_CLOSER * (2 + MAX_ROUTER_INFO_BYTES) })
   w.u8(m.type)
   switch (m.type) {
-    case NetDbType.STORE: w.u32(m.token).u8(m.kind).varBytes(m.record, MAX_RECORD); break
+    case NetDbType.STORE: w.u32(m.token).u8(m.kind).u16(m.priority ?? 0).varBytes(m.record, MAX_RECORD); break
     case NetDbType.STORE_ACK: w.u32(m.token).u8(m.accepted ? 0 : 1); break
     case NetDbType.LOOKUP:
       if (m.key.length !== 32) throw new LimitError('lookup key must be 32 bytes')
-      w.u32(m.queryId).u8(m.kind).bytes(m.key); break
+      w.u32(m.queryId).u8(m.kind).bytes(m.key).u16(m.priority ?? 0); break
     case NetDbType.FOUND: w.u32(m.queryId).u8(m.kind).varBytes(m.record, MAX_RECORD); break
     case NetDbType.CLOSER:
       if (m.infos.length > MAX_CLOSER) throw new LimitError(`more than ${MAX_CLOSER} RouterInfos in a reply`)
@@ -78,7 +81,7 @@ export function decodeNetDb (bytes: Uint8Array): NetDbMsg {
   const type = r.u8()
   let m: NetDbMsg
   switch (type) {
-    case NetDbType.STORE: m = { type, token: r.u32(), kind: recordKind(r.u8()), record: r.varBytes(MAX_RECORD) }; break
+    case NetDbType.STORE: m = { type, token: r.u32(), kind: recordKind(r.u8()), priority: r.u16(), record: r.varBytes(MAX_RECORD) }; break
     case NetDbType.STORE_ACK: {
       const token = r.u32()
       const status = r.u8()
@@ -90,7 +93,7 @@ export function decodeNetDb (bytes: Uint8Array): NetDbMsg {
       const queryId = r.u32()
       const kind = r.u8()
       if (kind < 1 || kind > 3) throw new DecodeError(`unknown lookup kind ${kind}`)
-      m = { type, queryId, kind: kind as LookupKind, key: r.bytes(32) }
+      m = { type, queryId, kind: kind as LookupKind, key: r.bytes(32), priority: r.u16() }
       break
     }
     case NetDbType.FOUND: m = { type, queryId: r.u32(), kind: recordKind(r.u8()), record: r.varBytes(MAX_RECORD) }; break

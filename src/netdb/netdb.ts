@@ -8,6 +8,7 @@
  * The protocol decisions live in the pure parts; this file wires them to messages, timers and
  * the router's `send`. It does no socket I/O itself.
  */
+import { Accountant, Price } from '../accounting/accountant.ts'
 import type { CryptoSuite } from '../crypto/types.ts'
 import type { RouterInfo, Verified } from '../identity/index.ts'
 import type { LeaseSet } from '../identity/lease-set.ts'
@@ -46,6 +47,11 @@ export interface NetDbDeps {
   maxMessage: (peerId: Uint8Array) => number
   /** Called when a peer is banned for sending poison (the router drops its link). */
   onBan?: (peerId: Uint8Array) => void
+  /**
+   * Admission and credit: lookups and stores from others pass it when we are busy, and routers
+   * that answer our lookups with verified records earn credit. Default: no limits, nothing kept.
+   */
+  accounting?: Accountant
 }
 
 /** NetDb settings; every one has a default. */
@@ -120,7 +126,10 @@ export class NetDb {
   private readonly counters = { found: 0, notFound: 0, malformed: 0, signature: 0, time: 0 }
   private readonly hops: number[] = []
 
+  private readonly acct: Accountant
+
   constructor (private readonly deps: NetDbDeps, opts: Partial<NetDbOptions> = {}, persist?: KvBucket) {
+    this.acct = deps.accounting ?? new Accountant({}, deps.clock)
     this.o = { ...NETDB_DEFAULTS, limits: {}, guard: {}, ...opts }
     this.log = (deps.log ?? silentLogger).child({ part: 'netdb' })
     this.store = new RecordStore(deps.ownId, this.o.limits, persist)
@@ -203,6 +212,10 @@ export class NetDb {
   }
 
   private onStore (from: Uint8Array, m: StoreMsg): void {
+    if (!this.acct.admitLookup(toHex(from), m.priority ?? 0)) {
+      if (m.token !== 0) this.reply(from, encodeNetDb({ type: NetDbType.STORE_ACK, token: m.token, accepted: false }))
+      return
+    }
     const rec = this.verify(from, m.kind, m.record)
     if (rec !== undefined) this.keep(rec)
     // An acknowledgement means "stored durably": it waits for the database commit.
@@ -213,6 +226,8 @@ export class NetDb {
   }
 
   private onLookup (from: Uint8Array, m: LookupMsg): void {
+    // Refused lookups are dropped: the asker's query times out and it asks another router.
+    if (!this.acct.admitLookup(toHex(from), m.priority ?? 0)) return
     if (m.kind !== LookupKind.EXPLORE) {
       const rec = this.local(m.kind, m.key)
       if (rec !== undefined) {
@@ -242,6 +257,8 @@ export class NetDb {
     const now = this.deps.clock.now()
     this.table.markSeen(from, now)
     this.keep(rec)
+    // A verified record answers our query: the router served us (junk never verifies).
+    this.acct.earn(toHex(from), Price.LOOKUP)
     p.lookup.onFound(from, now)
     p.onRecord(rec)
     p.wake()
@@ -332,7 +349,7 @@ export class NetDb {
           const queryId = this.newId()
           mine.add(queryId)
           this.pending.set(queryId, { lookup, peer, kind, key, onRecord: (r) => { record = r }, wake: () => { wake() } })
-          this.deps.send(peer.rec.info, encodeNetDb({ type: NetDbType.LOOKUP, queryId, kind, key }))
+          this.deps.send(peer.rec.info, encodeNetDb({ type: NetDbType.LOOKUP, queryId, kind, key, priority: this.acct.offer() }))
             .catch(() => { this.failQuery(queryId) })
         }
         if (lookup.done) break
@@ -415,7 +432,7 @@ export class NetDb {
       const done = (ok: boolean): void => { clearTimeout(t); this.acks.delete(token); resolve(ok) }
       const t = setTimeout(() => { done(false) }, this.o.storeTimeoutMs)
       this.acks.set(token, done)
-      this.deps.send(p.rec.info, encodeNetDb({ type: NetDbType.STORE, token, kind: rec.kind, record: rec.raw }))
+      this.deps.send(p.rec.info, encodeNetDb({ type: NetDbType.STORE, token, kind: rec.kind, record: rec.raw, priority: this.acct.offer() }))
         .catch(() => { this.table.markFailed(p.id, this.deps.clock.now()); done(false) })
     })
   }

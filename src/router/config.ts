@@ -39,6 +39,9 @@ const DEFAULT_SOCKS = '127.0.0.1:4447'
 const MAX_SERVER_TUNNELS = 64
 /** Largest bandwidth limit accepted (KB/s): 10 GB/s. */
 const MAX_BANDWIDTH_KBPS = 10_000_000
+/** Tunnels carried for others by default, and the most one may configure. */
+const DEFAULT_MAX_TRANSIT = 5000
+const MAX_TRANSIT_LIMIT = 100_000
 /** Most seed files named in one config. */
 const MAX_SEED_FILES = 64
 
@@ -67,8 +70,10 @@ export interface ResolvedConfig {
   /** Control API address, or null when disabled (`off`). */
   control: ControlAddress | null
   log: { level: LogLevel, format: LogFormat }
-  /** KB/s (1000 bytes per second); 0 = unlimited. Validated and reported; enforced by accounting later. */
+  /** KB/s (1000 bytes per second); 0 = unlimited. Enforced by the accountant (`docs/accounting.md`). */
   bandwidth: { inKBps: number, outKBps: number }
+  /** Tunnels carried for others at most (0 = none), and the transit KB/s one peer may use (0 = no cap). */
+  transit: { maxTunnels: number, perPeerKBps: number }
   /** Bootstrap peers: seed files (absolute paths) and inline base64 RouterInfos. */
   seeds: { files: string[], infos: string[] }
   /** The SAM v3 bridge (TCP; datagrams on UDP `udpPort`), or null when off. */
@@ -109,6 +114,8 @@ export interface ConfigFlags {
   'log-format'?: string
   'bandwidth-in'?: string
   'bandwidth-out'?: string
+  'max-transit'?: string
+  'transit-peer-kbps'?: string
   'seed-file'?: string[]
   sam?: string
   socks?: string
@@ -146,6 +153,7 @@ function defaultConfig (env: Env = process.env): ResolvedConfig {
     control: parseControlAddress(DEFAULT_CONTROL, 'default'),
     log: { level: 'info', format: 'text' },
     bandwidth: { inKBps: 0, outKBps: 0 },
+    transit: { maxTunnels: DEFAULT_MAX_TRANSIT, perPeerKBps: 0 },
     seeds: { files: [], infos: [] },
     sam: samService(DEFAULT_SAM, 'default', undefined),
     socks: localService(DEFAULT_SOCKS, 'default', undefined),
@@ -164,6 +172,8 @@ interface Layer {
   logFormat?: LogFormat
   inKBps?: number
   outKBps?: number
+  maxTransit?: number
+  perPeerKBps?: number
   seedFiles?: string[]
   seedInfos?: string[]
   sam?: ResolvedConfig['sam']
@@ -194,6 +204,8 @@ export function resolveConfig (src: ConfigSources): ResolvedConfig {
     if (l.logFormat !== undefined) cfg.log.format = l.logFormat
     if (l.inKBps !== undefined) cfg.bandwidth.inKBps = l.inKBps
     if (l.outKBps !== undefined) cfg.bandwidth.outKBps = l.outKBps
+    if (l.maxTransit !== undefined) cfg.transit.maxTunnels = l.maxTransit
+    if (l.perPeerKBps !== undefined) cfg.transit.perPeerKBps = l.perPeerKBps
     if (l.seedFiles !== undefined) cfg.seeds.files = l.seedFiles
     if (l.seedInfos !== undefined) cfg.seeds.infos = l.seedInfos
     if (l.sam !== undefined) cfg.sam = l.sam
@@ -280,7 +292,8 @@ export function formatControlAddress (a: ControlAddress): string {
 
 // ---- the three sources -------------------------------------------------------------------
 
-const FILE_KEYS = ['dataDir', 'listen', 'network', 'control', 'log', 'bandwidth', 'seeds', 'sam', 'socks', 'serverTunnels'] as const
+const FILE_KEYS = ['dataDir', 'listen', 'network', 'control', 'log', 'bandwidth', 'transit', 'seeds', 'sam', 'socks', 'serverTunnels'] as const
+const TRANSIT_KEYS = ['maxTunnels', 'perPeerKBps'] as const
 const SERVICE_KEYS = ['address', 'udpPort', 'users'] as const
 const TUNNEL_KEYS = ['name', 'target', 'hops'] as const
 const LOG_KEYS = ['level', 'format'] as const
@@ -307,6 +320,12 @@ function fileLayer (json: unknown, file: string, base: string): Layer {
     onlyKeys(bw, BANDWIDTH_KEYS, file, 'bandwidth.')
     if (bw.inKBps !== undefined) l.inKBps = kbps(bw.inKBps, at('bandwidth.inKBps'))
     if (bw.outKBps !== undefined) l.outKBps = kbps(bw.outKBps, at('bandwidth.outKBps'))
+  }
+  if (top.transit !== undefined) {
+    const tr = object(top.transit, file, 'transit')
+    onlyKeys(tr, TRANSIT_KEYS, file, 'transit.')
+    if (tr.maxTunnels !== undefined) l.maxTransit = tunnelCount(tr.maxTunnels, at('transit.maxTunnels'))
+    if (tr.perPeerKBps !== undefined) l.perPeerKBps = kbps(tr.perPeerKBps, at('transit.perPeerKBps'))
   }
   if (top.seeds !== undefined) {
     const seeds = object(top.seeds, file, 'seeds')
@@ -410,6 +429,7 @@ function envLayer (env: Env, cwd: string): Layer {
   if ((v = get('UMBRA_LOG_FORMAT')) !== undefined) l.logFormat = wrap('UMBRA_LOG_FORMAT', () => parseLogFormat(v!))
   if ((v = get('UMBRA_BANDWIDTH_IN')) !== undefined) l.inKBps = kbps(v, 'UMBRA_BANDWIDTH_IN', true)
   if ((v = get('UMBRA_BANDWIDTH_OUT')) !== undefined) l.outKBps = kbps(v, 'UMBRA_BANDWIDTH_OUT', true)
+  if ((v = get('UMBRA_MAX_TRANSIT')) !== undefined) l.maxTransit = tunnelCount(v, 'UMBRA_MAX_TRANSIT', true)
   if ((v = get('UMBRA_SEED_FILE')) !== undefined) l.seedFiles = [path(v, cwd, 'UMBRA_SEED_FILE')]
   if ((v = get('UMBRA_SAM')) !== undefined) l.sam = samService(v, 'UMBRA_SAM', undefined)
   if ((v = get('UMBRA_SOCKS')) !== undefined) l.socks = localService(v, 'UMBRA_SOCKS', undefined)
@@ -426,6 +446,8 @@ function flagLayer (f: ConfigFlags, cwd: string): Layer {
   if (f['log-format'] !== undefined) l.logFormat = wrap('--log-format', () => parseLogFormat(f['log-format']!))
   if (f['bandwidth-in'] !== undefined) l.inKBps = kbps(f['bandwidth-in'], '--bandwidth-in', true)
   if (f['bandwidth-out'] !== undefined) l.outKBps = kbps(f['bandwidth-out'], '--bandwidth-out', true)
+  if (f['max-transit'] !== undefined) l.maxTransit = tunnelCount(f['max-transit'], '--max-transit', true)
+  if (f['transit-peer-kbps'] !== undefined) l.perPeerKBps = kbps(f['transit-peer-kbps'], '--transit-peer-kbps', true)
   if (f['seed-file'] !== undefined) {
     if (f['seed-file'].length > MAX_SEED_FILES) throw new ConfigError(`--seed-file: at most ${MAX_SEED_FILES} seed files`)
     l.seedFiles = f['seed-file'].map(p => path(p, cwd, '--seed-file'))
@@ -524,6 +546,15 @@ function kbps (v: unknown, where: string, fromText = false): number {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_BANDWIDTH_KBPS) {
     const got = typeof v === 'string' ? `'${v}'` : typeof v === 'number' ? String(v) : typeName(v)
     throw new ConfigError(`${where} must be a whole number of KB/s from 0 (unlimited) to ${MAX_BANDWIDTH_KBPS}, got ${got}`)
+  }
+  return n
+}
+
+function tunnelCount (v: unknown, where: string, fromText = false): number {
+  const n = fromText && typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_TRANSIT_LIMIT) {
+    const got = typeof v === 'string' ? `'${v}'` : typeof v === 'number' ? String(v) : typeName(v)
+    throw new ConfigError(`${where} must be a whole number of tunnels from 0 to ${MAX_TRANSIT_LIMIT}, got ${got}`)
   }
   return n
 }

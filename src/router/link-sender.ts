@@ -20,10 +20,19 @@ export interface LinkSenderStats { sent: number, queued: number, dropped: number
 const EMPTY = new Uint8Array(0)
 
 /** Messages waiting for one router: `msgs[head..]` (a head index, so draining is not quadratic). */
-interface Queue { msgs: Uint8Array[], head: number, bytes: number, dialing: boolean, link: Link | undefined }
+interface Queue { msgs: Uint8Array[], head: number, bytes: number, dialing: boolean, link: Link | undefined, since: number }
 
 /** What a link to a peer is assumed to carry per message before one is open. */
 export const DEFAULT_MAX_MESSAGE = 1200
+
+/** Options of a {@link LinkSender}. */
+export interface LinkSenderOptions {
+  dialTimeoutMs: number
+  /** Bytes queued per router at most. */
+  maxQueueBytes: number
+  /** Told how long a router's queue waited before it drained (the accountant's queue delay). */
+  onWaited?: (ms: number) => void
+}
 
 /** See module doc. */
 export class LinkSender {
@@ -34,7 +43,7 @@ export class LinkSender {
     /** The contact of a router by ID, if the netDb knows it. */
     private readonly contact: (peerId: Uint8Array) => PeerContact | undefined,
     private readonly log: Logger,
-    private readonly opts: { dialTimeoutMs: number, maxQueueBytes: number } = { dialTimeoutMs: 5000, maxQueueBytes: 8 * 1024 * 1024 }) {}
+    private readonly opts: LinkSenderOptions = { dialTimeoutMs: 5000, maxQueueBytes: 8 * 1024 * 1024 }) {}
 
   /** Bytes waiting here for links to drain or open. */
   pending (): number {
@@ -131,6 +140,7 @@ export class LinkSender {
       }
     }
     this.queues.delete(key)
+    this.opts.onWaited?.(performance.now() - q.since)
   }
 
   /** A link closed: anything queued for it is dropped. */
@@ -142,5 +152,5 @@ export class LinkSender {
 }
 
 function newQueue (link: Link | undefined): Queue {
-  return { msgs: [], head: 0, bytes: 0, dialing: false, link }
+  return { msgs: [], head: 0, bytes: 0, dialing: false, link, since: performance.now() }
 }

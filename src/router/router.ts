@@ -37,6 +37,7 @@ import type { HopTarget } from '../tunnel/plan.ts'
 import type { DestinationKeys } from '../identity/destination.ts'
 import { DEFAULT_MAX_MESSAGE, LinkSender } from './link-sender.ts'
 import { DestinationSession } from './session.ts'
+import { Accountant, type AccountingOptions } from '../accounting/accountant.ts'
 
 /** The package version (reported in status). */
 export const VERSION = '0.1.0'
@@ -66,6 +67,8 @@ export interface RouterConfig {
   tunnels?: Partial<TunnelOptions>
   /** Default shape of destinations' tunnel pools (length 3, quantity 2). */
   pool?: Partial<PoolSettings>
+  /** Resource limits and the credit economy (defaults in ACCOUNTING_DEFAULTS: no limits). */
+  accounting?: Partial<AccountingOptions>
 }
 
 /** Components injected for tests (STYLE.md §8). */
@@ -99,6 +102,8 @@ export class Router {
   sender!: LinkSender
   /** Local destinations. */
   readonly sessions = new Set<DestinationSession>()
+  /** Admission, load and the credit ledger. */
+  accounting!: Accountant
   /** Messages of types no layer claims (tests and tools use these). */
   onMessage: (peer: PeerContact, msg: Uint8Array, link: Link) => void = () => {}
 
@@ -146,6 +151,8 @@ export class Router {
     const store = components.store ?? ownStore
     const links = new LinkManager(ctx, transports, { ownId, ...(config.dialTimeoutMs !== undefined ? { dialTimeoutMs: config.dialTimeoutMs } : {}) })
     const router = new Router(config, crypto, clock, keys, ownId, ctx, links, transports, contactFor, components.log ?? silentLogger)
+    const accounting = router.accounting = new Accountant({ ...(config.tunnels?.maxTransit !== undefined ? { maxTransit: config.tunnels.maxTransit } : {}), ...config.accounting }, clock, store?.bucket('credit'))
+    accounting.start()
     netdb = router.netdb = new NetDb({
       crypto,
       clock,
@@ -158,7 +165,8 @@ export class Router {
       },
       reply: (peerId, msg) => { links.send(peerId, msg) },
       maxMessage: (peerId) => links.get(peerId)?.maxMessage ?? DEFAULT_MAX_MESSAGE,
-      onBan: (peerId) => { links.get(peerId)?.close() }
+      onBan: (peerId) => { links.get(peerId)?.close() },
+      accounting
     }, {
       ...config.netdb,
       policy: { maxSkewMs: limits.maxSkewMs, routerInfoMaxAgeMs: RECORD_POLICY_DEFAULTS.routerInfoMaxAgeMs, ...config.netdb?.policy }
@@ -167,11 +175,12 @@ export class Router {
     const sender = router.sender = new LinkSender(links, (id) => {
       const rec = netdb!.store.get(RecordKind.ROUTER_INFO, id)
       return rec?.kind === RecordKind.ROUTER_INFO ? contactOf(crypto, rec.info) : undefined
-    }, router.log, { dialTimeoutMs: config.dialTimeoutMs ?? 5000, maxQueueBytes: 8 * 1024 * 1024 })
+    }, router.log, { dialTimeoutMs: config.dialTimeoutMs ?? 5000, maxQueueBytes: 8 * 1024 * 1024, onWaited: (ms) => { accounting.queued(ms) } })
     const tunnels = router.tunnels = new TunnelManager({
       crypto, clock, log: router.log, ownId, staticKey: keys.static,
       send: (peer, msg) => { sender.send(peer, msg) },
-      maxMessage: (peer) => sender.maxMessage(peer)
+      maxMessage: (peer) => sender.maxMessage(peer),
+      accounting
     }, config.tunnels)
     links.onMessage = (peer, msg, link) => {
       if (isTunnelType(msg[0])) tunnels.handle(peer.id, msg)
@@ -226,7 +235,8 @@ export class Router {
       addresses: [...this.addresses],
       peers: this.links.all().length,
       links,
-      netdb: { routerInfos: this.netdb.store.count(RecordKind.ROUTER_INFO), leaseSets: this.netdb.store.count(RecordKind.LEASE_SET) }
+      netdb: { routerInfos: this.netdb.store.count(RecordKind.ROUTER_INFO), leaseSets: this.netdb.store.count(RecordKind.LEASE_SET) },
+      accounting: this.accounting.status()
     }
   }
 
@@ -289,6 +299,7 @@ export class Router {
     await this.netdb?.stop()
     await this.links.close()
     await Promise.allSettled(this.transports.map(async t => { await t.close() }))
+    await this.accounting?.close()
     await this.ownStore?.close()
   }
 }

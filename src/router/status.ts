@@ -3,6 +3,7 @@
  * no bytes, no secrets.
  */
 import type { TransportName } from '../link/transport.ts'
+import type { AccountingStatus } from '../accounting/accountant.ts'
 
 /** A snapshot of a running router. */
 export interface RouterStatus {
@@ -22,4 +23,6 @@ export interface RouterStatus {
   links: Record<TransportName, number>
   /** Records in the netDb. */
   netdb: { routerInfos: number, leaseSets: number }
+  /** Load per resource, per-peer credit, drops by reason (`docs/accounting.md`). */
+  accounting: AccountingStatus
 }

@@ -26,7 +26,7 @@ export const BUILD_BODY_BYTES = BUILD_RECORDS * RECORD_BYTES
 /** Longest tunnel lifetime a request may ask for, in seconds. */
 export const MAX_LIFETIME_SEC = 660
 /** Bytes of random padding at the end of a request. */
-export const REQUEST_PADDING_BYTES = 13
+export const REQUEST_PADDING_BYTES = 11
 /** Bytes of the router ID prefix that addresses a record. */
 export const RECORD_ID_PREFIX_BYTES = 16
 /** Bytes of the plaintext of a reply (status byte, then zeros). */
@@ -70,6 +70,11 @@ export interface BuildRequest {
   lifetimeSec: number
   /** Message ID under which the hop forwards the build message. */
   nextMsgId: number
+  /**
+   * Priority the creator offers for this tunnel (0..65535): when the hop's resources are scarce,
+   * it serves tunnels by this priority bounded by the sending router's credit (`accounting/`).
+   */
+  priority: number
 }
 
 /** One hop of a tunnel to build: who it is and what it is asked. */
@@ -171,6 +176,7 @@ export function encodeRequest (r: BuildRequest, padding: Uint8Array): Uint8Array
     .u32(r.requestTime)
     .u16(r.lifetimeSec)
     .u32(r.nextMsgId)
+    .u16(r.priority)
     .bytes(padding)
     .finish()
 }
@@ -194,9 +200,10 @@ export function decodeRequest (b: Uint8Array): BuildRequest {
   const lifetimeSec = r.u16()
   if (lifetimeSec > MAX_LIFETIME_SEC) throw new DecodeError(`lifetime ${lifetimeSec} s exceeds ${MAX_LIFETIME_SEC} s`)
   const nextMsgId = r.u32()
+  const priority = r.u16()
   r.bytes(REQUEST_PADDING_BYTES)
   r.end()
-  return { receiveTunnelId, nextTunnelId, nextRouter, flags, requestTime, lifetimeSec, nextMsgId }
+  return { receiveTunnelId, nextTunnelId, nextRouter, flags, requestTime, lifetimeSec, nextMsgId, priority }
 }
 
 /**

@@ -3,7 +3,9 @@
  * TUNNEL_BUILD, TUNNEL_GATEWAY), carries other routers' tunnels (transit: one layer per cell,
  * replayed cells dropped, an inbound gateway's fragmenting, an outbound endpoint's delivering),
  * builds our own tunnels and sends and receives through them. Build-request admission is in
- * `admit.ts`; the pure parts are `build.ts`, `plan.ts`, `layer.ts`, `fragment.ts`.
+ * `admit.ts` (validity) and the accountant (`accounting/`: builds and relayed cells when
+ * resources are scarce); hops of our tunnels that carried traffic earn credit. The pure parts
+ * are `build.ts`, `plan.ts`, `layer.ts`, `fragment.ts`.
  * It sends through `deps.send` and never dials or waits itself.
  */
 import type { CryptoSuite } from '../crypto/types.ts'
@@ -17,13 +19,14 @@ import { packMessages, Reassembler } from './fragment.ts'
 import { CELL_BYTES, HopLayer } from './layer.ts'
 import { decodeBuild, decodeGateway, encodeBuild, encodeGateway, forEachCell, TunnelType } from './messages.ts'
 import { CellOutbox } from './outbox.ts'
-import { planInbound, planOutbound, randomId, type HopTarget, type PlannedBuild } from './plan.ts'
+import { planInbound, planOutbound, randomId, type BuildTerms, type HopTarget, type PlannedBuild } from './plan.ts'
 import { PeerProfiles } from './profiles.ts'
 import { ReplayFilter } from './replay.ts'
 import { TransitTable, type TransitRole } from './transit.ts'
 import { cellMacValid, InboundTunnel, OutboundTunnel, ownHop, sealClearCell } from './tunnel.ts'
 import { admit } from './admit.ts'
 import { RecentKeys } from '../util/recent-keys.ts'
+import { Accountant, CELL_WIRE_BYTES, Price } from '../accounting/accountant.ts'
 
 /** What the tunnel manager needs from the router. */
 export interface TunnelDeps {
@@ -38,6 +41,8 @@ export interface TunnelDeps {
   send: (peer: Uint8Array, msg: Uint8Array) => void
   /** The largest link message to `peer` now (a default when no link is open). */
   maxMessage: (peer: Uint8Array) => number
+  /** Admission and credit (default: an accountant with no limits, keeping nothing). */
+  accounting?: Accountant
 }
 
 /** Options of the {@link TunnelManager}. */
@@ -64,6 +69,8 @@ export interface TunnelStats {
   unknownTunnel: number
   /** Cells dropped: nonce seen before. */
   replayed: number
+  /** Transit cells refused by the accountant (resources scarce, priority too low). */
+  refusedCells: number
   /** Cells dropped at an endpoint: MAC failed. */
   badMac: number
   /** Cells or messages that did not parse. */
@@ -101,7 +108,7 @@ export class TunnelManager {
   readonly transit: TransitTable
   readonly profiles = new PeerProfiles()
   readonly stats: TunnelStats = {
-    transitCells: 0, unknownTunnel: 0, replayed: 0, badMac: 0, malformed: 0, buildsAccepted: 0, buildsRefused: 0, buildsDropped: 0,
+    transitCells: 0, unknownTunnel: 0, replayed: 0, refusedCells: 0, badMac: 0, malformed: 0, buildsAccepted: 0, buildsRefused: 0, buildsDropped: 0,
     built: 0, buildRefused: 0, buildTimeouts: 0, delivered: 0, undeliverable: 0
   }
 
@@ -123,16 +130,21 @@ export class TunnelManager {
   private readonly gwQueue = new Map<number, Uint8Array[]>()
   private readonly outQueue = new Map<OutboundTunnel, Uint8Array[]>()
   private flushScheduled = false
+  /** The sender of the TUNNEL_DATA message being handled, and whether its cells' gate is open. */
+  private gateFrom: Uint8Array = new Uint8Array(0)
+  private gateOpen = false
   private nextMessageId: number
   private readonly timer: NodeJS.Timeout
   private closed = false
+  private readonly acct: Accountant
 
   constructor (private readonly deps: TunnelDeps, opts: Partial<TunnelOptions> = {}) {
     this.opts = { ...DEFAULTS, ...opts }
+    this.acct = deps.accounting ?? new Accountant({ maxTransit: this.opts.maxTransit }, deps.clock)
     this.transit = new TransitTable(this.opts.maxTransit)
     this.replay = new ReplayFilter({ rotateMs: MAX_LIFETIME_SEC * 1000 + GRACE_MS, crypto: deps.crypto })
     this.ephemerals = new RecentKeys(2 * (this.opts.maxSkewSec + 1) * 1000, 100_000)
-    this.outbox = new CellOutbox(deps.send, deps.maxMessage)
+    this.outbox = new CellOutbox((peer, msg) => { this.acct.sent(msg.length); deps.send(peer, msg) }, deps.maxMessage)
     this.ownHex = toHex(deps.ownId)
     this.nextMessageId = (deps.crypto.randomBytes(2)[0]! << 8) + 1
     this.timer = setInterval(() => { this.tick() }, 1000).unref()
@@ -146,8 +158,8 @@ export class TunnelManager {
     if (this.closed) return
     try {
       switch (msg[0]) {
-        case TunnelType.DATA: this.onData(msg); break
-        case TunnelType.BUILD: this.onBuild(msg); break
+        case TunnelType.DATA: this.onData(from, msg); break
+        case TunnelType.BUILD: this.onBuild(from, msg); break
         case TunnelType.GATEWAY: this.onGateway(msg); break
         default: this.stats.malformed++
       }
@@ -160,8 +172,10 @@ export class TunnelManager {
 
   // ---- cells ----
 
-  private onData (msg: Uint8Array): void {
+  private onData (from: Uint8Array, msg: Uint8Array): void {
     const now = this.deps.clock.now()
+    this.gateFrom = from
+    this.gateOpen = false
     forEachCell(msg, (tid, buf, off) => {
       try {
         this.onCell(tid, buf, off, now)
@@ -177,6 +191,8 @@ export class TunnelManager {
     const hop = this.transit.get(tid)
     if (hop !== undefined) {
       if (this.replay.seen(buf, off, now)) { this.stats.replayed++; return }
+      if (!this.gateOpen) { this.acct.beginCells(toHex(this.gateFrom)); this.gateOpen = true }
+      if (!this.acct.admitCell(hop.priority)) { this.stats.refusedCells++; return }
       hop.layer.apply(buf, off)
       this.stats.transitCells++
       if (hop.role !== 'endpoint') {
@@ -192,6 +208,8 @@ export class TunnelManager {
     const inb = this.inbound.get(tid)
     if (inb === undefined || inb.length === 0) { this.stats.unknownTunnel++; return }
     if (!inb.unwrap(this.deps.crypto, buf, off)) { this.stats.badMac++; return }
+    inb.cells++
+    this.acct.received(CELL_WIRE_BYTES)
     for (const m of inb.reassembler.receive(buf, off, now)) this.deliverLocal(inb, m)
   }
 
@@ -262,6 +280,7 @@ export class TunnelManager {
       if (first === undefined) continue
       this.packCells(msgs, (cell, nonces, nonceOff) => {
         tunnel.wrap(crypto, cell, 0, nonces, nonceOff)
+        tunnel.cells++
         this.outbox.push(first.id, first.idHex, first.receiveId, cell, 0)
       })
     }
@@ -305,7 +324,7 @@ export class TunnelManager {
 
   // ---- builds: as a hop ----
 
-  private onBuild (msg: Uint8Array): void {
+  private onBuild (from: Uint8Array, msg: Uint8Array): void {
     const { msgId, body } = decodeBuild(msg)
     if (this.pending.get(msgId)?.plan.direction === 'in') { this.onReply(msgId, body, 'in'); return }
     const d = this.deps
@@ -320,7 +339,11 @@ export class TunnelManager {
     const now = d.clock.now()
     if (!this.ephemerals.add(opened.ephemeral, now)) { this.stats.buildsDropped++; return }
     const r = opened.request
-    const status = admit(r, { nowSec: this.nowSec(), maxSkewSec: this.opts.maxSkewSec, ownId: d.ownId, transit: this.transit })
+    let status = admit(r, { nowSec: this.nowSec(), maxSkewSec: this.opts.maxSkewSec, ownId: d.ownId, transit: this.transit })
+    if (status === BuildStatus.ACCEPTED) {
+      const a = this.acct.admitBuild(toHex(from), r.priority)
+      if (a !== 'ok') status = a === 'transit' ? BuildStatus.REFUSED_LOAD : BuildStatus.REFUSED_BANDWIDTH
+    }
     if (status === BuildStatus.ACCEPTED) {
       const role: TransitRole = (r.flags & HopFlag.GATEWAY) !== 0 ? 'gateway' : (r.flags & HopFlag.ENDPOINT) !== 0 ? 'endpoint' : 'participant'
       this.transit.add({
@@ -331,9 +354,11 @@ export class TunnelManager {
         nextHex: toHex(r.nextRouter),
         nextTunnelId: r.nextTunnelId,
         macKey: opened.keys.macKey,
+        priority: r.priority,
         expires: now + r.lifetimeSec * 1000 + GRACE_MS,
         ...(role === 'endpoint' ? { reassembler: new Reassembler() } : {})
       })
+      this.acct.carrying(this.transit.size)
     }
     if (status === BuildStatus.ACCEPTED) this.stats.buildsAccepted++
     else this.stats.buildsRefused++
@@ -355,7 +380,7 @@ export class TunnelManager {
     const now = this.deps.clock.now()
     if (hops.length === 0) return new OutboundTunnel([], now + this.opts.lifetimeMs, this.messageId())
     const gw = replyVia.gateway(this.deps.ownId)
-    const plan = planOutbound(this.deps.crypto, hops, { gateway: gw.id, tunnelId: gw.tunnelId }, this.nowSec(), this.lifetimeSec())
+    const plan = planOutbound(this.deps.crypto, hops, { gateway: gw.id, tunnelId: gw.tunnelId }, this.terms())
     this.deps.send(hops[0]!.id, encodeBuild(plan.firstMsgId, plan.body))
     return await this.await(plan, signal) as OutboundTunnel
   }
@@ -374,7 +399,7 @@ export class TunnelManager {
       this.inbound.set(id, t)
       return t
     }
-    const plan = planInbound(this.deps.crypto, hops, this.deps.ownId, this.nowSec(), this.lifetimeSec())
+    const plan = planInbound(this.deps.crypto, hops, this.deps.ownId, this.terms())
     const build = encodeBuild(plan.firstMsgId, plan.body)
     if (sendVia !== undefined) this.sendOut(sendVia, [{ kind: DeliveryKind.ROUTER, router: hops[0]!.id, data: build }])
     else this.deps.send(hops[0]!.id, build)
@@ -389,7 +414,22 @@ export class TunnelManager {
   }
 
   private nowSec (): number { return Math.floor(this.deps.clock.wall() / 1000) }
-  private lifetimeSec (): number { return Math.round(this.opts.lifetimeMs / 1000) }
+  private terms (): BuildTerms {
+    return { nowSec: this.nowSec(), lifetimeSec: Math.round(this.opts.lifetimeMs / 1000), priority: this.acct.offer() }
+  }
+
+  /**
+   * One of our tunnels is known to carry traffic (an inbound one: cells arrived intact; an
+   * outbound one: a test or loop through it came back): its hops earn credit for the cells it
+   * carried since last time, and for taking part at all the first time.
+   */
+  confirmed (t: InboundTunnel | OutboundTunnel): void {
+    const n = t.cells - t.credited
+    if (n <= 0) return
+    const units = n * Price.CELL + (t.credited === 0 ? Price.BUILD : 0)
+    t.credited = t.cells
+    for (const h of t.hops) this.acct.earn(h.idHex, units)
+  }
 
   private async await (plan: PlannedBuild, signal?: AbortSignal): Promise<OutboundTunnel | InboundTunnel> {
     return await new Promise((resolve, reject) => {
@@ -451,7 +491,9 @@ export class TunnelManager {
   private tick (): void {
     const now = this.deps.clock.now()
     this.transit.expire(now)
+    this.acct.carrying(this.transit.size)
     for (const t of this.inbound.values()) {
+      this.confirmed(t)
       if (t.expires + GRACE_MS <= now) this.retire(t)
       else t.reassembler.expire(now)
     }

@@ -40,7 +40,16 @@ export function randomId (crypto: CryptoSuite): number {
   return v === 0 ? 1 : v
 }
 
-function specs (crypto: CryptoSuite, hops: readonly HopTarget[], nowSec: number, lifetimeSec: number,
+/** What every hop of one build is asked besides its place in the tunnel. */
+export interface BuildTerms {
+  /** Seconds since the Unix epoch. */
+  nowSec: number
+  lifetimeSec: number
+  /** Priority offered to each hop (`BuildRequest.priority`). */
+  priority: number
+}
+
+function specs (crypto: CryptoSuite, hops: readonly HopTarget[], terms: BuildTerms,
   last: { next: Uint8Array, nextTunnelId: number, flags: number }, firstFlags: number): { specs: HopSpec[], receiveIds: number[], msgIds: number[] } {
   const receiveIds = hops.map(() => randomId(crypto))
   const msgIds = [randomId(crypto), ...hops.map(() => randomId(crypto))]
@@ -56,9 +65,10 @@ function specs (crypto: CryptoSuite, hops: readonly HopTarget[], nowSec: number,
         nextTunnelId: isLast ? last.nextTunnelId : receiveIds[i + 1]!,
         nextRouter: isLast ? last.next : hops[i + 1]!.id,
         flags,
-        requestTime: nowSec,
-        lifetimeSec,
-        nextMsgId: msgIds[i + 1]!
+        requestTime: terms.nowSec,
+        lifetimeSec: terms.lifetimeSec,
+        nextMsgId: msgIds[i + 1]!,
+        priority: terms.priority
       }
     }
   })
@@ -69,16 +79,16 @@ function specs (crypto: CryptoSuite, hops: readonly HopTarget[], nowSec: number,
  * An outbound tunnel through `hops` (1..8); the endpoint answers through the inbound tunnel
  * whose gateway is `reply.gateway` receiving on `reply.tunnelId`.
  */
-export function planOutbound (crypto: CryptoSuite, hops: readonly HopTarget[], reply: { gateway: Uint8Array, tunnelId: number }, nowSec: number, lifetimeSec: number): PlannedBuild {
-  const s = specs(crypto, hops, nowSec, lifetimeSec, { next: reply.gateway, nextTunnelId: reply.tunnelId, flags: HopFlag.ENDPOINT }, 0)
+export function planOutbound (crypto: CryptoSuite, hops: readonly HopTarget[], reply: { gateway: Uint8Array, tunnelId: number }, terms: BuildTerms): PlannedBuild {
+  const s = specs(crypto, hops, terms, { next: reply.gateway, nextTunnelId: reply.tunnelId, flags: HopFlag.ENDPOINT }, 0)
   const { body, state } = createBuild(crypto, s.specs)
   return { direction: 'out', hops, body, state, firstMsgId: s.msgIds[0]!, replyMsgId: s.msgIds[hops.length]!, receiveIds: s.receiveIds, ownReceiveId: 0 }
 }
 
 /** An inbound tunnel through `hops` (1..8) ending at us (`ownId`). */
-export function planInbound (crypto: CryptoSuite, hops: readonly HopTarget[], ownId: Uint8Array, nowSec: number, lifetimeSec: number): PlannedBuild {
+export function planInbound (crypto: CryptoSuite, hops: readonly HopTarget[], ownId: Uint8Array, terms: BuildTerms): PlannedBuild {
   const ownReceiveId = randomId(crypto)
-  const s = specs(crypto, hops, nowSec, lifetimeSec, { next: ownId, nextTunnelId: ownReceiveId, flags: 0 }, HopFlag.GATEWAY)
+  const s = specs(crypto, hops, terms, { next: ownId, nextTunnelId: ownReceiveId, flags: 0 }, HopFlag.GATEWAY)
   const { body, state } = createBuild(crypto, s.specs)
   return { direction: 'in', hops, body, state, firstMsgId: s.msgIds[0]!, replyMsgId: s.msgIds[hops.length]!, receiveIds: s.receiveIds, ownReceiveId }
 }

@@ -291,6 +291,7 @@ export class TunnelPool {
     clearTimeout(t.timer)
     this.tests.delete(key)
     this.stats.testsPassed++
+    this.deps.manager.confirmed(t.out)
     t.out.strikes = 0
     t.inb.strikes = 0
   }

@@ -23,6 +23,8 @@ export interface TransitHop {
   readonly nextTunnelId: number
   /** Inbound gateway: MACs the cells it makes; outbound endpoint: checks them. */
   readonly macKey: Uint8Array
+  /** The priority its creator offered (what its cells are served by when resources are scarce). */
+  readonly priority: number
   /** Monotonic ms after which the entry is dropped. */
   readonly expires: number
   /** Outbound endpoint only: reassembly of fragmented messages. */
@@ -40,6 +42,9 @@ export class TransitTable {
 
   /** Whether `id` is taken. */
   has (id: number): boolean { return this.hops.has(id) }
+
+  /** Tunnels carried. */
+  get size (): number { return this.hops.size }
 
   /** Whether another tunnel fits. */
   get full (): boolean { return this.hops.size >= this.maxTransit }

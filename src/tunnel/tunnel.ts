@@ -49,6 +49,10 @@ abstract class OwnTunnel {
   readonly name: string
   /** Tests failed in a row. */
   strikes = 0
+  /** Cells it carried (sent into it, or arrived intact out of it). */
+  cells = 0
+  /** Of those, the cells its hops were credited for (`TunnelManager.confirmed`). */
+  credited = 0
   constructor (readonly hops: readonly OwnHop[], readonly expires: number, dir: string, id: number) {
     this.name = `${dir}:${id.toString(16).padStart(8, '0')}`
   }

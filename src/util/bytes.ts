@@ -6,6 +6,11 @@ export function toHex (b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
 }
 
+/** The bytes of lowercase or uppercase hex `s` (an odd trailing digit or a non-hex digit ends it). */
+export function fromHex (s: string): Uint8Array {
+  return new Uint8Array(Buffer.from(s, 'hex'))
+}
+
 /** Lexicographic order of two byte arrays: negative, zero or positive. */
 export function compareBytes (a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length)

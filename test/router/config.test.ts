@@ -23,6 +23,7 @@ t.test('defaults', async t => {
     control: { host: '127.0.0.1', port: 7657 },
     log: { level: 'info', format: 'text' },
     bandwidth: { inKBps: 0, outKBps: 0 },
+    transit: { maxTunnels: 5000, perPeerKBps: 0 },
     seeds: { files: [], infos: [] },
     sam: { host: '127.0.0.1', port: 7656, udpPort: 7655 },
     socks: { host: '127.0.0.1', port: 4447 },
@@ -43,6 +44,7 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     control: '127.0.0.1:1',
     log: { level: 'warn', format: 'json' },
     bandwidth: { inKBps: 1, outKBps: 2 },
+    transit: { maxTunnels: 10, perPeerKBps: 20 },
     seeds: { files: ['/f/seeds.txt'], infos: [b64(info!)] },
     sam: { address: '127.0.0.1:1000', udpPort: 999, users: { u: 'p w' } },
     socks: 'off',
@@ -57,6 +59,7 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     UMBRA_LOG_FORMAT: 'text',
     UMBRA_BANDWIDTH_IN: '3',
     UMBRA_BANDWIDTH_OUT: '4',
+    UMBRA_MAX_TRANSIT: '30',
     UMBRA_SEED_FILE: '/e/seeds.txt',
     UMBRA_SAM: '127.0.0.1:2000'
   }
@@ -69,6 +72,8 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     'log-format': 'json',
     'bandwidth-in': '5',
     'bandwidth-out': '6',
+    'max-transit': '0',
+    'transit-peer-kbps': '50',
     'seed-file': ['/g/a.txt', '/g/b.txt'],
     sam: 'off',
     socks: '127.0.0.1:0',
@@ -77,7 +82,7 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
   const f = resolve({ file, fileName: '/f/umbra.json' })
   t.same(f, {
     dataDir: '/f/data', listen: ['tcp://127.0.0.1:1'], network: 'filenet', control: { host: '127.0.0.1', port: 1 },
-    log: { level: 'warn', format: 'json' }, bandwidth: { inKBps: 1, outKBps: 2 },
+    log: { level: 'warn', format: 'json' }, bandwidth: { inKBps: 1, outKBps: 2 }, transit: { maxTunnels: 10, perPeerKBps: 20 },
     seeds: { files: ['/f/seeds.txt'], infos: [b64(info!)] }, configFile: '/f/umbra.json',
     sam: { host: '127.0.0.1', port: 1000, udpPort: 999, users: { u: 'p w' } }, socks: null,
     serverTunnels: [{ name: 'web', host: '127.0.0.1', port: 8080, hops: 2 }]
@@ -85,7 +90,7 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
   const e = resolve({ file, fileName: '/f/umbra.json', env })
   t.same(e, {
     dataDir: '/e/data', listen: ['udp://127.0.0.1:2', 'tcp://127.0.0.1:3'], network: 'envnet', control: { host: '127.0.0.1', port: 2 },
-    log: { level: 'error', format: 'text' }, bandwidth: { inKBps: 3, outKBps: 4 },
+    log: { level: 'error', format: 'text' }, bandwidth: { inKBps: 3, outKBps: 4 }, transit: { maxTunnels: 30, perPeerKBps: 20 },
     seeds: { files: ['/e/seeds.txt'], infos: [b64(info!)] }, configFile: '/f/umbra.json',
     sam: { host: '127.0.0.1', port: 2000, udpPort: 1999 }, socks: null,
     serverTunnels: [{ name: 'web', host: '127.0.0.1', port: 8080, hops: 2 }]
@@ -93,7 +98,7 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
   const g = resolve({ file, fileName: '/f/umbra.json', env, flags })
   t.same(g, {
     dataDir: '/g/data', listen: ['http://127.0.0.1:4/x'], network: 'flagnet', control: null,
-    log: { level: 'debug', format: 'json' }, bandwidth: { inKBps: 5, outKBps: 6 },
+    log: { level: 'debug', format: 'json' }, bandwidth: { inKBps: 5, outKBps: 6 }, transit: { maxTunnels: 0, perPeerKBps: 50 },
     seeds: { files: ['/g/a.txt', '/g/b.txt'], infos: [b64(info!)] }, configFile: '/f/umbra.json',
     sam: null, socks: { host: '127.0.0.1', port: 0 }, serverTunnels: [{ name: 'b', host: '127.0.0.1', port: 9 }]
   }, 'flags over everything')
@@ -177,6 +182,10 @@ t.test('file errors name the file and the field', async t => {
     [{ bandwidth: { outKBps: 1.5 } }, /bandwidth\.outKBps must be a whole number/],
     [{ bandwidth: { inKBps: '100' } }, /bandwidth\.inKBps must be a whole number .*got '100'/],
     [{ bandwidth: { inKBps: 10_000_001 } }, /bandwidth\.inKBps must be a whole number/],
+    [{ transit: { maxTunnels: -1 } }, /transit\.maxTunnels must be a whole number of tunnels from 0 to 100000, got -1/],
+    [{ transit: { maxTunnels: 100_001 } }, /transit\.maxTunnels must be a whole number/],
+    [{ transit: { perPeerKBps: 'x' } }, /transit\.perPeerKBps must be a whole number of KB\/s/],
+    [{ transit: { max: 1 } }, /unknown key 'transit\.max'/],
     [{ seeds: { files: 'a.txt' } }, /: seeds\.files must be an array of strings/],
     [{ seeds: { files: [''] } }, /: seeds\.files\[0\]: needs a path/],
     [{ seeds: { infos: ['not base64!'] } }, /: seeds\.infos\[0\]: not padded standard base64/],
@@ -213,6 +222,7 @@ t.test('flag errors name the flag', async t => {
     [{ 'log-format': 'x' }, /^--log-format: log format/],
     [{ 'bandwidth-in': '1e3' }, /^--bandwidth-in must be a whole number .*got '1e3'/],
     [{ 'bandwidth-out': '' }, /^--bandwidth-out must be a whole number/],
+    [{ 'max-transit': 'many' }, /^--max-transit must be a whole number of tunnels/],
     [{ 'data-dir': '' }, /^--data-dir: needs a path/],
     [{ 'seed-file': [''] }, /^--seed-file: needs a path/],
     [{ 'seed-file': Array.from({ length: 65 }, (_, i) => `s${i}`) }, /^--seed-file: at most 64 seed files/]

@@ -30,12 +30,13 @@ function requestFor (i: number, n: number, next: Uint8Array): BuildRequest {
     flags: n === 1 ? HopFlag.ENDPOINT : i === 0 ? HopFlag.GATEWAY : i === n - 1 ? HopFlag.ENDPOINT : 0,
     requestTime: 1_800_000_000 + i,
     lifetimeSec: 600 + i,
-    nextMsgId: 0xa000_0000 + i
+    nextMsgId: 0xa000_0000 + i,
+    priority: 0x100 + i
   }
 }
 
 /** The request fields as encoded, without the random padding (what must never be seen in the clear). */
-const requestFields = (r: BuildRequest): Buffer => Buffer.from(encodeRequest(r, new Uint8Array(13))).subarray(0, REQUEST_BYTES - 13)
+const requestFields = (r: BuildRequest): Buffer => Buffer.from(encodeRequest(r, new Uint8Array(11))).subarray(0, REQUEST_BYTES - 11)
 
 const STATUSES = [BuildStatus.ACCEPTED, BuildStatus.REFUSED_LOAD, BuildStatus.ACCEPTED, BuildStatus.REFUSED_BANDWIDTH,
   BuildStatus.REFUSED_BAD, BuildStatus.ACCEPTED, BuildStatus.ACCEPTED, BuildStatus.REFUSED_LOAD]
@@ -154,12 +155,12 @@ t.test('unused slots are random bytes', async t => {
 t.test('request codec: round trip, exact bounds, and rejection of bad fields', async t => {
   const r: BuildRequest = {
     receiveTunnelId: 0xffff_ffff, nextTunnelId: 0, nextRouter: new Uint8Array(32).fill(9),
-    flags: HopFlag.GATEWAY, requestTime: 0xffff_ffff, lifetimeSec: MAX_LIFETIME_SEC, nextMsgId: 0
+    flags: HopFlag.GATEWAY, requestTime: 0xffff_ffff, lifetimeSec: MAX_LIFETIME_SEC, nextMsgId: 0, priority: 65535
   }
-  const enc = encodeRequest(r, new Uint8Array(13).fill(0xee))
+  const enc = encodeRequest(r, new Uint8Array(11).fill(0xee))
   t.equal(enc.length, REQUEST_BYTES)
   t.same(decodeRequest(enc), r)
-  for (const flags of [0, HopFlag.GATEWAY, HopFlag.ENDPOINT]) t.equal(decodeRequest(encodeRequest({ ...r, flags }, new Uint8Array(13))).flags, flags)
+  for (const flags of [0, HopFlag.GATEWAY, HopFlag.ENDPOINT]) t.equal(decodeRequest(encodeRequest({ ...r, flags }, new Uint8Array(11))).flags, flags)
 
   const mutate = (at: number, bytes: number[]): Uint8Array => { const b = enc.slice(); b.set(bytes, at); return b }
   t.throws(() => decodeRequest(enc.subarray(0, 63)), DecodeError, 'short')
@@ -171,13 +172,14 @@ t.test('request codec: round trip, exact bounds, and rejection of bad fields', a
   t.throws(() => decodeRequest(mutate(40, [3])), DecodeError, 'gateway and endpoint at once')
   t.throws(() => decodeRequest(mutate(40, [4])), DecodeError, 'undefined flag bit')
 
-  t.throws(() => encodeRequest({ ...r, receiveTunnelId: 0 }, new Uint8Array(13)), LimitError)
-  t.throws(() => encodeRequest({ ...r, lifetimeSec: 661 }, new Uint8Array(13)), LimitError)
-  t.throws(() => encodeRequest({ ...r, flags: 3 }, new Uint8Array(13)), LimitError)
-  t.throws(() => encodeRequest({ ...r, nextRouter: new Uint8Array(31) }, new Uint8Array(13)), LimitError)
-  t.throws(() => encodeRequest(r, new Uint8Array(12)), LimitError)
-  t.throws(() => encodeRequest({ ...r, requestTime: 2 ** 32 }, new Uint8Array(13)), LimitError)
-  t.throws(() => encodeRequest({ ...r, nextMsgId: -1 }, new Uint8Array(13)), LimitError)
+  t.throws(() => encodeRequest({ ...r, receiveTunnelId: 0 }, new Uint8Array(11)), LimitError)
+  t.throws(() => encodeRequest({ ...r, lifetimeSec: 661 }, new Uint8Array(11)), LimitError)
+  t.throws(() => encodeRequest({ ...r, flags: 3 }, new Uint8Array(11)), LimitError)
+  t.throws(() => encodeRequest({ ...r, nextRouter: new Uint8Array(31) }, new Uint8Array(11)), LimitError)
+  t.throws(() => encodeRequest(r, new Uint8Array(10)), LimitError)
+  t.throws(() => encodeRequest({ ...r, priority: 65536 }, new Uint8Array(11)), LimitError)
+  t.throws(() => encodeRequest({ ...r, requestTime: 2 ** 32 }, new Uint8Array(11)), LimitError)
+  t.throws(() => encodeRequest({ ...r, nextMsgId: -1 }, new Uint8Array(11)), LimitError)
 })
 
 t.test('bad arguments are refused', async t => {
@@ -196,7 +198,7 @@ t.test('bad arguments are refused', async t => {
 t.test('a sealed but malformed request is a DecodeError, not a CryptoError', async t => {
   const hop = makeRouter(c)
   const body = c.randomBytes(BUILD_BODY_BYTES)
-  const bad = encodeRequest(requestFor(0, 1, c.randomBytes(32)), new Uint8Array(13))
+  const bad = encodeRequest(requestFor(0, 1, c.randomBytes(32)), new Uint8Array(11))
   bad.set([0, 0, 0, 0], 0) // receive tunnel ID 0
   body.set(sealRecord(c, hop, bad), 5 * RECORD_BYTES)
   t.throws(() => openRecord(c, hop, body), DecodeError)
@@ -283,9 +285,9 @@ t.test('golden vectors: per-hop keys and the request encoding', async t => {
 
   const req: BuildRequest = {
     receiveTunnelId: 0x01020304, nextTunnelId: 0xa0b0c0d0, nextRouter: seq(0x80), flags: HopFlag.ENDPOINT,
-    requestTime: 1_800_000_000, lifetimeSec: 600, nextMsgId: 0xdeadbeef
+    requestTime: 1_800_000_000, lifetimeSec: 600, nextMsgId: 0xdeadbeef, priority: 0x1234
   }
-  const enc = encodeRequest(req, g.randomBytes(13))
+  const enc = encodeRequest(req, g.randomBytes(11))
   t.equal(hex(enc), GOLDEN.request)
   t.same(decodeRequest(enc), req)
 })
@@ -297,8 +299,8 @@ const GOLDEN = {
   ivKey: 'fb834c00d2f8343e9fea4cef53b1aae7b1613294231251723c0ec0af37074800',
   replyKey: '75b77b3302ea8cf2d9e454475ecd81562150c444cadd739816eb8f95131cd6f0',
   macKey: '06ab770951dce01de121246cbc16ebf8dce7bde525fe5965adb06f05de5c8acc',
-  // 01020304 | a0b0c0d0 | 80..9f | 02 | 6b49d200 | 0258 | deadbeef | 13 padding bytes
-  request: '01020304a0b0c0d0808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f026b49d2000258deadbeef127f44dda824e4329f51636783'
+  // 01020304 | a0b0c0d0 | 80..9f | 02 | 6b49d200 | 0258 | deadbeef | 1234 | 11 padding bytes
+  request: '01020304a0b0c0d0808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f026b49d2000258deadbeef1234127f44dda824e4329f5163'
 }
 
 t.test('the bytes follow docs/tunnels.md, checked with node:crypto only', async t => {
@@ -333,6 +335,7 @@ t.test('the bytes follow docs/tunnels.md, checked with node:crypto only', async 
     t.equal(p.readUInt32BE(41), q.requestTime)
     t.equal(p.readUInt16BE(45), q.lifetimeSec)
     t.equal(p.readUInt32BE(47), q.nextMsgId)
+    t.equal(p.readUInt16BE(51), q.priority)
     return okm.subarray(96, 128)
   }
 

@@ -1,0 +1,160 @@
+/**
+ * The accountant on virtual time: one admission path for builds, cells and lookups; a peer
+ * without credit gets only excess capacity while one with credit is served and charged; earned
+ * credit survives in the database; per-peer caps; status.
+ */
+import t from 'tap'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Accountant, CELL_WIRE_BYTES, Price } from '../../src/accounting/accountant.ts'
+import { openDataStore } from '../../src/router/datastore.ts'
+import { ConfigError } from '../../src/util/errors.ts'
+import type { Clock } from '../../src/util/clock.ts'
+
+const A = 'aa'.repeat(32)
+const B = 'bb'.repeat(32)
+const F = 'ff'.repeat(32)
+
+function clock (): Clock & { t: number } {
+  const c = { t: 1000, now: () => c.t, wall: () => 1_800_000_000_000 + c.t }
+  return c
+}
+
+/** Judges `n` cells from `peer` in one message; returns how many were admitted. */
+function cells (acct: Accountant, peer: string, n: number, priority = 4): number {
+  acct.beginCells(peer)
+  let ok = 0
+  for (let i = 0; i < n; i++) if (acct.admitCell(priority)) ok++
+  return ok
+}
+
+t.test('without limits everything is free and nobody is charged', async t => {
+  const acct = new Accountant({}, clock())
+  t.equal(cells(acct, F, 1000), 1000)
+  t.equal(acct.admitBuild(F, 0), 'ok')
+  t.equal(acct.admitLookup(F, 0), true)
+  t.equal(acct.stats.free.cell, 1000)
+  t.equal(acct.stats.charged, 0)
+})
+
+t.test('scarce bandwidth: a freeloader gets only the excess, a contributor is served and charged', async t => {
+  const c = clock()
+  // 100 cells/s downstream; the first half of the one-second burst is excess.
+  const acct = new Accountant({ downBytesPerSec: 100 * CELL_WIRE_BYTES }, c)
+  acct.earn(A, 40)
+  const free = cells(acct, F, 200)
+  t.ok(free >= 49 && free <= 51, `the freeloader got the excess only (${free} cells)`)
+  t.equal(acct.stats.dropped.cell.priority, 200 - free)
+  t.equal(cells(acct, F, 10), 0, 'nothing more for the freeloader while scarce')
+  const paid = cells(acct, A, 10)
+  t.equal(paid, 10, 'the contributor is still served')
+  t.equal(acct.ledger.credit(A), 30, 'and charged one unit per cell')
+  t.equal(acct.stats.paid.cell, 10)
+  // Priority 4 carries it to load 1.8 (90% of the burst used), not to exhaustion.
+  const more = cells(acct, A, 40)
+  t.ok(more >= 25 && more < 30, `served up to its priority's ceiling (${more} cells)`)
+  t.equal(acct.ledger.credit(A), 30 - more, 'charged for each')
+  acct.ledger.charge(A, 1000)
+  t.equal(cells(acct, A, 5), 0, 'no credit left: dropped')
+  // Time passes: capacity comes back and is free again.
+  c.t += 1000
+  t.ok(cells(acct, F, 10) === 10, 'after a second the freeloader gets excess again')
+})
+
+t.test('exhausted bandwidth refuses even those with credit', async t => {
+  const c = clock()
+  const acct = new Accountant({ downBytesPerSec: 10 * CELL_WIRE_BYTES }, c)
+  acct.earn(A, 1_000_000)
+  acct.received(10 * CELL_WIRE_BYTES)
+  t.equal(cells(acct, A, 10, 65535), 0, 'our own traffic used it all: nothing for anyone')
+  t.equal(acct.stats.dropped.cell.exhausted, 10)
+  t.equal(acct.ledger.credit(A), 1_000_000, 'nothing charged for refused cells')
+})
+
+t.test('builds: transit limit and priority; refusals say which resource', async t => {
+  const c = clock()
+  const acct = new Accountant({ maxTransit: 10 }, c)
+  acct.carrying(9)
+  t.equal(acct.admitBuild(F, 4), 'transit', 'near the limit a build without credit is refused')
+  acct.earn(A, 100)
+  t.equal(acct.admitBuild(A, 4), 'ok', 'one with credit is taken')
+  t.equal(acct.ledger.credit(A), 96, 'and charged its effective priority')
+  acct.carrying(10)
+  t.equal(acct.admitBuild(A, 4), 'transit', 'at the limit nobody')
+  const bw = new Accountant({ upBytesPerSec: 1000 }, c)
+  bw.sent(5000)
+  t.equal(bw.admitBuild(F, 4), 'bandwidth')
+  t.equal(bw.stats.dropped.build.exhausted, 1)
+})
+
+t.test('lookups: rate limited with the same rule', async t => {
+  const c = clock()
+  const acct = new Accountant({ lookupsPerSec: 10 }, c)
+  let served = 0
+  for (let i = 0; i < 30; i++) if (acct.admitLookup(F, 4)) served++
+  t.ok(served >= 4 && served <= 6, `a freeloader gets the excess (${served})`)
+  acct.earn(B, 2)
+  t.equal(acct.admitLookup(B, 4), true)
+  t.equal(acct.admitLookup(B, 4), false, 'credit 2 covers one lookup at effective priority 2')
+})
+
+t.test('per-peer cap on transit cells', async t => {
+  const c = clock()
+  const acct = new Accountant({ perPeerBytesPerSec: 20 * CELL_WIRE_BYTES }, c)
+  t.equal(cells(acct, F, 50), 20)
+  t.equal(acct.stats.dropped.cell['peer-limit'], 30)
+  t.equal(cells(acct, A, 5), 5, 'another peer has its own bucket')
+})
+
+t.test('offered priorities stay within a constant factor of what we observe', async t => {
+  const acct = new Accountant({ priority: 1000 }, clock())
+  t.equal(acct.offer(), 2, 'nothing observed yet: 2*(1+0)')
+  for (let i = 0; i < 200; i++) acct.admitLookup(A, 10)
+  t.ok(acct.offer() <= 2 * (1 + acct.ledger.avgReceived))
+  t.ok(acct.offer() > 2)
+})
+
+t.test('the ledger survives in the database; damaged records are skipped', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'umbra-acct-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const c = clock()
+  let store = await openDataStore(join(dir, 'db'))
+  let acct = new Accountant({}, c, store.bucket('credit'))
+  acct.earn(A, 123)
+  acct.earn(B, 5)
+  await acct.flush()
+  acct.earn(B, 1)
+  await acct.close()
+  await store.bucket('credit').put(new Uint8Array(32).fill(0xcc), new Uint8Array(3))
+  await store.close()
+
+  store = await openDataStore(join(dir, 'db'))
+  acct = new Accountant({}, c, store.bucket('credit'))
+  t.equal(acct.ledger.credit(A), 123)
+  t.equal(acct.ledger.credit(B), 6, 'close flushes what changed since the last flush')
+  t.equal(acct.ledger.credit('cc'.repeat(32)), 0, 'a damaged record is ignored')
+  // Charged to nothing: the record goes.
+  acct.earn(F, 1)
+  await acct.flush()
+  acct.ledger.charge(F, 1)
+  await acct.close()
+  t.equal(store.bucket('credit').get(new Uint8Array(32).fill(0xff)), undefined, 'zero credit is deleted')
+  await store.close()
+})
+
+t.test('status is plain JSON with loads, credit and drops', async t => {
+  const acct = new Accountant({ upBytesPerSec: 1000 }, clock())
+  acct.earn(A, Price.BUILD)
+  const s = acct.status()
+  t.same(Object.keys(s.load).sort(), ['down', 'lookup', 'queue', 'transit', 'up'])
+  t.same(s.credit, [{ peer: A, credit: Price.BUILD }])
+  t.equal(s.limits.upBytesPerSec, 1000)
+  t.same(JSON.parse(JSON.stringify(s)), s)
+})
+
+t.test('bad options are refused', async t => {
+  t.throws(() => new Accountant({ upBytesPerSec: -1 }), ConfigError)
+  t.throws(() => new Accountant({ flushMs: 5 }), ConfigError)
+  t.throws(() => new Accountant({ priority: 70_000 }), ConfigError)
+})
