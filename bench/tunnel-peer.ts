@@ -4,6 +4,8 @@
  * (`{"id":…, …}`, or `{"id":…,"error":…}`), events carry `"event"`.
  *   argv: listen address, then optional base64 seed RouterInfos.
  * Commands: info, converge {n}, builds {count, length}, dest {length, quantity},
+ * dest may name `via` (hop router IDs); bandwidth {up, down} sets the accountant's limits
+ * (bytes/s), accounting returns its status; UMBRA_PEER_CONFIG (JSON) adds router settings.
  * lookup {address} (finds a LeaseSet in the netDb), sink {port} (answers each stream with the bytes it asks for, reports what it got as an
  * `sunk` event), echo {port}, stream {to, port, up, down}, ping {to, port, count}, stats.
  */
@@ -12,19 +14,23 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { Router } from '../src/router/router.ts'
+import { Router, type RouterConfig } from '../src/router/router.ts'
 import { RecordKind } from '../src/netdb/messages.ts'
 import { parseB32Address } from '../src/identity/destination.ts'
 import type { DestinationSession } from '../src/router/session.ts'
 import type { StreamSocket } from '../src/streaming/socket.ts'
+import type { OutboundTunnel } from '../src/tunnel/tunnel.ts'
 
 const listen = process.argv[2] ?? 'tcp://127.0.0.1:0'
 const seeds = process.argv.slice(3).map(s => new Uint8Array(Buffer.from(s, 'base64')))
 const dataDir = await mkdtemp(join(tmpdir(), 'umbra-bench-'))
+/** Extra router settings as JSON (`accounting`, `tunnels`), for experiments. */
+const extra = JSON.parse(process.env.UMBRA_PEER_CONFIG ?? '{}') as Pick<RouterConfig, 'accounting' | 'tunnels'>
 const router = await Router.start({
   dataDir, listen: [listen], network: 'bench', seeds, persist: false,
   netdb: { exploreMs: 500 },
-  pool: { testIntervalMs: Number(process.env.UMBRA_TEST_INTERVAL_MS ?? 10_000) }
+  pool: { testIntervalMs: Number(process.env.UMBRA_TEST_INTERVAL_MS ?? 10_000) },
+  ...extra
 })
 let dest: DestinationSession | undefined
 const out = (o: object): void => { process.stdout.write(JSON.stringify(o) + '\n') }
@@ -117,12 +123,18 @@ async function ping (to: string, port: number, count: number): Promise<object> {
   return { rtts }
 }
 
-async function builds (count: number, length: number): Promise<object> {
+/** Builds `count` pairs of tunnels of `length` hops, through random routers or only `via` (hex IDs). */
+async function builds (count: number, length: number, via?: string[], rate?: number): Promise<object> {
   const inMs: number[] = []
   const outMs: number[] = []
   let failed = 0
-  for (let i = 0; i < count; i++) {
-    const hops = router.hopCandidates().sort(() => Math.random() - 0.5)
+  stopBlast = false
+  const start = performance.now()
+  for (let i = 0; i < count && !stopBlast; i++) {
+    // Paced at `rate` pairs/s when given.
+    const due = rate === undefined ? 0 : start + i * 1000 / rate - performance.now()
+    if (due > 1) await new Promise(resolve => setTimeout(resolve, due))
+    const hops = router.hopCandidates().filter(c => via === undefined || via.includes(c.idHex)).sort(() => Math.random() - 0.5)
     let t0 = performance.now()
     try {
       const inb = await router.tunnels.buildInbound(hops.slice(0, length), undefined)
@@ -140,20 +152,54 @@ async function builds (count: number, length: number): Promise<object> {
 }
 
 /**
- * Blasts `count` one-cell messages through a fresh outbound tunnel whose hops are `hops`
+ * Blasts `count` one-cell messages through an outbound tunnel whose hops are `hops` (built at
+ * the first call for those hops, kept for later ones)
  * (router IDs in hex); the endpoint delivers them to a tunnel nobody has (counted, dropped).
  */
-async function blast (hops: string[], count: number): Promise<object> {
+/**
+ * Asks for 1-hop inbound tunnels through `hop` at `rate` per second without waiting for the
+ * answers, until `blast-stop`; reports how many were built, refused and unanswered.
+ */
+async function buildFlood (hop: string, rate: number): Promise<object> {
+  const target = router.hopCandidates().find(c => c.idHex === hop)!
+  const r = { sent: 0, built: 0, refused: 0, timedOut: 0 }
+  const pending: Array<Promise<void>> = []
+  stopBlast = false
+  const start = performance.now()
+  while (!stopBlast) {
+    pending.push(router.tunnels.buildInbound([target], undefined).then(t => { r.built++; router.tunnels.retire(t) },
+      (err: Error) => { if (err.name === 'TimeoutError') r.timedOut++; else r.refused++ }))
+    r.sent++
+    const due = start + r.sent * 1000 / rate - performance.now()
+    await new Promise(resolve => due > 1 ? setTimeout(resolve, due) : setImmediate(resolve))
+  }
+  await Promise.all(pending)
+  return r
+}
+
+let blaster: { key: string, out: OutboundTunnel } | undefined
+/** Set by `blast-stop`: a running blast or builds loop ends. */
+let stopBlast = false
+
+async function blast (hops: string[], count: number, rate?: number): Promise<object> {
   const all = router.hopCandidates()
   const targets = hops.map(h => all.find(c => c.idHex === h)!)
-  const reply = await router.tunnels.buildInbound([], undefined)
-  const out = await router.tunnels.buildOutbound(targets, reply)
+  // A tunnel built once per hop list and kept (count 0 only builds it).
+  if (blaster?.key !== hops.join()) {
+    const reply = await router.tunnels.buildInbound([], undefined)
+    blaster = { key: hops.join(), out: await router.tunnels.buildOutbound(targets, reply) }
+  }
+  const out = blaster.out
+  stopBlast = false
   const data = new Uint8Array(900)
   const msg = { kind: 3 as const, router: targets[targets.length - 1]!.id, tunnelId: 1, data: Uint8Array.of(1, ...data) }
   const t0 = performance.now()
-  for (let sent = 0; sent < count; sent += 256) {
-    router.tunnels.sendOut(out, Array.from({ length: Math.min(256, count - sent) }, () => msg))
-    await new Promise(resolve => setImmediate(resolve))
+  const batch = rate === undefined ? 256 : Math.max(1, Math.min(256, Math.round(rate / 100)))
+  for (let sent = 0; sent < count && !stopBlast; sent += batch) {
+    router.tunnels.sendOut(out, Array.from({ length: Math.min(batch, count - sent) }, () => msg))
+    // Paced at `rate` cells/s when given, else as fast as the sender drains.
+    const due = rate === undefined ? 0 : t0 + (sent + batch) * 1000 / rate - performance.now()
+    await new Promise(resolve => due > 1 ? setTimeout(resolve, due) : setImmediate(resolve))
     // Keep what waits for the first link bounded: wait while the sender queues.
     while (router.sender.pending() > 4 * 1024 * 1024) await new Promise(resolve => setTimeout(resolve, 1))
   }
@@ -168,17 +214,22 @@ async function handle (m: Record<string, unknown>): Promise<object> {
       while (router.netdb.store.count(RecordKind.ROUTER_INFO) < (m.n as number) && Date.now() < end) await new Promise(resolve => setTimeout(resolve, 50))
       return { known: router.netdb.store.count(RecordKind.ROUTER_INFO) }
     }
-    case 'builds': return await builds(m.count as number, m.length as number)
+    case 'builds': return await builds(m.count as number, m.length as number, m.via as string[] | undefined, m.rate as number | undefined)
     case 'dest': {
       const t0 = performance.now()
-      dest = await router.createDestination({ pool: { length: m.length as number, quantity: m.quantity as number } })
+      const via = m.via as string[] | undefined
+      dest = await router.createDestination({ pool: { length: m.length as number, quantity: m.quantity as number }, ...(via !== undefined ? { via } : {}) })
       return { address: dest.address, ms: performance.now() - t0 }
     }
     case 'sink': sink(m.port as number); return {}
     case 'echo': echo(m.port as number); return {}
     case 'stream': return await stream(m.to as string, m.port as number, m.up as number, m.down as number)
     case 'ping': return await ping(m.to as string, m.port as number, m.count as number)
-    case 'blast': return await blast(m.hops as string[], m.count as number)
+    case 'blast': return await blast(m.hops as string[], m.count as number, m.rate as number | undefined)
+    case 'build-flood': return await buildFlood(m.hop as string, m.rate as number)
+    case 'blast-stop': stopBlast = true; return {}
+    case 'bandwidth': router.accounting.setBandwidth(m.up as number, m.down as number); return {}
+    case 'accounting': return router.accounting.status()
     case 'lookup': {
       const ls = await router.netdb.findLeaseSet(parseB32Address(m.address as string), AbortSignal.timeout(15_000))
       return { leases: ls.leases.length }

@@ -14,7 +14,7 @@ import { ConfigError } from '../util/errors.ts'
 import { decide, type DropReason } from './admission.ts'
 import { TokenBucket } from './bucket.ts'
 import { decodeCredit, encodeCredit, Ledger } from './ledger.ts'
-import { DelayMonitor, GaugeMonitor, RateMonitor, Resource } from './load.ts'
+import { DecayingRate, DelayMonitor, GaugeMonitor, HARD_LOAD, RateMonitor, Resource } from './load.ts'
 
 /** Limits of the resources a router shares. 0 = unlimited. */
 export interface AccountingOptions {
@@ -28,6 +28,8 @@ export interface AccountingOptions {
   maxTransit: number
   /** NetDb lookups and stores answered for others, per second. Default 500. */
   lookupsPerSec: number
+  /** Build requests opened per second (each costs an X25519 before we know whether it is junk). Default 1000. */
+  buildsPerSec: number
   /** Queue delay (ms) at which sending counts as scarce. Default 200. */
   queueTargetMs: number
   /** How often the ledger is written to the database. Default 1000 ms. */
@@ -38,7 +40,7 @@ export interface AccountingOptions {
 
 /** Defaults of {@link AccountingOptions}. */
 export const ACCOUNTING_DEFAULTS: AccountingOptions = {
-  upBytesPerSec: 0, downBytesPerSec: 0, perPeerBytesPerSec: 0, maxTransit: 5000, lookupsPerSec: 500, queueTargetMs: 200, flushMs: 1000, priority: 4
+  upBytesPerSec: 0, downBytesPerSec: 0, perPeerBytesPerSec: 0, maxTransit: 5000, lookupsPerSec: 500, buildsPerSec: 1000, queueTargetMs: 200, flushMs: 1000, priority: 4
 }
 
 /** What each kind of service is worth in credit units (a relayed 1 KiB cell is 1). */
@@ -73,7 +75,7 @@ export interface AccountingStatus {
   /** Load per resource (< 1 excess, 1..2 scarce, >= 2 exhausted). */
   load: Record<Resource, number>
   /** Configured limits (0 = unlimited). */
-  limits: { upBytesPerSec: number, downBytesPerSec: number, perPeerBytesPerSec: number, maxTransit: number, lookupsPerSec: number }
+  limits: { upBytesPerSec: number, downBytesPerSec: number, perPeerBytesPerSec: number, maxTransit: number, lookupsPerSec: number, buildsPerSec: number }
   /** Peers we hold credit for, highest first (at most 20). */
   credit: Array<{ peer: string, credit: number }>
   /** Peers with credit. */
@@ -85,6 +87,13 @@ export interface AccountingStatus {
 }
 
 const ZERO_REASONS = (): Record<DropReason | 'peer-limit', number> => ({ priority: 0, exhausted: 0, 'peer-limit': 0 })
+/**
+ * Contributors' demand is measured over this time constant: long enough that a stream backing
+ * off for a moment (congestion control) does not hand its share to freeloaders.
+ */
+const DEMAND_TAU_MS = 5000
+/** Contributors' measured demand is taken with this margin when working out idle capacity. */
+const IDLE_MARGIN = 1.1
 /** Idle per-peer buckets are forgotten after this. */
 const PEER_IDLE_MS = 60_000
 
@@ -95,6 +104,8 @@ export class Accountant {
   readonly up: RateMonitor
   readonly down: RateMonitor
   readonly lookups: RateMonitor
+  /** Build requests opened (CPU). */
+  readonly buildWork: RateMonitor
   readonly transit: GaugeMonitor
   readonly queue: DelayMonitor
   readonly stats: AccountingStats = {
@@ -114,7 +125,16 @@ export class Accountant {
   private gateOther = 0
   private gateLoad = 0
   private gateCredit = 0
+  private gateCredited = false
   private gateBucket: TokenBucket | undefined
+  /**
+   * Idle capacity: transit traffic from peers with credit is measured, and peers without
+   * credit get free service only from what that leaves of the bandwidth limit (`idle`
+   * refills at the limit minus the contributors' recent demand). So a freeloader gets only
+   * capacity contributors do not want, even while the buckets look half full.
+   */
+  private readonly creditedDemand = new DecayingRate(DEMAND_TAU_MS)
+  private readonly idle: TokenBucket
 
   constructor (opts: Partial<AccountingOptions> = {}, private readonly clock: Clock = systemClock, private readonly bucket?: KvBucket) {
     this.opts = accountingOptions(opts)
@@ -122,8 +142,10 @@ export class Accountant {
     this.up = new RateMonitor(this.opts.upBytesPerSec, now)
     this.down = new RateMonitor(this.opts.downBytesPerSec, now)
     this.lookups = new RateMonitor(this.opts.lookupsPerSec, now)
+    this.buildWork = new RateMonitor(this.opts.buildsPerSec, now)
     this.transit = new GaugeMonitor(this.opts.maxTransit)
     this.queue = new DelayMonitor(this.opts.queueTargetMs)
+    this.idle = new TokenBucket(0, 1, now)
     if (bucket !== undefined) {
       const entries: Array<[string, number]> = []
       for (const [k, v] of bucket.entries()) {
@@ -152,6 +174,15 @@ export class Accountant {
     })
     this.flushing = Promise.all([this.flushing, ...writes]).then(() => {})
     await this.flushing
+  }
+
+  /** Changes the bandwidth limits (bytes/s, 0 = unlimited) while running. */
+  setBandwidth (upBytesPerSec: number, downBytesPerSec: number): void {
+    const o = accountingOptions({ ...this.opts, upBytesPerSec, downBytesPerSec })
+    Object.assign(this.opts, { upBytesPerSec: o.upBytesPerSec, downBytesPerSec: o.downBytesPerSec })
+    const now = this.clock.now()
+    this.up.bucket.set(o.upBytesPerSec, Math.max(1, o.upBytesPerSec), now)
+    this.down.bucket.set(o.downBytesPerSec, Math.max(1, o.downBytesPerSec), now)
   }
 
   /** Stops the timer and flushes. */
@@ -193,6 +224,23 @@ export class Accountant {
     return t >= bw ? 'transit' : 'bandwidth'
   }
 
+  /**
+   * A build message arrived from `peer`, not yet opened: whether to spend the work of opening
+   * it. While building or bandwidth is scarce, a peer without credit could not be served
+   * anyway (its priority is bounded by its credit), so its message is dropped unopened; a
+   * flood of junk then costs almost nothing.
+   */
+  admitBuildMessage (peer: string): boolean {
+    const now = this.clock.now()
+    const load = Math.max(this.buildWork.load(now), this.up.load(now), this.down.load(now), this.queue.load(now))
+    if (load >= HARD_LOAD || (load >= 1 && this.ledger.credit(peer) === 0)) {
+      this.stats.dropped.build[load >= HARD_LOAD ? 'exhausted' : 'priority']++
+      return false
+    }
+    this.buildWork.spend(1, now)
+    return true
+  }
+
   /** A netDb lookup or store from `peer` offering `priority`: whether to answer it. */
   admitLookup (peer: string, priority: number): boolean {
     const now = this.clock.now()
@@ -211,31 +259,56 @@ export class Accountant {
     this.gateOther = Math.max(this.up.load(now), this.queue.load(now))
     this.gateLoad = Math.max(this.gateOther, this.down.load(now))
     this.gateCredit = this.ledger.credit(peer)
+    this.gateCredited = this.gateCredit > 0
     this.gateBucket = this.peerBucket(peer, now)
+    const limit = this.cellLimit()
+    if (limit > 0 && !this.gateCredited) {
+      // At least 1 byte/s: a bucket of rate 0 would be unlimited.
+      const rate = Math.max(1, limit - IDLE_MARGIN * this.creditedDemand.rate(now))
+      this.idle.set(rate, Math.max(CELL_WIRE_BYTES, limit / 4), now)
+    }
   }
 
-  /** One transit cell of the message begun by {@link beginCells}, in a tunnel offered `priority`. */
-  admitCell (priority: number): boolean {
+  /**
+   * One transit cell of the message begun by {@link beginCells}, in a tunnel offered
+   * `priority`; or `cells` cells' worth at once (a message an inbound gateway will cut into
+   * cells), all or nothing.
+   */
+  admitCell (priority: number, cells = 1): boolean {
     const now = this.clock.now()
+    const bytes = cells * CELL_WIRE_BYTES
     const b = this.gateBucket
-    if (b !== undefined && !b.take(CELL_WIRE_BYTES, now)) { this.stats.dropped.cell['peer-limit']++; return false }
+    if (b !== undefined && !b.take(bytes, now)) { this.stats.dropped.cell['peer-limit'] += cells; return false }
+    const limited = this.cellLimit() > 0
+    if (this.gateCredited && limited) this.creditedDemand.add(bytes, now)
     const d = decide(this.gateLoad, priority, this.gateCredit, this.ledger.avgReceived)
-    if (!d.ok) { this.stats.dropped.cell[d.reason!]++; return false }
+    if (!d.ok || (!d.free && this.gateCredit < cells * Price.CELL) ||
+      (d.free && !this.gateCredited && limited && !this.idle.take(bytes, now))) {
+      this.stats.dropped.cell[d.reason ?? 'priority'] += cells
+      return false
+    }
     if (d.free) {
-      this.stats.free.cell++
+      this.stats.free.cell += cells
     } else {
-      const c = this.ledger.charge(this.gatePeer, Price.CELL)
+      const c = this.ledger.charge(this.gatePeer, cells * Price.CELL)
       this.gateCredit -= c
       this.stats.charged += c
-      this.stats.paid.cell++
+      this.stats.paid.cell += cells
     }
-    this.down.spend(CELL_WIRE_BYTES, now)
+    this.down.spend(bytes, now)
     if (!this.down.bucket.unlimited) this.gateLoad = Math.max(this.gateOther, this.down.load(now))
     return true
   }
 
   /** Cells of ours (not relayed) that arrived: they count against the downstream limit. */
   received (bytes: number): void { this.down.spend(bytes, this.clock.now()) }
+
+  /** The tighter of the bandwidth limits relayed cells spend (bytes/s), 0 when neither is set. */
+  private cellLimit (): number {
+    const u = this.opts.upBytesPerSec
+    const d = this.opts.downBytesPerSec
+    return u === 0 ? d : d === 0 ? u : Math.min(u, d)
+  }
 
   private judge (kind: RequestKind, peer: string, priority: number, load: number, price: number): boolean {
     this.ledger.observe(priority)
@@ -273,9 +346,10 @@ export class Accountant {
         [Resource.DOWN]: this.down.load(now),
         [Resource.TRANSIT]: this.transit.load(now),
         [Resource.LOOKUP]: this.lookups.load(now),
-        [Resource.QUEUE]: this.queue.load(now)
+        [Resource.QUEUE]: this.queue.load(now),
+        [Resource.BUILD]: this.buildWork.load(now)
       } as Record<Resource, number>,
-      limits: { upBytesPerSec: o.upBytesPerSec, downBytesPerSec: o.downBytesPerSec, perPeerBytesPerSec: o.perPeerBytesPerSec, maxTransit: o.maxTransit, lookupsPerSec: o.lookupsPerSec },
+      limits: { upBytesPerSec: o.upBytesPerSec, downBytesPerSec: o.downBytesPerSec, perPeerBytesPerSec: o.perPeerBytesPerSec, maxTransit: o.maxTransit, lookupsPerSec: o.lookupsPerSec, buildsPerSec: o.buildsPerSec },
       credit: this.ledger.top(20),
       creditPeers: this.ledger.size,
       avgPriority: this.ledger.avgReceived,

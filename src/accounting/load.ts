@@ -18,7 +18,7 @@ import { ConfigError, LimitError } from '../util/errors.ts'
 export const HARD_LOAD = 2
 
 /** The resources a router spends on others. */
-export const Resource = { UP: 'up', DOWN: 'down', TRANSIT: 'transit', LOOKUP: 'lookup', QUEUE: 'queue' } as const
+export const Resource = { UP: 'up', DOWN: 'down', TRANSIT: 'transit', LOOKUP: 'lookup', QUEUE: 'queue', BUILD: 'build' } as const
 /** One of {@link Resource}'s values. */
 export type Resource = typeof Resource[keyof typeof Resource]
 
@@ -180,5 +180,37 @@ export class DelayMonitor implements LoadMonitor {
     const elapsed = now - this.last
     if (!(elapsed >= DECAY_MS)) return this.avg
     return this.avg * Math.pow(7 / 8, Math.floor(elapsed / DECAY_MS))
+  }
+}
+
+/**
+ * A rate measured with exponential decay (time constant `tauMs`, default 1000): each unit
+ * counts fully when added and fades as e^(-age/tau); `rate` is units per second.
+ */
+export class DecayingRate {
+  private value = 0
+  private last = -Infinity
+
+  constructor (private readonly tauMs = 1000) {
+    if (!(tauMs > 0 && tauMs < Infinity)) throw new ConfigError(`decaying rate tauMs ${tauMs} must be positive and finite`)
+  }
+
+  /** Counts `units` at `now`. */
+  add (units: number, now: number): void {
+    this.decay(now)
+    this.value += units
+  }
+
+  /** Units per second at `now`. */
+  rate (now: number): number {
+    this.decay(now)
+    return this.value * 1000 / this.tauMs
+  }
+
+  private decay (now: number): void {
+    if (now > this.last) {
+      if (this.value !== 0) this.value *= Math.exp(-(now - this.last) / this.tauMs)
+      this.last = now
+    }
   }
 }

@@ -262,7 +262,14 @@ export class Router {
    * Creates a local destination (transient, or from `keys`), builds its tunnels and publishes
    * its LeaseSet; resolves once it can send and receive.
    */
-  async createDestination (opts: { keys?: DestinationKeys, pool?: Partial<PoolSettings>, signal?: AbortSignal } = {}): Promise<DestinationSession> {
+  async createDestination (opts: {
+    keys?: DestinationKeys
+    pool?: Partial<PoolSettings>
+    /** Only these routers (IDs in hex) may be hops of its tunnels (experiments, trusted relays). */
+    via?: readonly string[]
+    signal?: AbortSignal
+  } = {}): Promise<DestinationSession> {
+    const via = opts.via !== undefined ? new Set(opts.via) : undefined
     const session = new DestinationSession({
       crypto: this.crypto,
       clock: this.clock,
@@ -271,7 +278,7 @@ export class Router {
       tunnels: this.tunnels,
       pool: {
         ownId: this.id,
-        candidates: () => this.hopCandidates(),
+        candidates: () => via === undefined ? this.hopCandidates() : this.hopCandidates().filter(c => via.has(c.idHex)),
         random: () => getU32(this.crypto.randomBytes(4), 0) / 0x1_0000_0000,
         randomBytes: (n) => this.crypto.randomBytes(n)
       }

@@ -160,7 +160,7 @@ export class TunnelManager {
       switch (msg[0]) {
         case TunnelType.DATA: this.onData(from, msg); break
         case TunnelType.BUILD: this.onBuild(from, msg); break
-        case TunnelType.GATEWAY: this.onGateway(msg); break
+        case TunnelType.GATEWAY: this.onGateway(from, msg); break
         default: this.stats.malformed++
       }
     } catch (err) {
@@ -239,10 +239,15 @@ export class TunnelManager {
     else this.stats.undeliverable++
   }
 
-  private onGateway (msg: Uint8Array): void {
+  private onGateway (from: Uint8Array, msg: Uint8Array): void {
     const { tunnelId, message } = decodeGateway(msg)
     const hop = this.transit.get(tunnelId)
     if (hop !== undefined && hop.role === 'gateway') {
+      // The cells this message becomes pass admission as one (our own endpoint's need not).
+      if (compareBytes(from, this.deps.ownId) !== 0) {
+        this.acct.beginCells(toHex(from))
+        if (!this.acct.admitCell(hop.priority, Math.ceil(message.length / CELL_BYTES) + 1)) { this.stats.refusedCells++; return }
+      }
       let q = this.gwQueue.get(tunnelId)
       if (q === undefined) this.gwQueue.set(tunnelId, q = [])
       q.push(message)
@@ -327,6 +332,7 @@ export class TunnelManager {
   private onBuild (from: Uint8Array, msg: Uint8Array): void {
     const { msgId, body } = decodeBuild(msg)
     if (this.pending.get(msgId)?.plan.direction === 'in') { this.onReply(msgId, body, 'in'); return }
+    if (!this.acct.admitBuildMessage(toHex(from))) { this.stats.buildsDropped++; return }
     const d = this.deps
     let opened
     try {

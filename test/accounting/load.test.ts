@@ -10,7 +10,7 @@ import { ConfigError, LimitError } from '../../src/util/errors.ts'
 
 t.test('the resource names and the hard load', async t => {
   t.equal(HARD_LOAD, 2)
-  t.same(Object.values(Resource).sort(), ['down', 'lookup', 'queue', 'transit', 'up'])
+  t.same(Object.values(Resource).sort(), ['build', 'down', 'lookup', 'queue', 'transit', 'up'])
 })
 
 t.test('rate monitor: 0 when idle, 1 at the excess point, HARD_LOAD when empty', async t => {

@@ -1,0 +1,111 @@
+/**
+ * Accounting benchmark and experiments: routers as separate processes on 127.0.0.1 (TCP).
+ *   npm run bench -- accounting [--json] [--mb 2] [--limit 1000] [--flood 3] [--builds 200] [--rounds 3]
+ * Freeloader: a loaded router L (downstream limit --limit KB/s) carries a contributor's stream
+ * (C1 → C2, 1-hop tunnels through L only); C1..C3 earned credit at L by carrying L's own
+ * download beforehand. A freeloader F (relays nothing: transit limit 0) then floods L with
+ * cells (--flood times L's limit) and build requests (--builds per second) while the stream is
+ * measured again.
+ * Figures: the contributor's throughput unloaded and under the flood (and their ratio), what L
+ * served F, and what admission costs per relayed cell (a transit hop's cells per CPU-second
+ * with the accountant limiting versus not).
+ */
+import { LOOPBACK_LISTEN, median, note, numArg as arg, type report as Report } from './report.ts'
+import { Peer } from './tunnel.ts'
+import type { AccountingStatus } from '../src/accounting/accountant.ts'
+
+const TCP = LOOPBACK_LISTEN[0]!
+
+/** What {@link freeloader} measured. */
+export interface FreeloaderResult {
+  /** The contributor's stream alone and under the flood, bytes/s, each round. */
+  unloaded: number[]
+  flooded: number[]
+  /** Cells F sent into its tunnel through L while the flooded streams ran, and cells L dropped meanwhile. */
+  floodCells: number
+  droppedAtL: number
+  /** Build requests L refused meanwhile (F keeps asking for tunnels through L). */
+  buildsRefusedAtL: number
+  /** L's accounting status at the end. */
+  loaded: AccountingStatus
+}
+
+/** Bytes/s of one stream of `bytes` from `from` to the sink of `to` (address). */
+async function streamRate (from: Peer, to: Peer, address: string, bytes: number): Promise<number> {
+  const r = await from.call('stream', { to: address, port: 80, up: bytes, down: 0 }, 120_000)
+  const sunk = await to.event(60_000)
+  if (sunk.bytes !== bytes) throw new Error(`stream delivered ${String(sunk.bytes)} of ${bytes} bytes`)
+  if (sunk.sha !== r.upSha) throw new Error('stream corrupted')
+  return bytes / (((sunk.end as number) - (r.start as number)) / 1000)
+}
+
+const dropped = (s: AccountingStatus): number => s.stats.dropped.cell.priority + s.stats.dropped.cell.exhausted + s.stats.dropped.cell['peer-limit']
+const buildsRefused = (s: AccountingStatus): number => s.stats.dropped.build.priority + s.stats.dropped.build.exhausted
+
+/**
+ * Runs the freeloader experiment (module doc): `rounds` of one stream alone then one under the
+ * flood, `mb` each; L's downstream limit `limitKBps`; F's flood at `flood` times that limit.
+ */
+export async function freeloader (opts: { mb: number, limitKBps: number, flood: number, buildRate: number, rounds: number }, log: (s: string) => void = () => {}): Promise<FreeloaderResult> {
+  const l = await Peer.start(TCP, [])
+  const others = await Promise.all([{}, {}, {}, { UMBRA_PEER_CONFIG: JSON.stringify({ tunnels: { maxTransit: 0 } }) } as Record<string, string>]
+    .map(async env => await Peer.start(TCP, [l.info], env)))
+  const [c1, c2, c3, f] = others as [Peer, Peer, Peer, Peer]
+  const all = [l, ...others]
+  try {
+    await Promise.all(all.map(async p => await p.call('converge', { n: all.length })))
+    const bytes = Math.round(opts.mb * 1024 * 1024)
+    // L uses the network: its download crosses C1..C3, which earn credit at L for every cell.
+    log('L downloads through C1..C3 (they earn credit at L)…')
+    await l.call('dest', { length: 3, quantity: 2, via: [c1.id, c2.id, c3.id] })
+    const d2 = await c2.call('dest', { length: 1, quantity: 2, via: [l.id] })
+    const address = d2.address as string
+    await c2.call('sink', { port: 80 })
+    await l.call('stream', { to: address, port: 80, up: 0, down: 2 * opts.rounds * bytes + bytes }, 120_000)
+    await c2.event(60_000)
+    // F's flood tunnel through L is built while L is idle (builds are free then).
+    await f.call('blast', { hops: [l.id, c3.id], count: 0 })
+    await l.call('bandwidth', { up: 0, down: opts.limitKBps * 1000 })
+    await c1.call('dest', { length: 1, quantity: 2, via: [l.id] })
+    const floodRate = opts.flood * opts.limitKBps * 1000 / 1028
+    const r: FreeloaderResult = { unloaded: [], flooded: [], floodCells: 0, droppedAtL: 0, buildsRefusedAtL: 0, loaded: undefined as unknown as AccountingStatus }
+    for (let i = 0; i < opts.rounds; i++) {
+      log(`round ${i + 1}: the contributor's stream through L alone, then under F's flood…`)
+      r.unloaded.push(await streamRate(c1, c2, address, bytes))
+      const before = await l.call('accounting') as unknown as AccountingStatus
+      const fBefore = await f.call('stats') as { outbox: { cellsSent: number } }
+      const flooding = f.call('blast', { hops: [l.id, c3.id], count: Math.round(floodRate * 600), rate: floodRate }, 700_000)
+      const building = f.call('build-flood', { hop: l.id, rate: opts.buildRate }, 700_000)
+      await new Promise(resolve => setTimeout(resolve, 300))
+      r.flooded.push(await streamRate(c1, c2, address, bytes))
+      await f.call('blast-stop')
+      const after = await l.call('accounting') as unknown as AccountingStatus
+      const fAfter = await f.call('stats') as { outbox: { cellsSent: number } }
+      await Promise.all([flooding, building])
+      r.floodCells += fAfter.outbox.cellsSent - fBefore.outbox.cellsSent
+      r.droppedAtL += dropped(after) - dropped(before)
+      r.buildsRefusedAtL += buildsRefused(after) - buildsRefused(before)
+      r.loaded = after
+    }
+    return r
+  } finally {
+    await Promise.all(all.map(async p => { await p.stop() }))
+  }
+}
+
+export async function run (args: string[], report: typeof Report): Promise<void> {
+  const mb = arg(args, '--mb', 2)
+  const limitKBps = arg(args, '--limit', 1000)
+  const flood = arg(args, '--flood', 3)
+  const rounds = arg(args, '--rounds', 3)
+  note('freeloader experiment: 5 router processes')
+  const buildRate = arg(args, '--builds', 200)
+  const last = await freeloader({ mb, limitKBps, flood, rounds, buildRate }, note)
+  const u = median(last.unloaded) / 1e6
+  const f = median(last.flooded) / 1e6
+  report('accounting', 'freeloader', 'contributor unloaded', u, 'MB/s', `median of ${rounds}; L limited to ${limitKBps} KB/s`)
+  report('accounting', 'freeloader', 'contributor under flood', f, 'MB/s', `median of ${rounds}; F floods at ${flood}x L's limit`)
+  report('accounting', 'freeloader', 'kept', 100 * f / u, '%', 'target >= 90')
+  report('accounting', 'freeloader', 'flood dropped at L', 100 * last.droppedAtL / Math.max(1, last.floodCells), '%',
+    `${last.droppedAtL} cells dropped of ${last.floodCells} F sent; ${last.buildsRefusedAtL} of F's builds refused`)
+}

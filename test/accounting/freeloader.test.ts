@@ -1,0 +1,28 @@
+/**
+ * The freeloader experiment (issue #6) on router processes over TCP on 127.0.0.1 (see
+ * bench/accounting.ts): a router that relays nothing floods a bandwidth-limited router with
+ * cells at three times its limit and with 200 build requests a second, while a contributor
+ * streams through the loaded router. The loaded router drops nearly all of the flood, refuses
+ * the freeloader's builds, and serves the contributors for the credit they earned.
+ *
+ * The contributor's throughput under the flood versus alone is printed, not asserted: it meets
+ * the issue's 90% in `npm run bench -- accounting` (medians of 3 rounds) but single streams
+ * through the rate-limited router come out at either ~0.45 or ~0.85 MB/s, flood or not, so a
+ * ratio of three is not yet a stable test (issue #6 stays open on it).
+ */
+import t from 'tap'
+import { freeloader } from '../../bench/accounting.ts'
+import { median } from '../../bench/report.ts'
+
+t.test('a freeloader gets only idle capacity: its flood is dropped, contributors are served', async t => {
+  const r = await freeloader({ mb: 2, limitKBps: 1000, flood: 3, buildRate: 200, rounds: 3 })
+  const u = median(r.unloaded)
+  const f = median(r.flooded)
+  t.comment(`unloaded ${r.unloaded.map(x => (x / 1e6).toFixed(2)).join(', ')} MB/s; flooded ${r.flooded.map(x => (x / 1e6).toFixed(2)).join(', ')} MB/s (${(100 * f / u).toFixed(0)}%)`)
+  t.ok(r.flooded.every(x => x > 0), 'the contributor\'s streams complete, byte-identical, under the flood')
+  t.ok(r.floodCells > 3000, `the freeloader flooded (${r.floodCells} cells)`)
+  t.ok(r.droppedAtL >= 0.9 * r.floodCells, `the loaded router dropped ${r.droppedAtL} cells while ${r.floodCells} came from the freeloader`)
+  t.ok(r.buildsRefusedAtL > 0, `the loaded router refused the freeloader's builds (${r.buildsRefusedAtL})`)
+  t.ok(r.loaded.stats.paid.cell > 0, 'contributors were served for credit while the router was loaded')
+  t.ok(r.loaded.creditPeers >= 3, 'the routers that carried its traffic hold credit with it')
+})
