@@ -11,7 +11,8 @@ import { queryRouter, TARGET_OPTIONS } from './control-target.ts'
 const HELP = `Usage: umbra status [options]
 
 Shows the state of a running router: ID, network, uptime, addresses, peers, links per
-transport and netDb sizes. The router is found through control.json in its data directory.
+transport, netDb sizes, and accounting: load per resource (below 1 spare, 1-2 scarce, 2 full),
+requests served free and for credit, drops by reason, and the peers holding most credit. The router is found through control.json in its data directory.
 
 Options:
   --data-dir DIR     the router's data directory (default: as for umbra router)
@@ -56,6 +57,18 @@ function formatStatus (s: Partial<RouterStatus>, url: string): string {
   row('netdb', s.netdb !== undefined && s.netdb !== null
     ? `${str(s.netdb.routerInfos)} RouterInfos, ${str(s.netdb.leaseSets)} LeaseSets`
     : '?')
+  const a = s.accounting
+  if (typeof a === 'object' && a !== null && typeof a.load === 'object' && typeof a.stats === 'object') {
+    row('load', Object.entries(a.load).map(([k, v]) => `${str(k)} ${typeof v === 'number' ? v.toFixed(2) : '?'}`).join(', '))
+    for (const kind of ['cell', 'build', 'lookup'] as const) {
+      const d = a.stats.dropped?.[kind] ?? {}
+      const drops = Object.entries(d).filter(([, n]) => typeof n === 'number' && n > 0).map(([r, n]) => `${str(r)} ${str(n)}`)
+      row(kind === 'cell' ? 'served' : '', `${kind}s: ${str(a.stats.free?.[kind])} free, ${str(a.stats.paid?.[kind])} for credit, dropped ${drops.length === 0 ? 'none' : drops.join(', ')}`)
+    }
+    const top = Array.isArray(a.credit) ? a.credit.slice(0, 5) : []
+    row('credit', `${str(a.creditPeers)} peers; we offer priority ${str(a.offer)}`)
+    for (const c of top) row('', `${str(c.peer).slice(0, 16)}… ${str(c.credit)}`)
+  }
   row('control', url)
   return lines.join('\n') + '\n'
 }

@@ -178,6 +178,9 @@ t.test('a router: status, export-info, a peer, SIGTERM, restart with the same id
   t.match(s.out, /^peers\s+0$/m)
   t.match(s.out, /^links\s+udp 0, tcp 0, http 0, memory 0$/m)
   t.match(s.out, /^netdb\s+\d+ RouterInfos, \d+ LeaseSets$/m)
+  t.match(s.out, /^load\s+up 0\.\d\d, down 0\.\d\d, transit 0\.00, lookup 0\.\d\d, queue 0\.\d\d, build 0\.\d\d$/m, 'accounting: load per resource')
+  t.match(s.out, /^served\s+cells: \d+ free, \d+ for credit, dropped none$/m)
+  t.match(s.out, /^credit\s+\d+ peers; we offer priority \d+$/m)
 
   const j = await run(['status', '--json'], envFor(home, { UMBRA_DATA_DIR: dataDir }))
   t.equal(j.code, 0, j.err)
