@@ -5,18 +5,8 @@
  */
 import t from 'tap'
 import { countsPerWindow, thresholdAccuracy } from '../../src/cover/classifier.ts'
+import { prng } from '../fixtures/prng.ts'
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** `n` Poisson(`lambda`) counts (Knuth's method; fine for lambda up to a few hundred). */
 function poissonCounts (lambda: number, n: number, random: () => number): number[] {
@@ -34,7 +24,7 @@ function poissonCounts (lambda: number, n: number, random: () => number): number
 t.test('about 0.5 on two samples of one distribution', async t => {
   const accs: number[] = []
   for (let seed = 1; seed <= 20; seed++) {
-    const r = mulberry32(seed)
+    const r = prng(seed)
     accs.push(thresholdAccuracy(poissonCounts(100, 200, r), poissonCounts(100, 200, r)))
   }
   const mean = accs.reduce((a, b) => a + b, 0) / accs.length
@@ -43,7 +33,7 @@ t.test('about 0.5 on two samples of one distribution', async t => {
 })
 
 t.test('1 on clearly separated samples, whichever is higher', async t => {
-  const r = mulberry32(2)
+  const r = prng(2)
   const low = poissonCounts(20, 200, r)
   const high = poissonCounts(200, 200, r)
   t.equal(thresholdAccuracy(low, high), 1)
@@ -53,7 +43,7 @@ t.test('1 on clearly separated samples, whichever is higher', async t => {
 })
 
 t.test('in between for overlapping samples', async t => {
-  const r = mulberry32(3)
+  const r = prng(3)
   // Poisson(100) vs Poisson(120): the best cut near 110 is right about 83% of the time.
   const acc = thresholdAccuracy(poissonCounts(100, 400, r), poissonCounts(120, 400, r))
   t.ok(acc > 0.75 && acc < 0.9, `accuracy ${acc}`)

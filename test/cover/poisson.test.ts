@@ -8,21 +8,11 @@ import t from 'tap'
 import fc from 'fast-check'
 import { PoissonClock, exponentialMs } from '../../src/cover/poisson.ts'
 import { ConfigError } from '../../src/util/errors.ts'
+import { prng } from '../fixtures/prng.ts'
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 t.test('exponentialMs: mean 1000/rate and standard deviation equal to the mean', async t => {
-  const random = mulberry32(1)
+  const random = prng(1)
   const n = 200_000
   let sum = 0
   let sumSq = 0
@@ -51,7 +41,7 @@ t.test('exponentialMs rejects rates that are not > 0', async t => {
 })
 
 t.test('a clock yields rate × duration slots, with Poisson spread per second', async t => {
-  const clock = new PoissonClock(20, mulberry32(2), 0)
+  const clock = new PoissonClock(20, prng(2), 0)
   const perSecond: number[] = []
   let now = 0
   for (let s = 0; s < 1000; s++) {
@@ -69,7 +59,7 @@ t.test('a clock yields rate × duration slots, with Poisson spread per second', 
 })
 
 t.test('a slot exactly at now is due; time going backwards yields nothing', async t => {
-  const clock = new PoissonClock(10, mulberry32(3), 1000)
+  const clock = new PoissonClock(10, prng(3), 1000)
   const at = clock.next
   t.ok(at > 1000)
   t.equal(clock.due(at - 1e-6), 0, 'just before the slot')
@@ -80,15 +70,15 @@ t.test('a slot exactly at now is due; time going backwards yields nothing', asyn
 })
 
 t.test('due() reports at most max slots per call and resynchronises after a stall', async t => {
-  const clock = new PoissonClock(1000, mulberry32(4), 0)
+  const clock = new PoissonClock(1000, prng(4), 0)
   t.equal(clock.due(100_000, 50), 50, '100 000 slots due, 50 reported')
   t.ok(clock.next > 100_000, 'the rest are skipped: the next slot is after now')
   t.ok(clock.next - 100_000 < 50, `redrawn from now (${clock.next - 100_000} ms ahead)`)
   t.equal(clock.due(100_000), 0, 'nothing more at the same now')
-  const d = new PoissonClock(1000, mulberry32(5), 0)
+  const d = new PoissonClock(1000, prng(5), 0)
   t.equal(d.due(1_000_000), 10_000, 'the default bound is 10 000')
   t.ok(d.next > 1_000_000)
-  const z = new PoissonClock(1000, mulberry32(6), 0)
+  const z = new PoissonClock(1000, prng(6), 0)
   t.equal(z.due(5000, 0), 0, 'max 0 reports nothing')
   t.ok(z.next > 5000, 'and skips what was due')
   t.throws(() => z.due(6000, -1), ConfigError)
@@ -97,7 +87,7 @@ t.test('due() reports at most max slots per call and resynchronises after a stal
 })
 
 t.test('rate 0: no slots ever, until the rate changes', async t => {
-  const clock = new PoissonClock(0, mulberry32(7), 0)
+  const clock = new PoissonClock(0, prng(7), 0)
   t.equal(clock.rate, 0)
   t.equal(clock.next, Infinity)
   t.equal(clock.due(1e12), 0)
@@ -113,7 +103,7 @@ t.test('rate 0: no slots ever, until the rate changes', async t => {
 })
 
 t.test('setRate draws the next slot afresh and drops slots not collected', async t => {
-  const clock = new PoissonClock(1, mulberry32(8), 0)
+  const clock = new PoissonClock(1, prng(8), 0)
   clock.setRate(1000, 60_000)
   t.ok(clock.next > 60_000, 'slots of the old rate before the change are gone')
   t.equal(clock.due(60_000), 0)
@@ -133,8 +123,8 @@ t.test('polling often or once sees the same slots (below the bound)', async t =>
     fc.double({ min: 0.1, max: 500, noNaN: true }),
     fc.array(fc.double({ min: 0, max: 200, noNaN: true }), { minLength: 1, maxLength: 40 }),
     (seed, rate, gaps) => {
-      const often = new PoissonClock(rate, mulberry32(seed), 0)
-      const once = new PoissonClock(rate, mulberry32(seed), 0)
+      const often = new PoissonClock(rate, prng(seed), 0)
+      const once = new PoissonClock(rate, prng(seed), 0)
       let now = 0
       let total = 0
       for (const gap of gaps) { now += gap; total += often.due(now) }

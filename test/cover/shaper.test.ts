@@ -11,18 +11,8 @@ import { countsPerWindow, thresholdAccuracy } from '../../src/cover/classifier.t
 import { PoissonClock, exponentialMs } from '../../src/cover/poisson.ts'
 import { LinkShaper, type ShaperSettings } from '../../src/cover/shaper.ts'
 import { ConfigError } from '../../src/util/errors.ts'
+import { prng } from '../fixtures/prng.ts'
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** A "random" source giving gaps of exactly 1000/rate ms (u = 1 - 1/e), so slots are at known times. */
 const steady = (): number => 1 - Math.exp(-1)
@@ -52,8 +42,8 @@ t.test('fill-up: chaff = max(0, slots - real) for any schedule', async t => {
     fc.integer({ min: 1, max: 2 ** 31 }),
     fc.array(fc.tuple(fc.double({ min: 0, max: 100, noNaN: true }), fc.nat(20)), { maxLength: 60 }),
     (seed, steps) => {
-      const s = new LinkShaper<never>({ rate: 200, strict: false, maxQueueCells: 0 }, mulberry32(seed), 0)
-      const twin = new PoissonClock(200, mulberry32(seed), 0)
+      const s = new LinkShaper<never>({ rate: 200, strict: false, maxQueueCells: 0 }, prng(seed), 0)
+      const twin = new PoissonClock(200, prng(seed), 0)
       let now = 0
       for (const [dt, real] of steps) {
         now += dt
@@ -173,7 +163,7 @@ t.test('rate 0: no chaff; a strict queue passes everything at the next tick', as
 })
 
 t.test('nextSlotIn counts down to the next slot', async t => {
-  const s = new LinkShaper<string>({ rate: 50, strict: false, maxQueueCells: 0 }, mulberry32(9), 1000)
+  const s = new LinkShaper<string>({ rate: 50, strict: false, maxQueueCells: 0 }, prng(9), 1000)
   const wait = s.nextSlotIn(1000)
   t.ok(wait > 0 && Number.isFinite(wait))
   t.equal(s.nextSlotIn(1000 + wait / 2), wait / 2)
@@ -200,8 +190,8 @@ t.test('strict, one-cell items: real + chaff = slots each tick, and order is kep
     fc.integer({ min: 1, max: 2 ** 31 }),
     fc.array(fc.tuple(fc.double({ min: 0, max: 50, noNaN: true }), fc.nat(8)), { maxLength: 60 }),
     (seed, steps) => {
-      const s = new LinkShaper<number>({ rate: 300, strict: true, maxQueueCells: 20 }, mulberry32(seed), 0)
-      const twin = new PoissonClock(300, mulberry32(seed), 0)
+      const s = new LinkShaper<number>({ rate: 300, strict: true, maxQueueCells: 20 }, prng(seed), 0)
+      const twin = new PoissonClock(300, prng(seed), 0)
       const accepted: number[] = []
       const out: number[] = []
       let now = 0
@@ -242,8 +232,8 @@ const SECONDS = 200
  * on the wire (real + chaff) per second.
  */
 function simulate ({ settings, userRate, tickMs = 0, seed }: Sim): number[] {
-  const userRandom = mulberry32(seed * 7919 + 1)
-  const s = new LinkShaper<number>(settings, mulberry32(seed), 0)
+  const userRandom = prng(seed * 7919 + 1)
+  const s = new LinkShaper<number>(settings, prng(seed), 0)
   const wire: number[] = []
   const end = SECONDS * 1000
   let nextUser = userRate > 0 ? exponentialMs(userRate, userRandom) : Infinity
