@@ -2,7 +2,7 @@
  * The accountant: the one admission path every request from another router passes (tunnel
  * builds, relayed cells, netDb lookups and stores), the credit ledger kept in the data
  * directory, and the load monitors of the resources a router spends on others. A thin driver
- * around the pure parts (`ledger.ts`, `load.ts`, `bucket.ts`, `admission.ts`): it reads the
+ * around the pure parts (`ledger.ts`, `load.ts`, `admission.ts`, `util/token-bucket.ts`): it reads the
  * clock, counts, and mirrors the ledger to its database bucket every `flushMs` and on close,
  * so a crash loses at most that much of the ledger. Layout and rules: `docs/accounting.md`.
  */
@@ -12,7 +12,7 @@ import { systemClock } from '../util/clock.ts'
 import { fromHex, toHex } from '../util/bytes.ts'
 import { ConfigError } from '../util/errors.ts'
 import { decide, type DropReason } from './admission.ts'
-import { TokenBucket } from './bucket.ts'
+import { TokenBucket } from '../util/token-bucket.ts'
 import { decodeCredit, encodeCredit, Ledger } from './ledger.ts'
 import { DecayingRate, DelayMonitor, GaugeMonitor, HARD_LOAD, RateMonitor, Resource } from './load.ts'
 
@@ -181,8 +181,8 @@ export class Accountant {
     const o = accountingOptions({ ...this.opts, upBytesPerSec, downBytesPerSec })
     Object.assign(this.opts, { upBytesPerSec: o.upBytesPerSec, downBytesPerSec: o.downBytesPerSec })
     const now = this.clock.now()
-    this.up.bucket.set(o.upBytesPerSec, Math.max(1, o.upBytesPerSec), now)
-    this.down.bucket.set(o.downBytesPerSec, Math.max(1, o.downBytesPerSec), now)
+    this.up.setRate(o.upBytesPerSec, now)
+    this.down.setRate(o.downBytesPerSec, now)
   }
 
   /** Stops the timer and flushes. */
@@ -263,8 +263,7 @@ export class Accountant {
     this.gateBucket = this.peerBucket(peer, now)
     const limit = this.cellLimit()
     if (limit > 0 && !this.gateCredited) {
-      // At least 1 byte/s: a bucket of rate 0 would be unlimited.
-      const rate = Math.max(1, limit - IDLE_MARGIN * this.creditedDemand.rate(now))
+      const rate = Math.max(0, limit - IDLE_MARGIN * this.creditedDemand.rate(now))
       this.idle.set(rate, Math.max(CELL_WIRE_BYTES, limit / 4), now)
     }
   }

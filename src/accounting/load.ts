@@ -11,7 +11,7 @@
  * limit (transit tunnels), and a delay against a target (queueing). Pure: `now` is passed in
  * (monotonic milliseconds); no timers.
  */
-import { TokenBucket } from './bucket.ts'
+import { TokenBucket } from '../util/token-bucket.ts'
 import { ConfigError, LimitError } from '../util/errors.ts'
 
 /** The load at and above which a resource is exhausted: refuse. */
@@ -63,6 +63,7 @@ export class RateMonitor implements LoadMonitor {
   readonly bucket: TokenBucket
   /** Fraction of the burst that may be used freely. */
   readonly excess: number
+  private readonly burstSec: number
 
   /** ConfigError for a negative or NaN rate, a non-positive `burstSec` or an `excess` outside (0, 1). */
   constructor (ratePerSec: number, now: number, opts: RateMonitorOptions = {}) {
@@ -70,10 +71,20 @@ export class RateMonitor implements LoadMonitor {
     const excess = opts.excess ?? 0.5
     if (!(burstSec > 0 && burstSec < Infinity)) throw new ConfigError(`rate monitor burstSec ${burstSec} must be positive and finite`)
     checkExcess(excess, 'rate monitor')
-    if (!(ratePerSec >= 0)) throw new ConfigError(`rate monitor rate ${ratePerSec} must be a non-negative number`)
-    const unlimited = ratePerSec === 0 || ratePerSec === Infinity
-    this.bucket = new TokenBucket(ratePerSec, unlimited ? 0 : ratePerSec * burstSec, now)
+    this.burstSec = burstSec
+    this.bucket = new TokenBucket(...this.shape(ratePerSec), now)
     this.excess = excess
+  }
+
+  /** Changes the rate (0 or Infinity: unlimited) at `now`, keeping how full the bucket is. */
+  setRate (ratePerSec: number, now: number): void {
+    this.bucket.set(...this.shape(ratePerSec), now)
+  }
+
+  /** The bucket's rate and burst for a rate of the monitor. */
+  private shape (ratePerSec: number): [number, number] {
+    if (!(ratePerSec >= 0)) throw new ConfigError(`rate monitor rate ${ratePerSec} must be a non-negative number`)
+    return ratePerSec === 0 || ratePerSec === Infinity ? [Infinity, 0] : [ratePerSec, ratePerSec * this.burstSec]
   }
 
   /** Spends units that were used anyway (received traffic, our own traffic). */

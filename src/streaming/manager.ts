@@ -15,7 +15,7 @@ import { Driver, type DriverHost } from './driver.ts'
 import { decodePacket, encodePacket, packet, type StreamPacket } from './packet.ts'
 import { resolveOptions, STREAM_DEFAULTS, type StreamOptions } from './options.ts'
 import { Protocol } from './protocol.ts'
-import { TokenBucket } from './rate-limit.ts'
+import { TokenBucket } from '../util/token-bucket.ts'
 import type { SocketInfo, StreamSocket } from './socket.ts'
 import { resolveLimits, type ConnectOptions, type PeerKey, type SendFn, type StreamLimits, type StreamManagerOptions, type StreamManagerStats } from './manager-options.ts'
 import { ExpiringMap } from './expiring-map.ts'
@@ -39,7 +39,7 @@ export class StreamManager {
   private readonly byRemote = new Map<string, Driver>()
   private readonly perPeer = new Map<PeerKey, number>()
   private readonly listeners = new Map<number | 'any', (s: StreamSocket) => void>()
-  private readonly rstBucket: TokenBucket
+  private readonly rstBucket: TokenBucket | undefined
   private readonly dirty = new Set<Driver>()
   /** Accepted streams recently forgotten, by remote key: their SYNs, if they come again, are stale. */
   private readonly forgotten: ExpiringMap<string, true>
@@ -69,7 +69,8 @@ export class StreamManager {
     this.randomId = opts.randomId ?? (() => randomInt(1, 0x1_0000_0000))
     this.forgotten = new ExpiringMap(this.limits.maxStreams, FORGOTTEN_TTL_MS)
     this.farewells = new ExpiringMap(this.limits.maxStreams, FORGOTTEN_TTL_MS)
-    this.rstBucket = new TokenBucket(this.limits.rstPerSecond, 2 * this.limits.rstPerSecond)
+    // rstPerSecond 0: no RSTs at all.
+    this.rstBucket = this.limits.rstPerSecond > 0 ? new TokenBucket(this.limits.rstPerSecond, 2 * this.limits.rstPerSecond, opts.clock.now()) : undefined
   }
 
   /** Counters and current sizes. */
@@ -246,14 +247,14 @@ export class StreamManager {
 
   /** Acknowledges, for a stream already forgotten, everything it had received (its peer lost our last ACK). */
   private sendFarewell (localId: number, f: Farewell, now: number): void {
-    if (!this.rstBucket.take(now)) { this.counters.rstSuppressed++; return }
+    if (this.rstBucket?.take(1, now) !== true) { this.counters.rstSuppressed++; return }
     this.counters.packetsOut++
     this.sendFn(f.remote, Protocol.STREAMING, f.ourPort, f.peerPort, encodePacket(packet({ sendStreamId: f.remoteId, recvStreamId: localId, seq: f.seq, ack: f.ack })))
   }
 
   private sendRst (to: PeerKey, ourPort: number, peerPort: number, sendStreamId: number, recvStreamId: number, now: number): void {
     if (sendStreamId === 0) { this.counters.unroutable++; return }
-    if (!this.rstBucket.take(now)) { this.counters.rstSuppressed++; return }
+    if (this.rstBucket?.take(1, now) !== true) { this.counters.rstSuppressed++; return }
     this.counters.rstSent++
     this.counters.packetsOut++
     this.sendFn(to, Protocol.STREAMING, ourPort, peerPort, encodePacket(packet({ sendStreamId, recvStreamId, rst: true })))

@@ -173,3 +173,16 @@ t.test('delay monitor: decays by 7/8 per full 250 ms without samples', async t =
   d.record(0, 1600) // earlier than nothing: 343 * 7 / 8 = 300.125, no decay
   t.equal(d.load(1600), 3.00125)
 })
+
+t.test('rate monitor: setRate keeps how full the bucket is; 0 makes it unlimited', async t => {
+  const m = new RateMonitor(1000, 0)
+  m.spend(500, 0)
+  t.equal(m.load(0), 1)
+  m.setRate(2000, 0)
+  t.equal(m.load(0), 1, 'half used stays half used')
+  t.equal(m.bucket.burst, 2000, 'one second of the new rate')
+  m.setRate(0, 0)
+  t.equal(m.load(0), 0)
+  t.ok(m.bucket.unlimited)
+  t.throws(() => { m.setRate(-1, 0) }, ConfigError)
+})

@@ -1,11 +1,13 @@
 /**
- * A token bucket for the accounting layer: `rate` units per second on average, at most `burst`
- * at once. Unlike a plain limiter it can be overdrawn: {@link TokenBucket.force} spends units
+ * A token bucket: `rate` units per second on average, at most `burst` at once (the accountant's
+ * bandwidth and work monitors, per-peer caps, the streaming layer's RST limit). Unlike a plain
+ * limiter it can be overdrawn: {@link TokenBucket.force} spends units
  * that were already received or must go anyway, down to `-burst`, so the debt is repaid by the
  * refill before anything optional is allowed again. Pure: `now` is passed in (monotonic
  * milliseconds); no timers.
  *
- * A rate of 0 or Infinity means unlimited: every take succeeds and there is never a wait.
+ * A rate of Infinity means unlimited: every take succeeds and there is never a wait. A rate of 0
+ * never refills: the bucket gives its burst once.
  * Time going backwards neither adds nor removes tokens; the refill resumes once `now` passes the
  * latest time seen.
  */
@@ -15,7 +17,7 @@ import { ConfigError, LimitError } from '../util/errors.ts'
 function check (rate: number, burst: number): boolean {
   if (!(rate >= 0)) throw new ConfigError(`token bucket rate ${rate} must be a non-negative number`)
   if (!(burst >= 0)) throw new ConfigError(`token bucket burst ${burst} must be a non-negative number`)
-  const unlimited = rate === 0 || rate === Infinity
+  const unlimited = rate === Infinity
   if (!unlimited && !(burst > 0 && burst < Infinity)) throw new ConfigError(`token bucket burst ${burst} must be positive and finite`)
   return unlimited
 }
@@ -34,7 +36,7 @@ export class TokenBucket {
   private last: number
 
   /**
-   * `rate` units per second (0 or Infinity = unlimited), `burst` units (> 0 and finite unless
+   * `rate` units per second (Infinity = unlimited), `burst` units (> 0 and finite unless
    * unlimited, where it is not used). Starts full at `now`. ConfigError on negative or NaN values.
    */
   constructor (rate: number, burst: number, now: number) {
@@ -49,7 +51,7 @@ export class TokenBucket {
   get rate (): number { return this._rate }
   /** Most units held at once. */
   get burst (): number { return this._burst }
-  /** Whether the rate is 0 or Infinity: nothing is limited. */
+  /** Whether the rate is Infinity: nothing is limited. */
   get unlimited (): boolean { return this._unlimited }
 
   /** Tokens at `now` (refilled first; negative after {@link force}). Infinity when unlimited. */
@@ -95,6 +97,7 @@ export class TokenBucket {
     this.refill(now)
     if (this.level >= n) return 0
     // `last` is ahead of `now` if the clock went backwards: nothing refills until it is passed.
+    if (this._rate === 0) return Infinity
     const last = this.last
     let w = Math.max(0, Math.ceil(last - now + (n - this.level) * 1000 / this._rate))
     // Floating-point rounding in the refill could leave a hair short: step until it is not.

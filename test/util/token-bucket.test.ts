@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import fc from 'fast-check'
-import { TokenBucket } from '../../src/accounting/bucket.ts'
+import { TokenBucket } from '../../src/util/token-bucket.ts'
 import { ConfigError, LimitError } from '../../src/util/errors.ts'
 
 t.test('starts full and refills at the rate, up to the burst', async t => {
@@ -116,8 +116,13 @@ t.test('time going backwards neither adds nor removes tokens', async t => {
   t.equal(b.tokens(10_600), 1)
 })
 
-t.test('rate 0 or Infinity is unlimited', async t => {
-  for (const rate of [0, Infinity]) {
+t.test('rate Infinity is unlimited; rate 0 gives its burst once', async t => {
+  const once = new TokenBucket(0, 2, 0)
+  t.equal(once.unlimited, false)
+  t.ok(once.take(2, 0))
+  t.notOk(once.take(1, 1e9), 'never refills')
+  t.equal(once.waitMs(1, 0), Infinity)
+  for (const rate of [Infinity]) {
     const b = new TokenBucket(rate, 1, 0)
     t.equal(b.unlimited, true)
     t.equal(b.tokens(0), Infinity)
@@ -127,7 +132,7 @@ t.test('rate 0 or Infinity is unlimited', async t => {
     t.equal(b.used(0), 0)
     t.equal(b.waitMs(1e12, 0), 0)
   }
-  t.equal(new TokenBucket(0, 0, 0).unlimited, true, 'an unlimited bucket needs no burst')
+  t.equal(new TokenBucket(Infinity, 0, 0).unlimited, true, 'an unlimited bucket needs no burst')
 })
 
 t.test('set changes rate and burst, keeping the fill fraction', async t => {
@@ -142,7 +147,7 @@ t.test('set changes rate and burst, keeping the fill fraction', async t => {
   t.equal(b.tokens(100), -100)
   b.set(20, 10, 100)
   t.equal(b.tokens(100), -10, 'an overdraft scales too, within -burst')
-  b.set(0, 10, 100)
+  b.set(Infinity, 10, 100)
   t.equal(b.unlimited, true)
   t.ok(b.take(1000, 100))
   b.set(10, 10, 200)
