@@ -49,7 +49,7 @@ export const Price = {
   CELL: 1,
   /** Taking part in a tunnel that carried traffic. */
   BUILD: 16,
-  /** A lookup answered with a verified record, or a store taken. */
+  /** A lookup answered with a verified record. */
   LOOKUP: 4
 } as const
 
@@ -119,7 +119,8 @@ export class Accountant {
   private readonly peers = new Map<string, { bucket: TokenBucket, used: number }>()
   private timer: NodeJS.Timeout | undefined
   private flushing: Promise<void> = Promise.resolve()
-  // The cell gate: one link message's cells are judged against state computed once.
+  // The cell gate: one link message's cells are judged against state computed once (its time too).
+  private gateNow = 0
   private gatePeer = ''
   /** The load of everything but the downstream bandwidth, which each admitted cell raises. */
   private gateOther = 0
@@ -218,9 +219,8 @@ export class Accountant {
   admitBuild (peer: string, priority: number): 'ok' | 'transit' | 'bandwidth' {
     const now = this.clock.now()
     const t = this.transit.load(now)
-    const bw = Math.max(this.up.load(now), this.down.load(now), this.queue.load(now))
-    const ok = this.judge('build', peer, priority, Math.max(t, bw), Price.BUILD)
-    if (ok) return 'ok'
+    const bw = this.bandwidthLoad(now)
+    if (this.judge('build', peer, priority, Math.max(t, bw))) return 'ok'
     return t >= bw ? 'transit' : 'bandwidth'
   }
 
@@ -232,7 +232,7 @@ export class Accountant {
    */
   admitBuildMessage (peer: string): boolean {
     const now = this.clock.now()
-    const load = Math.max(this.buildWork.load(now), this.up.load(now), this.down.load(now), this.queue.load(now))
+    const load = Math.max(this.buildWork.load(now), this.bandwidthLoad(now))
     if (load >= HARD_LOAD || (load >= 1 && this.ledger.credit(peer) === 0)) {
       this.stats.dropped.build[load >= HARD_LOAD ? 'exhausted' : 'priority']++
       return false
@@ -244,7 +244,7 @@ export class Accountant {
   /** A netDb lookup or store from `peer` offering `priority`: whether to answer it. */
   admitLookup (peer: string, priority: number): boolean {
     const now = this.clock.now()
-    const ok = this.judge('lookup', peer, priority, this.lookups.load(now), Price.LOOKUP)
+    const ok = this.judge('lookup', peer, priority, this.lookups.load(now))
     if (ok) this.lookups.spend(1, now)
     return ok
   }
@@ -254,7 +254,7 @@ export class Accountant {
    * credit and its per-peer bucket are read once; {@link admitCell} then judges each cell.
    */
   beginCells (peer: string): void {
-    const now = this.clock.now()
+    const now = this.gateNow = this.clock.now()
     this.gatePeer = peer
     this.gateOther = Math.max(this.up.load(now), this.queue.load(now))
     this.gateLoad = Math.max(this.gateOther, this.down.load(now))
@@ -274,7 +274,7 @@ export class Accountant {
    * cells), all or nothing.
    */
   admitCell (priority: number, cells = 1): boolean {
-    const now = this.clock.now()
+    const now = this.gateNow
     const bytes = cells * CELL_WIRE_BYTES
     const b = this.gateBucket
     if (b !== undefined && !b.take(bytes, now)) { this.stats.dropped.cell['peer-limit'] += cells; return false }
@@ -309,12 +309,18 @@ export class Accountant {
     return u === 0 ? d : d === 0 ? u : Math.min(u, d)
   }
 
-  private judge (kind: RequestKind, peer: string, priority: number, load: number, price: number): boolean {
+  /** Sending and queueing: what relaying anything more would spend. */
+  private bandwidthLoad (now: number): number {
+    return Math.max(this.up.load(now), this.down.load(now), this.queue.load(now))
+  }
+
+  /** A build or lookup: served by the admission rule and charged its effective priority. */
+  private judge (kind: RequestKind, peer: string, priority: number, load: number): boolean {
     this.ledger.observe(priority)
     const d = decide(load, priority, load < 1 ? 0 : this.ledger.credit(peer), this.ledger.avgReceived)
     if (!d.ok) { this.stats.dropped[kind][d.reason!]++; return false }
     if (d.free) { this.stats.free[kind]++; return true }
-    this.stats.charged += this.ledger.charge(peer, Math.max(d.effective, price > 0 ? 1 : 0))
+    this.stats.charged += this.ledger.charge(peer, d.effective)
     this.stats.paid[kind]++
     return true
   }

@@ -110,8 +110,7 @@ function routerConfigFrom (cfg: ResolvedConfig, seeds: readonly SeedEntry[]): Ro
     accounting: {
       upBytesPerSec: cfg.bandwidth.outKBps * 1000,
       downBytesPerSec: cfg.bandwidth.inKBps * 1000,
-      perPeerBytesPerSec: cfg.transit.perPeerKBps * 1000,
-      maxTransit: cfg.transit.maxTunnels
+      perPeerBytesPerSec: cfg.transit.perPeerKBps * 1000
     }
   }
 }

@@ -203,20 +203,17 @@ export class NetDb {
     let m
     try { m = decodeNetDb(bytes) } catch { this.poison(from, 'malformed'); return }
     switch (m.type) {
-      case NetDbType.STORE: this.onStore(from, m); break
+      case NetDbType.STORE: this.onStore(from, fromHex, m); break
       case NetDbType.STORE_ACK: this.acks.get(m.token)?.(m.accepted); break
-      case NetDbType.LOOKUP: this.onLookup(from, m); break
-      case NetDbType.FOUND: this.onFound(from, m); break
+      case NetDbType.LOOKUP: this.onLookup(from, fromHex, m); break
+      case NetDbType.FOUND: this.onFound(from, fromHex, m); break
       case NetDbType.CLOSER: this.onCloser(from, m); break
     }
   }
 
-  private onStore (from: Uint8Array, m: StoreMsg): void {
-    if (!this.acct.admitLookup(toHex(from), m.priority ?? 0)) {
-      if (m.token !== 0) this.reply(from, encodeNetDb({ type: NetDbType.STORE_ACK, token: m.token, accepted: false }))
-      return
-    }
-    const rec = this.verify(from, m.kind, m.record)
+  private onStore (from: Uint8Array, fromHex: string, m: StoreMsg): void {
+    // A store refused for load is answered "rejected" like an invalid one.
+    const rec = this.acct.admitLookup(fromHex, m.priority ?? 0) ? this.verify(from, m.kind, m.record) : undefined
     if (rec !== undefined) this.keep(rec)
     // An acknowledgement means "stored durably": it waits for the database commit.
     if (m.token !== 0) {
@@ -225,9 +222,9 @@ export class NetDb {
     }
   }
 
-  private onLookup (from: Uint8Array, m: LookupMsg): void {
+  private onLookup (from: Uint8Array, fromHex: string, m: LookupMsg): void {
     // Refused lookups are dropped: the asker's query times out and it asks another router.
-    if (!this.acct.admitLookup(toHex(from), m.priority ?? 0)) return
+    if (!this.acct.admitLookup(fromHex, m.priority ?? 0)) return
     if (m.kind !== LookupKind.EXPLORE) {
       const rec = this.local(m.kind, m.key)
       if (rec !== undefined) {
@@ -238,7 +235,6 @@ export class NetDb {
     const budget = this.deps.maxMessage(from)
     const infos: Uint8Array[] = []
     let size = closerOverhead(0)
-    const fromHex = toHex(from)
     for (const p of this.table.closest(m.key, MAX_CLOSER, id => toHex(id) === fromHex)) {
       if (size + 2 + p.rec.raw.length > budget) break
       infos.push(p.rec.raw)
@@ -247,7 +243,7 @@ export class NetDb {
     this.reply(from, encodeNetDb({ type: NetDbType.CLOSER, queryId: m.queryId, infos }))
   }
 
-  private onFound (from: Uint8Array, m: FoundMsg): void {
+  private onFound (from: Uint8Array, fromHex: string, m: FoundMsg): void {
     const p = this.pending.get(m.queryId)
     if (p === undefined || !this.deps.crypto.equal(p.peer.id, from)) return
     if (m.kind !== p.kind) { this.poison(from, 'malformed'); this.failQuery(m.queryId); return }
@@ -258,7 +254,7 @@ export class NetDb {
     this.table.markSeen(from, now)
     this.keep(rec)
     // A verified record answers our query: the router served us (junk never verifies).
-    this.acct.earn(toHex(from), Price.LOOKUP)
+    this.acct.earn(fromHex, Price.LOOKUP)
     p.lookup.onFound(from, now)
     p.onRecord(rec)
     p.wake()

@@ -2,8 +2,9 @@
  * Admission of a build request at a hop, pure: whether this router takes part in a tunnel.
  * Refuses requests whose time is off by more than the allowed skew, that name us as the next
  * hop (an outbound endpoint's next router is the creator's reply gateway, which may be us), that
- * reuse a tunnel ID we carry, or that would exceed the transit limit. (Admission by
- * credit, when resources are scarce, plugs in here in the accounting layer.)
+ * reuse a tunnel ID we carry, or that would exceed the transit table's bound. Whether a valid
+ * request is served when resources are scarce is the accountant's call (`accounting/`), which
+ * the tunnel manager asks next.
  */
 import { compareBytes } from '../util/bytes.ts'
 import { BuildStatus, HopFlag, type BuildRequest } from './build.ts'

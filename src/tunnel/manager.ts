@@ -15,7 +15,7 @@ import { compareBytes, toHex } from '../util/bytes.ts'
 import { AbortError, TimeoutError, UmbraError } from '../util/errors.ts'
 import { answerRecord, BuildStatus, HopFlag, MAX_LIFETIME_SEC, openRecord, readReplies } from './build.ts'
 import { DeliveryKind, decodeTunnelMessage, encodeTunnelMessage, type TunnelMessage } from './delivery.ts'
-import { packMessages, Reassembler } from './fragment.ts'
+import { MAX_FRAGMENT_DATA, packMessages, Reassembler } from './fragment.ts'
 import { CELL_BYTES, HopLayer } from './layer.ts'
 import { decodeBuild, decodeGateway, encodeBuild, encodeGateway, forEachCell, TunnelType } from './messages.ts'
 import { CellOutbox } from './outbox.ts'
@@ -246,7 +246,7 @@ export class TunnelManager {
       // The cells this message becomes pass admission as one (our own endpoint's need not).
       if (compareBytes(from, this.deps.ownId) !== 0) {
         this.acct.beginCells(toHex(from))
-        if (!this.acct.admitCell(hop.priority, Math.ceil(message.length / CELL_BYTES) + 1)) { this.stats.refusedCells++; return }
+        if (!this.acct.admitCell(hop.priority, Math.max(1, Math.ceil(message.length / MAX_FRAGMENT_DATA)))) { this.stats.refusedCells++; return }
       }
       let q = this.gwQueue.get(tunnelId)
       if (q === undefined) this.gwQueue.set(tunnelId, q = [])
@@ -332,7 +332,8 @@ export class TunnelManager {
   private onBuild (from: Uint8Array, msg: Uint8Array): void {
     const { msgId, body } = decodeBuild(msg)
     if (this.pending.get(msgId)?.plan.direction === 'in') { this.onReply(msgId, body, 'in'); return }
-    if (!this.acct.admitBuildMessage(toHex(from))) { this.stats.buildsDropped++; return }
+    const fromHex = toHex(from)
+    if (!this.acct.admitBuildMessage(fromHex)) { this.stats.buildsDropped++; return }
     const d = this.deps
     let opened
     try {
@@ -347,7 +348,7 @@ export class TunnelManager {
     const r = opened.request
     let status = admit(r, { nowSec: this.nowSec(), maxSkewSec: this.opts.maxSkewSec, ownId: d.ownId, transit: this.transit })
     if (status === BuildStatus.ACCEPTED) {
-      const a = this.acct.admitBuild(toHex(from), r.priority)
+      const a = this.acct.admitBuild(fromHex, r.priority)
       if (a !== 'ok') status = a === 'transit' ? BuildStatus.REFUSED_LOAD : BuildStatus.REFUSED_BANDWIDTH
     }
     if (status === BuildStatus.ACCEPTED) {
