@@ -25,6 +25,7 @@
  */
 import { ConfigError } from '../util/errors.ts'
 import { PoissonClock } from './poisson.ts'
+import { Fifo } from '../util/fifo.ts'
 
 /** Default of {@link ShaperSettings.maxWaitMs}. */
 const DEFAULT_MAX_WAIT_MS = 1000
@@ -86,8 +87,7 @@ export class LinkShaper<T> {
   /** Strict mode: how long a queue head too big for a tick's slots waits before it overruns. */
   readonly maxWaitMs: number
   private readonly clock: PoissonClock
-  private readonly queue: Array<Queued<T> | undefined> = []
-  private queueHead = 0
+  private readonly queue = new Fifo<Queued<T>>()
   private pendingReal = 0
   private readonly counters: ShaperStats = { realCells: 0, chaffCells: 0, queuedCells: 0, refusedCells: 0, overruns: 0 }
 
@@ -164,10 +164,10 @@ export class LinkShaper<T> {
       left = Math.max(0, left - this.pendingReal)
       this.pendingReal = 0
     } else if (this.rate === 0) {
-      while (this.queueHead < this.queue.length) release.push(this.take().item)
+      while (this.queue.size > 0) release.push(this.take().item)
     } else {
-      while (this.queueHead < this.queue.length) {
-        const head = this.queue[this.queueHead]!
+      while (this.queue.size > 0) {
+        const head = this.queue.peek()!
         if (head.cells <= left) {
           left -= head.cells
         } else if (left > 0 && now - head.since > this.maxWaitMs) {
@@ -190,7 +190,7 @@ export class LinkShaper<T> {
    * next tick releases them).
    */
   nextSlotIn (now: number): number {
-    if (this.rate === 0) return this.strict && this.queueHead < this.queue.length ? 0 : Infinity
+    if (this.rate === 0) return this.strict && this.queue.size > 0 ? 0 : Infinity
     return Math.max(0, this.clock.next - now)
   }
 
@@ -199,9 +199,7 @@ export class LinkShaper<T> {
    * as sent or refused. Also forgets real cells reported since the last tick. The clock runs on.
    */
   clear (): T[] {
-    const dropped = this.queue.slice(this.queueHead).map(q => q!.item)
-    this.queue.length = 0
-    this.queueHead = 0
+    const dropped = this.queue.clear().map(q => q.item)
     this.counters.queuedCells = 0
     this.pendingReal = 0
     return dropped
@@ -209,16 +207,7 @@ export class LinkShaper<T> {
 
   /** Removes the queue head, counting its cells as real; compacts the array now and then. */
   private take (): Queued<T> {
-    const head = this.queue[this.queueHead]!
-    this.queue[this.queueHead] = undefined
-    this.queueHead++
-    if (this.queueHead === this.queue.length) {
-      this.queue.length = 0
-      this.queueHead = 0
-    } else if (this.queueHead >= 1024 && this.queueHead * 2 >= this.queue.length) {
-      this.queue.splice(0, this.queueHead)
-      this.queueHead = 0
-    }
+    const head = this.queue.shift()!
     this.counters.queuedCells -= head.cells
     this.counters.realCells += head.cells
     return head

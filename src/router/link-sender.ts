@@ -11,16 +11,14 @@ import type { LinkManager } from '../link/manager.ts'
 import type { PeerContact } from '../link/types.ts'
 import type { Logger } from '../util/log.ts'
 import { toHex } from '../util/bytes.ts'
+import { Fifo } from '../util/fifo.ts'
 import { UmbraError } from '../util/errors.ts'
 
 /** Counters of a {@link LinkSender}. */
 export interface LinkSenderStats { sent: number, queued: number, dropped: number, dials: number, dialFailures: number }
 
-/** Put in the place of a sent message, so the queue does not keep it alive. */
-const EMPTY = new Uint8Array(0)
-
-/** Messages waiting for one router: `msgs[head..]` (a head index, so draining is not quadratic). */
-interface Queue { msgs: Uint8Array[], head: number, bytes: number, dialing: boolean, link: Link | undefined, since: number }
+/** Messages waiting for one router. */
+interface Queue { msgs: Fifo<Uint8Array>, bytes: number, dialing: boolean, link: Link | undefined, since: number }
 
 /** What a link to a peer is assumed to carry per message before one is open. */
 export const DEFAULT_MAX_MESSAGE = 1200
@@ -113,7 +111,7 @@ export class LinkSender {
   }
 
   private dropQueue (key: string, q: Queue): void {
-    this.stats.dropped += q.msgs.length - q.head
+    this.stats.dropped += q.msgs.size
     if (this.queues.get(key) === q) this.queues.delete(key)
   }
 
@@ -121,9 +119,8 @@ export class LinkSender {
     const q = this.queues.get(key)
     if (q === undefined || q.link === undefined) return
     if (q.link.state !== 'open') { this.dropQueue(key, q); return }
-    while (q.head < q.msgs.length) {
-      const m = q.msgs[q.head]!
-      q.msgs[q.head++] = EMPTY
+    while (q.msgs.size > 0) {
+      const m = q.msgs.shift()!
       q.bytes -= m.length
       let more: boolean
       try {
@@ -134,10 +131,7 @@ export class LinkSender {
         this.stats.dropped++
         more = true
       }
-      if (!more) {
-        if (q.head > 1024 && q.head * 2 > q.msgs.length) { q.msgs = q.msgs.slice(q.head); q.head = 0 }
-        return
-      }
+      if (!more) return
     }
     this.queues.delete(key)
     this.opts.onWaited?.(performance.now() - q.since)
@@ -152,5 +146,5 @@ export class LinkSender {
 }
 
 function newQueue (link: Link | undefined): Queue {
-  return { msgs: [], head: 0, bytes: 0, dialing: false, link, since: performance.now() }
+  return { msgs: new Fifo(), bytes: 0, dialing: false, link, since: performance.now() }
 }

@@ -6,6 +6,7 @@
  * expected one, and received runs by {@link MAX_RECV_RANGES}.
  */
 import type { SackRange } from './packet.ts'
+import { Fifo } from '../util/fifo.ts'
 
 /** Most disjoint runs of out-of-order packets held; a packet that would make one more is dropped. */
 export const MAX_RECV_RANGES = 64
@@ -27,8 +28,7 @@ export class ReceiveBuffer {
   private readonly ooo = new Map<number, { payload: Uint8Array, fin: boolean }>()
   private oooBytes = 0
   private readonly ranges: SackRange[] = []
-  private chunks: Uint8Array[] = []
-  private head = 0
+  private readonly chunks = new Fifo<Uint8Array>(256)
 
   constructor (private readonly capacity: number, private readonly maxSpan: number) {}
 
@@ -78,13 +78,8 @@ export class ReceiveBuffer {
 
   /** The next chunk of in-order bytes, or undefined when none is held. */
   read (): Uint8Array | undefined {
-    if (this.head >= this.chunks.length) return undefined
-    const c = this.chunks[this.head]!
-    this.chunks[this.head++] = EMPTY
-    if (this.head === this.chunks.length) { this.chunks = []; this.head = 0 } else if (this.head > 256 && this.head * 2 > this.chunks.length) {
-      this.chunks = this.chunks.slice(this.head)
-      this.head = 0
-    }
+    const c = this.chunks.shift()
+    if (c === undefined) return undefined
     this.unread -= c.length
     this.totalRead += c.length
     return c
@@ -95,8 +90,7 @@ export class ReceiveBuffer {
     this.ooo.clear()
     this.oooBytes = 0
     this.ranges.length = 0
-    this.chunks = []
-    this.head = 0
+    this.chunks.clear()
     this.unread = 0
   }
 
@@ -140,5 +134,3 @@ export class ReceiveBuffer {
     return true
   }
 }
-
-const EMPTY = new Uint8Array(0)
