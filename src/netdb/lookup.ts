@@ -11,7 +11,7 @@
  */
 import { toHex } from '../util/bytes.ts'
 import { ConfigError } from '../util/errors.ts'
-import { compareDistance } from './kademlia.ts'
+import { compareDistance } from '../util/kademlia.ts'
 
 /** Options of a {@link Lookup}. */
 export interface LookupOptions {

@@ -17,7 +17,7 @@ import type { KvBucket } from '../util/kv.ts'
 import { silentLogger, type Logger } from '../util/log.ts'
 import { compareBytes, toHex } from '../util/bytes.ts'
 import { AbortError, ClosedError, LimitError, NotFoundError } from '../util/errors.ts'
-import { compareDistance, RoutingTable } from './kademlia.ts'
+import { compareDistance, RoutingTable } from '../util/kademlia.ts'
 import { Lookup } from './lookup.ts'
 import {
   closerOverhead, decodeNetDb, encodeNetDb, LookupKind, MAX_CLOSER, NetDbType, RecordKind,

@@ -10,7 +10,7 @@ import type { KvBucket } from '../util/kv.ts'
 import { toHex } from '../util/bytes.ts'
 import { RecordKind } from './messages.ts'
 import { verifyRecord, type NetDbRecord, type RecordPolicy } from './records.ts'
-import { compareDistance } from './kademlia.ts'
+import { compareDistance } from '../util/kademlia.ts'
 
 /** Bounds of a {@link RecordStore}. */
 export interface StoreLimits {

@@ -2,7 +2,7 @@
  * The persistence interface: named buckets of byte keys and byte values in one embedded
  * database in the data directory. Layers that keep state (netDb, later the credit ledger and the
  * app stores) depend on this interface only; the router wires in the real database
- * (`src/router/datastore.ts`). A write's promise resolves once it is durable: a crash (even
+ * (`src/util/datastore.ts`). A write's promise resolves once it is durable: a crash (even
  * SIGKILL) after that loses nothing.
  */
 

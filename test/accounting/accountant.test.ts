@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Accountant, CELL_WIRE_BYTES, Price } from '../../src/accounting/accountant.ts'
-import { openDataStore } from '../../src/router/datastore.ts'
+import { openDataStore } from '../../src/util/datastore.ts'
 import { ConfigError } from '../../src/util/errors.ts'
 import type { Clock } from '../../src/util/clock.ts'
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { Accountant } from '../../src/accounting/accountant.ts'
-import { openDataStore } from '../../src/router/datastore.ts'
+import { openDataStore } from '../../src/util/datastore.ts'
 
 t.test('credit flushed before a SIGKILL is there after a restart', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'umbra-ledger-'))

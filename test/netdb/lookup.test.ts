@@ -7,7 +7,7 @@
  */
 import t, { type Test } from 'tap'
 import { createHash } from 'node:crypto'
-import { compareDistance, ID_BYTES, RoutingTable } from '../../src/netdb/kademlia.ts'
+import { compareDistance, ID_BYTES, RoutingTable } from '../../src/util/kademlia.ts'
 import { Lookup, type LookupOptions } from '../../src/netdb/lookup.ts'
 import { toHex } from '../../src/util/bytes.ts'
 import { ConfigError } from '../../src/util/errors.ts'

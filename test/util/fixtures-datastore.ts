@@ -5,7 +5,7 @@
  *   open DIR    tries to open DIR and prints "opened" or the error's name and message.
  */
 import { fileURLToPath } from 'node:url'
-import { openDataStore } from '../../src/router/datastore.ts'
+import { openDataStore } from '../../src/util/datastore.ts'
 
 export const MAX_WRITES = 20_000
 

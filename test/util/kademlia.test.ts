@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import fc from 'fast-check'
-import { commonPrefixBits, compareDistance, ID_BYTES, RoutingTable, xorDistance } from '../../src/netdb/kademlia.ts'
+import { commonPrefixBits, compareDistance, ID_BYTES, RoutingTable, xorDistance } from '../../src/util/kademlia.ts'
 import { compareBytes } from '../../src/util/bytes.ts'
 import { ConfigError } from '../../src/util/errors.ts'
 import { prng } from '../fixtures/prng.ts'

@@ -4,8 +4,8 @@
  * refuses newcomers (long-lived peers are preferred) and the caller decides, from failures it
  * reports or pings of its own, which stale peers to {@link RoutingTable.remove}.
  */
-import { toHex } from '../util/bytes.ts'
-import { ConfigError } from '../util/errors.ts'
+import { toHex } from './bytes.ts'
+import { ConfigError } from './errors.ts'
 
 /** Length of node IDs and keys in bytes. */
 export const ID_BYTES = 32

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { LOCK_FILE, MAX_KEY_BYTES, MAX_VALUE_BYTES, openDataStore } from '../../src/router/datastore.ts'
+import { LOCK_FILE, MAX_KEY_BYTES, MAX_VALUE_BYTES, openDataStore } from '../../src/util/datastore.ts'
 import { ClosedError, ConfigError, LimitError } from '../../src/util/errors.ts'
 import { crashKey, crashValue } from './fixtures-datastore.ts'
 

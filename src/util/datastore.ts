@@ -14,8 +14,8 @@
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb'
 import { constants, promises as fs, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ClosedError, ConfigError, LimitError } from '../util/errors.ts'
-import type { DataStore, KvBucket } from '../util/kv.ts'
+import { ClosedError, ConfigError, LimitError } from './errors.ts'
+import type { DataStore, KvBucket } from './kv.ts'
 
 /** Longest key in bytes (LMDB's portable key limit). */
 export const MAX_KEY_BYTES = 511
