@@ -18,7 +18,7 @@ import { silentLogger, type Logger } from '../util/log.ts'
 import { compareBytes, toHex } from '../util/bytes.ts'
 import { AbortError, ClosedError, LimitError, NotFoundError } from '../util/errors.ts'
 import { compareDistance, RoutingTable } from '../util/kademlia.ts'
-import { Lookup } from './lookup.ts'
+import { Lookup } from '../util/kad-lookup.ts'
 import {
   closerOverhead, decodeNetDb, encodeNetDb, LookupKind, MAX_CLOSER, NetDbType, RecordKind,
   type CloserMsg, type FoundMsg, type LookupMsg, type StoreMsg

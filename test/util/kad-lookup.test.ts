@@ -8,7 +8,7 @@
 import t, { type Test } from 'tap'
 import { createHash } from 'node:crypto'
 import { compareDistance, ID_BYTES, RoutingTable } from '../../src/util/kademlia.ts'
-import { Lookup, type LookupOptions } from '../../src/netdb/lookup.ts'
+import { Lookup, type LookupOptions } from '../../src/util/kad-lookup.ts'
 import { toHex } from '../../src/util/bytes.ts'
 import { ConfigError } from '../../src/util/errors.ts'
 import { prng } from '../fixtures/prng.ts'

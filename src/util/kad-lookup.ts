@@ -9,9 +9,9 @@
  * `maxQueries`, unqueried candidates by {@link Lookup.maxCandidates} (the farthest are dropped),
  * and at most {@link Lookup.maxReplyPeers} peers of one reply are considered.
  */
-import { toHex } from '../util/bytes.ts'
-import { ConfigError } from '../util/errors.ts'
-import { compareDistance } from '../util/kademlia.ts'
+import { toHex } from './bytes.ts'
+import { ConfigError } from './errors.ts'
+import { compareDistance } from './kademlia.ts'
 
 /** Options of a {@link Lookup}. */
 export interface LookupOptions {
