@@ -74,7 +74,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
   try {
     const start = async (i: number, seeds: string[], extra: string[] = []): Promise<RouterProc> => await spawnRouter({
       index: i, dataDir: join(base, `r${i}`), listen: [LISTEN[i % 3]!], network: 'benchapi', control: '127.0.0.1:0', seedFiles: seeds,
-      sam: i < 2 ? '127.0.0.1:0' : 'off', socks: i === 0 ? '127.0.0.1:0' : 'off', extraArgs: extra, logLevel: 'error'
+      sam: i < 2 ? '127.0.0.1:0' : 'off', socks: i === 0 ? '127.0.0.1:0' : 'off', fs: 'off', extraArgs: extra, logLevel: 'error'
     }, 60_000)
     procs.push(await start(0, []))
     const seedFile = join(base, 'seeds.txt')

@@ -5,6 +5,7 @@
 import { runRouter } from './router.ts'
 import { runStatus } from './status.ts'
 import { runTestnet } from './testnet.ts'
+import { runGet, runPublish, runSearch } from './fs.ts'
 
 const HELP = `umbra — an anonymous, onion-routed overlay network
 
@@ -15,6 +16,9 @@ Commands:
   router               run one router (settings: docs/config.md)
   router export-info   write a seed file with the running router's RouterInfo
   status               show a running router's state
+  publish PATH         publish a file or directory anonymously; prints its URI
+  search WORD...       find published files by keyword
+  get URI -o PATH      download a published file, verified and resumable
   help [COMMAND]       show this text, or a command's
 
 Run \`umbra <command> --help\` for a command's options.
@@ -27,6 +31,9 @@ export async function main (argv: string[]): Promise<number> {
     case 'testnet': return await runTestnet(rest)
     case 'router': return await runRouter(rest)
     case 'status': return await runStatus(rest)
+    case 'publish': return await runPublish(rest)
+    case 'search': return await runSearch(rest)
+    case 'get': return await runGet(rest)
     case 'help':
       if (rest[0] !== undefined && rest[0] !== 'help' && !rest[0].startsWith('-')) return await main([rest[0], '--help'])
       process.stdout.write(HELP)

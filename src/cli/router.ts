@@ -5,7 +5,7 @@
  * Stdout carries a few machine-readable lines, each `<word> <value>`, for scripts and tests:
  * `router <id>`, `listening <addr>` (one per address), `info <base64 RouterInfo>`,
  * `control <url>` (or `control off`), `tunnel <name> <b32 address>` (one per server tunnel),
- * `sam <host:port> udp:<port>` (or `sam off`) and, last, `socks <host:port>` (or `socks off`).
+ * `fs <base64 destination>` (or `fs off`), `sam <host:port> udp:<port>` (or `sam off`) and, last, `socks <host:port>` (or `socks off`).
  * Everything else goes to the log (stderr).
  *
  * Shutdown on the first signal (or, with UMBRA_LIFELINE=1, when stdin closes): the control
@@ -27,6 +27,8 @@ import { createLogger } from '../util/log-writer.ts'
 import type { Logger } from '../util/log.ts'
 import { failure, parse } from './args.ts'
 import { runExportInfo } from './router-export.ts'
+import { startFsNode } from './fs-node.ts'
+import type { FsNode } from '../apps/fs/node.ts'
 
 const HELP = `Usage: umbra router [options]
        umbra router export-info [options]     (see \`umbra router export-info --help\`)
@@ -67,6 +69,11 @@ Options:
                          publish the local TCP service HOST:PORT under the persistent
                          destination NAME (keys in <data dir>/destinations/NAME.key);
                          repeatable; see docs/server-tunnels.md
+  --fs on|off            run a file-sharing node (a client of this router's SAM bridge;
+                         keys and blocks in <data dir>/fs) (default: on) [UMBRA_FS]
+  --fs-quota MB          disk quota for stored blocks (default: 1024) [UMBRA_FS_QUOTA_MB]
+  --fs-seed DEST         an fs node's base64 destination to bootstrap from; repeatable
+                         [UMBRA_FS_SEEDS, comma-separated]
   -h, --help             show this text
 
 Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on bad options or config.
@@ -89,6 +96,9 @@ const OPTIONS = {
   sam: { type: 'string' },
   socks: { type: 'string' },
   'server-tunnel': { type: 'string', multiple: true },
+  fs: { type: 'string' },
+  'fs-quota': { type: 'string' },
+  'fs-seed': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -149,6 +159,7 @@ export async function runRouter (argv: string[]): Promise<number> {
   watchLinks(router, log)
 
   let api: ControlApi | undefined
+  let fsNode: FsNode | undefined
   try {
     if (cfg.control !== null) {
       api = await startControlApi({
@@ -156,7 +167,10 @@ export async function runRouter (argv: string[]): Promise<number> {
         status: () => router.status(),
         info: () => router.info.raw,
         log: log.child({ component: 'control' }),
-        extra: { config: () => ({ ...cfg, seeds: { files: cfg.seeds.files, infos: cfg.seeds.infos.length } }) }
+        extra: {
+          config: () => ({ ...cfg, sam: cfg.sam === null ? null : { ...cfg.sam, users: undefined }, socks: cfg.socks === null ? null : { ...cfg.socks, users: undefined }, seeds: { files: cfg.seeds.files, infos: cfg.seeds.infos.length } }),
+          fs: () => fsNode?.status() ?? { enabled: false }
+        }
       })
       await writeControlFile(cfg.dataDir, { url: api.url, pid: process.pid })
     }
@@ -178,12 +192,24 @@ export async function runRouter (argv: string[]): Promise<number> {
     return failure('router', err)
   }
 
+  try {
+    fsNode = await startFsNode(cfg, apis, log)
+  } catch (err) {
+    log.error('fs node failed to start', { error: errText(err) })
+    await apis.close()
+    await api?.close()
+    await removeControlFile(cfg.dataDir)
+    await router.stop()
+    return failure('router', err)
+  }
+
   console.log(`router     ${router.idHex}`)
   for (const a of router.addresses) console.log(`listening  ${a}`)
   console.log(`info       ${Buffer.from(router.info.raw).toString('base64')}`)
   console.log(`control    ${api?.url ?? 'off'}`)
   for (const t of apis.tunnels) console.log(`tunnel     ${t.name} ${t.address}`)
   const where = describeApis(apis)
+  console.log(`fs         ${fsNode?.destination ?? 'off'}`)
   console.log(`sam        ${where.sam}`)
   console.log(`socks      ${where.socks}`)
   log.info('router started', {
@@ -213,6 +239,7 @@ export async function runRouter (argv: string[]): Promise<number> {
   deadline.unref()
   try {
     await api?.close()
+    await fsNode?.close().catch((err: unknown) => { log.warn('fs node did not close cleanly', { error: errText(err) }) })
     await apis.close()
     await removeControlFile(cfg.dataDir)
     await router.stop()

@@ -42,6 +42,8 @@ Options:
   --sam ADDR|off     router 0's SAM bridge (default 127.0.0.1:7656; datagrams on UDP
                      port - 1); the other routers run none
   --socks ADDR|off   router 0's SOCKS5 proxy (default 127.0.0.1:4447)
+  --fs on|off        run a file-sharing node on every router (default on; each router
+                     then has a SAM bridge on a free port, router 0 on --sam)
   --exit             exit once the network has converged (for scripts and tests)
   -h, --help         show this text
 `
@@ -55,6 +57,9 @@ interface Member {
   /** Its SAM bridge and SOCKS proxy (`host:port …` or `off`). */
   sam: string
   socks: string
+  /** Its fs node's destination (base64), or `off`. */
+  fs: string
+  dataDir: string
   /** Its RouterInfo, base64. */
   info: string
   status: () => Promise<RouterStatus>
@@ -72,6 +77,7 @@ export async function runTestnet (argv: string[]): Promise<number> {
     exit: { type: 'boolean' },
     sam: { type: 'string' },
     socks: { type: 'string' },
+    fs: { type: 'string' },
     help: { type: 'boolean', short: 'h' }
   })
   if (values.help === true) { process.stdout.write(HELP); return 0 }
@@ -82,6 +88,9 @@ export async function runTestnet (argv: string[]): Promise<number> {
   if (!(loss >= 0 && loss < 100)) throw new ConfigError(`--loss must be a percentage from 0 to 99, got '${values.loss ?? ''}'`)
   if (values.netns === true && values['in-process'] === true) throw new ConfigError('--netns runs routers as processes; drop --in-process')
   if (values.netns !== true && (values.delay !== undefined || values.loss !== undefined)) throw new ConfigError('--delay and --loss need --netns')
+  if (values.fs !== undefined && values.fs !== 'on' && values.fs !== 'off') throw new ConfigError(`--fs must be on or off, got '${values.fs}'`)
+  // File sharing needs a SAM bridge on every router; in namespaces loopback is per router, so it stays off there.
+  const fs = values.fs !== 'off' && values.netns !== true && values['in-process'] !== true && values.sam !== 'off'
 
   const stop = new AbortController()
   const stopped = untilStopped(stop.signal)
@@ -99,13 +108,14 @@ export async function runTestnet (argv: string[]): Promise<number> {
     const start = values['in-process'] === true ? startInProcess : startProcess
     // Only router 0 serves the local APIs (in a namespace, loopback would not reach them).
     const apis = ns !== undefined ? { sam: 'off', socks: 'off' } : { sam: values.sam ?? '127.0.0.1:7656', socks: values.socks ?? '127.0.0.1:4447' }
-    const off = { sam: 'off', socks: 'off' }
+    const off = { sam: fs ? '127.0.0.1:0' : 'off', socks: 'off' }
     // Router 0 first: it is everyone's seed. The others start together, each seeded with the
     // routers started before it.
-    members.push(await start(base, plan[0]!.listen, 0, [], apis, ns))
+    members.push(await start(base, plan[0]!.listen, 0, [], apis, ns, fs ? { seeds: [] } : 'off'))
+    const fsSeeds = fs && members[0]!.fs !== 'off' ? { seeds: [members[0]!.fs] } : 'off' as const
     const seedFile = join(base, 'seeds.txt')
     await writeFile(seedFile, formatSeedFile([Buffer.from(members[0]!.info, 'base64')], ['umbra testnet: router 0']))
-    const rest = await Promise.all(plan.slice(1).map(async p => await start(base, p.listen, p.index, [seedFile], off, ns)))
+    const rest = await Promise.all(plan.slice(1).map(async p => await start(base, p.listen, p.index, [seedFile], off, ns, fsSeeds)))
     members.push(...rest)
     for (const m of members) console.log(`router ${m.index}  ${m.id.slice(0, 12)}  ${m.addresses.join('  ')}`)
     const convergedIn = await converge(members.map(m => async () => await m.status().then(s => s.netdb.routerInfos, () => -1)), n, timeoutS * 1000,
@@ -118,6 +128,7 @@ export async function runTestnet (argv: string[]): Promise<number> {
     const m0 = members[0]!
     console.log(`router 0 control API: ${m0.control}   (umbra status --api ${m0.control})`)
     console.log(`router 0 SAM bridge: ${m0.sam}   SOCKS5 proxy: ${m0.socks}   (docs/sam.md, docs/socks.md)`)
+    if (fs) await waitForFs(members, Math.min(timeoutS, 120) * 1000, stop.signal)
     if (values.exit !== true && !stop.signal.aborted) {
       console.log('testnet running; press Ctrl-C to stop')
       await stopped
@@ -133,7 +144,7 @@ export async function runTestnet (argv: string[]): Promise<number> {
 }
 
 /** Starts router `index` as a child process. */
-async function startProcess (base: string, listen: string[], index: number, seedFiles: string[], apis: { sam: string, socks: string }, ns?: Namespaces): Promise<Member> {
+async function startProcess (base: string, listen: string[], index: number, seedFiles: string[], apis: { sam: string, socks: string }, ns?: Namespaces, fs: 'off' | { seeds: string[] } = 'off'): Promise<Member> {
   const p = await spawnRouter({
     index,
     dataDir: join(base, `router-${index}`),
@@ -142,6 +153,7 @@ async function startProcess (base: string, listen: string[], index: number, seed
     control: ns !== undefined ? `unix:${join(base, `control-${index}.sock`)}` : '127.0.0.1:0',
     seedFiles,
     ...apis,
+    fs,
     ...(ns !== undefined ? { wrap: ns.exec(index) } : {})
   })
   const m: Member = {
@@ -151,6 +163,8 @@ async function startProcess (base: string, listen: string[], index: number, seed
     control: p.control,
     sam: p.sam,
     socks: p.socks,
+    fs: p.fs,
+    dataDir: join(base, `router-${index}`),
     info: p.info,
     status: async () => await controlGet(p.control, '/api/status', { timeoutMs: 2000 }) as RouterStatus,
     stop: async () => { await stopRouter(p) }
@@ -172,9 +186,33 @@ async function startInProcess (base: string, listen: string[], index: number, se
     addresses: r.addresses,
     control: '(in process: no control API)',
     ...describeApis(local),
+    fs: 'off',
+    dataDir,
     info: Buffer.from(r.info.raw).toString('base64'),
     status: async () => r.status(),
     stop: async () => { await local.close(); await r.stop() }
   }
   return m
+}
+
+/**
+ * Waits (at most `timeoutMs`) until every fs node is online and knows another, then says how
+ * to publish through router 0. A slow fs network is reported, not fatal.
+ */
+async function waitForFs (members: Member[], timeoutMs: number, signal: AbortSignal): Promise<void> {
+  const started = performance.now()
+  const want = Math.min(2, members.length - 1)
+  let ready = 0
+  while (performance.now() - started < timeoutMs && !signal.aborted) {
+    const states = await Promise.all(members.map(async m => await controlGet(m.control, '/api/fs', { timeoutMs: 2000 }).catch(() => undefined) as { online?: boolean, nodes?: number } | undefined))
+    ready = states.filter(st => st?.online === true && (st.nodes ?? 0) >= want).length
+    if (ready === members.length) break
+    await new Promise(resolve => setTimeout(resolve, 500))
+  }
+  const secs = ((performance.now() - started) / 1000).toFixed(1)
+  if (ready < members.length) console.log(`fs network: only ${ready} of ${members.length} nodes ready after ${secs} s; publishing may fail until more are up`)
+  else console.log(`fs network ready: ${members.length} nodes (${secs} s)`)
+  const dir = members[0]!.dataDir
+  console.log(`share a file:  umbra publish FILE --keyword WORD --data-dir ${dir}`)
+  console.log(`find and get:  umbra search WORD --data-dir ${dir}   then   umbra get URI -o OUT --data-dir ${dir}`)
 }

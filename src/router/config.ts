@@ -41,6 +41,9 @@ const MAX_SERVER_TUNNELS = 64
 const MAX_BANDWIDTH_KBPS = 10_000_000
 /** Tunnels carried for others by default, and the most one may configure. */
 const DEFAULT_MAX_TRANSIT = 5000
+/** Default disk quota of the fs node, MB. */
+const DEFAULT_FS_QUOTA_MB = 1024
+const MAX_FS_SEEDS = 64
 const MAX_TRANSIT_LIMIT = 100_000
 /** Most seed files named in one config. */
 const MAX_SEED_FILES = 64
@@ -82,8 +85,20 @@ export interface ResolvedConfig {
   socks: LocalService | null
   /** Local TCP services published under persistent destinations (`docs/server-tunnels.md`). */
   serverTunnels: ServerTunnelConfig[]
+  /** The file-sharing node (`docs/fs.md`): on unless disabled; needs the SAM bridge. */
+  fs: FsConfig
   /** The config file that was read (absolute), or null. */
   configFile: string | null
+}
+
+/** The file-sharing node's settings. */
+export interface FsConfig {
+  /** Run a node (default true). */
+  enabled: boolean
+  /** Disk quota for stored blocks, MB (default 1024). */
+  quotaMB: number
+  /** Base64 destinations of fs nodes to bootstrap from. */
+  seeds: string[]
 }
 
 /** A local API listener: loopback address, port (0 = free) and optional users (auth on when set). */
@@ -120,6 +135,9 @@ export interface ConfigFlags {
   sam?: string
   socks?: string
   'server-tunnel'?: string[]
+  fs?: string
+  'fs-quota'?: string
+  'fs-seed'?: string[]
 }
 
 /** Environment variables (a `process.env`). */
@@ -158,6 +176,7 @@ function defaultConfig (env: Env = process.env): ResolvedConfig {
     sam: samService(DEFAULT_SAM, 'default', undefined),
     socks: localService(DEFAULT_SOCKS, 'default', undefined),
     serverTunnels: [],
+    fs: { enabled: true, quotaMB: DEFAULT_FS_QUOTA_MB, seeds: [] },
     configFile: null
   }
 }
@@ -179,6 +198,9 @@ interface Layer {
   sam?: ResolvedConfig['sam']
   socks?: ResolvedConfig['socks']
   serverTunnels?: ServerTunnelConfig[]
+  fsEnabled?: boolean
+  fsQuotaMB?: number
+  fsSeeds?: string[]
 }
 
 /**
@@ -211,6 +233,9 @@ export function resolveConfig (src: ConfigSources): ResolvedConfig {
     if (l.sam !== undefined) cfg.sam = l.sam
     if (l.socks !== undefined) cfg.socks = l.socks
     if (l.serverTunnels !== undefined) cfg.serverTunnels = l.serverTunnels
+    if (l.fsEnabled !== undefined) cfg.fs.enabled = l.fsEnabled
+    if (l.fsQuotaMB !== undefined) cfg.fs.quotaMB = l.fsQuotaMB
+    if (l.fsSeeds !== undefined) cfg.fs.seeds = l.fsSeeds
   }
   if (src.file !== undefined && src.fileName !== undefined) cfg.configFile = resolve(cwd, src.fileName)
   return cfg
@@ -292,7 +317,8 @@ export function formatControlAddress (a: ControlAddress): string {
 
 // ---- the three sources -------------------------------------------------------------------
 
-const FILE_KEYS = ['dataDir', 'listen', 'network', 'control', 'log', 'bandwidth', 'transit', 'seeds', 'sam', 'socks', 'serverTunnels'] as const
+const FILE_KEYS = ['dataDir', 'listen', 'network', 'control', 'log', 'bandwidth', 'transit', 'seeds', 'sam', 'socks', 'serverTunnels', 'fs'] as const
+const FS_KEYS = ['enabled', 'quotaMB', 'seeds'] as const
 const TRANSIT_KEYS = ['maxTunnels', 'perPeerKBps'] as const
 const SERVICE_KEYS = ['address', 'udpPort', 'users'] as const
 const TUNNEL_KEYS = ['name', 'target', 'hops'] as const
@@ -361,7 +387,41 @@ function fileLayer (json: unknown, file: string, base: string): Layer {
       return { ...t, hops: o.hops }
     }), at('serverTunnels'))
   }
+  if (top.fs !== undefined) {
+    const o = object(top.fs, file, 'fs')
+    onlyKeys(o, FS_KEYS, file, 'fs.')
+    if (o.enabled !== undefined) {
+      if (typeof o.enabled !== 'boolean') throw new ConfigError(`${at('fs.enabled')} must be true or false`)
+      l.fsEnabled = o.enabled
+    }
+    if (o.quotaMB !== undefined) l.fsQuotaMB = fsQuota(o.quotaMB, at('fs.quotaMB'))
+    if (o.seeds !== undefined) l.fsSeeds = fsSeeds(strList(o.seeds, at('fs.seeds'), MAX_FS_SEEDS, true), at('fs.seeds'))
+  }
   return l
+}
+
+/** A disk quota in MB: an integer 1..10^7. */
+function fsQuota (v: unknown, where: string, fromText = false): number {
+  const n = fromText && typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 10_000_000) throw new ConfigError(`${where} must be a whole number of MB from 1 to 10000000, got ${JSON.stringify(v)}`)
+  return n
+}
+
+/** fs seeds: base64 destinations (I2P alphabet, at least 516 characters). */
+function fsSeeds (list: string[], where: string): string[] {
+  return list.map((s, i) => {
+    const t = s.trim()
+    if (!/^[A-Za-z0-9~-]{516,1400}={0,2}$/.test(t)) throw new ConfigError(`${where}[${i}]: an fs seed is a node's base64 destination (see <data dir>/fs/node.json), got '${t.slice(0, 24)}...'`)
+    return t
+  })
+}
+
+/** 'on' or 'off'. */
+function onOff (v: string, where: string): boolean {
+  const t = v.trim().toLowerCase()
+  if (t === 'on' || t === 'true' || t === '1') return true
+  if (t === 'off' || t === 'false' || t === '0') return false
+  throw new ConfigError(`${where} must be 'on' or 'off', got '${v}'`)
 }
 
 /** `HOST:PORT` on loopback (port 0 = free) or 'off'. */
@@ -433,6 +493,9 @@ function envLayer (env: Env, cwd: string): Layer {
   if ((v = get('UMBRA_SEED_FILE')) !== undefined) l.seedFiles = [path(v, cwd, 'UMBRA_SEED_FILE')]
   if ((v = get('UMBRA_SAM')) !== undefined) l.sam = samService(v, 'UMBRA_SAM', undefined)
   if ((v = get('UMBRA_SOCKS')) !== undefined) l.socks = localService(v, 'UMBRA_SOCKS', undefined)
+  if ((v = get('UMBRA_FS')) !== undefined) l.fsEnabled = onOff(v, 'UMBRA_FS')
+  if ((v = get('UMBRA_FS_QUOTA_MB')) !== undefined) l.fsQuotaMB = fsQuota(v, 'UMBRA_FS_QUOTA_MB', true)
+  if ((v = get('UMBRA_FS_SEEDS')) !== undefined) l.fsSeeds = fsSeeds(splitList(v, 'UMBRA_FS_SEEDS'), 'UMBRA_FS_SEEDS')
   return l
 }
 
@@ -454,6 +517,12 @@ function flagLayer (f: ConfigFlags, cwd: string): Layer {
   }
   if (f.sam !== undefined) l.sam = samService(f.sam, '--sam', undefined)
   if (f.socks !== undefined) l.socks = localService(f.socks, '--socks', undefined)
+  if (f.fs !== undefined) l.fsEnabled = onOff(f.fs, '--fs')
+  if (f['fs-quota'] !== undefined) l.fsQuotaMB = fsQuota(f['fs-quota'], '--fs-quota', true)
+  if (f['fs-seed'] !== undefined) {
+    if (f['fs-seed'].length > MAX_FS_SEEDS) throw new ConfigError(`--fs-seed: at most ${MAX_FS_SEEDS}`)
+    l.fsSeeds = fsSeeds(f['fs-seed'], '--fs-seed')
+  }
   if (f['server-tunnel'] !== undefined) {
     if (f['server-tunnel'].length > MAX_SERVER_TUNNELS) throw new ConfigError(`--server-tunnel: at most ${MAX_SERVER_TUNNELS}`)
     l.serverTunnels = uniqueTunnels(f['server-tunnel'].map(x => serverTunnel(x, '--server-tunnel')), '--server-tunnel')

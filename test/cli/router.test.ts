@@ -25,6 +25,7 @@ const envFor = (home: string, extra: Record<string, string> = {}): NodeJS.Proces
   for (const k of Object.keys(env)) if (k.startsWith('UMBRA_') && k !== 'UMBRA_FROM_SOURCE' && !(k in extra)) delete env[k]
   // Free ports for the local APIs: tests run side by side.
   env.UMBRA_SAM ??= '127.0.0.1:0'
+  env.UMBRA_FS ??= 'off'
   env.UMBRA_SOCKS ??= '127.0.0.1:0'
   return env
 }

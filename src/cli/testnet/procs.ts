@@ -1,7 +1,7 @@
 /**
  * Routers as child processes for `umbra testnet`: spawns `umbra router` (optionally wrapped,
  * e.g. in `ip netns exec NS`), reads the machine-readable lines it prints (`router`, `listening`,
- * `info`, `control`, `sam`, `socks`), and stops it with SIGTERM (SIGKILL after a deadline). Each child also
+ * `info`, `control`, `fs`, `sam`, `socks`), and stops it with SIGTERM (SIGKILL after a deadline). Each child also
  * watches its stdin (UMBRA_LIFELINE=1): if the testnet process dies, the pipe closes and the
  * child shuts itself down, so no router outlives its testnet.
  */
@@ -24,6 +24,8 @@ export interface RouterProcSpec {
   sam: string
   socks: string
   logLevel?: string
+  /** Its file-sharing node: off, or on with these seed destinations (default: the router's default, on without seeds). */
+  fs?: 'off' | { seeds: string[] }
   /** More `umbra router` arguments (e.g. `--server-tunnel`). */
   extraArgs?: string[]
   /** Command prefix, e.g. `['ip', 'netns', 'exec', 'umbra-1']`. */
@@ -41,6 +43,8 @@ export interface RouterProc {
   /** What it printed for its SAM bridge (`127.0.0.1:7656 udp:7655` or `off`) and SOCKS proxy. */
   sam: string
   socks: string
+  /** Its fs node's base64 destination, or `off`. */
+  fs: string
   /** Its server tunnels, `<name> <b32 address>` each. */
   tunnels: string[]
   /** Resolves with the exit code (or signal name) when the process ends. */
@@ -61,11 +65,13 @@ export async function spawnRouter (spec: RouterProcSpec, timeoutMs = 30_000): Pr
   const args = ['router', '--data-dir', spec.dataDir, '--network', spec.network, '--control', spec.control, '--log-level', spec.logLevel ?? 'warn', '--sam', spec.sam, '--socks', spec.socks]
   for (const l of spec.listen) args.push('--listen', l)
   for (const s of spec.seedFiles) args.push('--seed-file', s)
+  if (spec.fs === 'off') args.push('--fs', 'off')
+  else if (spec.fs !== undefined) for (const s of spec.fs.seeds) args.push('--fs-seed', s)
   args.push(...(spec.extraArgs ?? []))
   const cmd = [...(spec.wrap ?? []), process.execPath, umbraBin(), ...args]
   const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, UMBRA_LIFELINE: '1' } })
   const exited = new Promise<number | string>((resolve) => { child.once('exit', (code, sig) => { resolve(code ?? sig ?? 'unknown') }) })
-  const proc: RouterProc = { spec, child, id: '', info: '', addresses: [], control: '', sam: '', socks: '', tunnels: [], exited }
+  const proc: RouterProc = { spec, child, id: '', info: '', addresses: [], control: '', sam: '', socks: '', fs: '', tunnels: [], exited }
   let stderr = ''
   child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000) })
   const lines = createInterface({ input: child.stdout! })
@@ -80,6 +86,7 @@ export async function spawnRouter (spec: RouterProcSpec, timeoutMs = 30_000): Pr
       else if (word === 'info') proc.info = value
       else if (word === 'control') proc.control = value
       else if (word === 'sam') proc.sam = value
+      else if (word === 'fs') proc.fs = value
       else if (word === 'socks') proc.socks = value
       else if (word === 'tunnel') proc.tunnels.push(value)
       // `socks` is the last line a router prints once it is up.

@@ -1,0 +1,168 @@
+/**
+ * Downloading a CHK URI: walks the block tree from the root, fetching blocks in parallel
+ * (p-queue) from the nodes nearest each query, verifying every block (hash of the ciphertext
+ * against its query, hash of the plaintext against its key) and writing leaves in place into
+ * `<out>.part`. A node that serves a bad block is avoided and the block is fetched elsewhere.
+ * Resuming is automatic: a leaf already in `<out>.part` whose content hashes to its key is kept,
+ * not fetched again. At the end the whole file is re-encoded and must give the URI's root; only
+ * then is `<out>.part` renamed to `<out>`. A directory (its plaintext starts with the listing
+ * magic) is unpacked into a directory at `<out>`, each file fetched the same way.
+ */
+import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import { dirname, join } from 'node:path'
+import PQueue from 'p-queue'
+import type { CryptoSuite } from '../../crypto/index.ts'
+import { DecodeError, NotFoundError } from '../../util/errors.ts'
+import { throwIfAborted } from '../../util/abort.ts'
+import { toHex } from '../../util/bytes.ts'
+import type { Dht } from './dht.ts'
+import { BLOCK_SIZE, chkEquals, decryptBlock, encryptBlock, verifyBlock, type Chk } from './chk.ts'
+import { childrenOf, encodeFile, rootRef, type BlockRef } from './tree.ts'
+import { parseUri } from './uri.ts'
+import { decodeDirectory, isDirectory, safeRelativePath } from './directory.ts'
+
+/** Settings of a download. */
+export interface DownloadOptions {
+  /** Blocks fetched at once (default 16). */
+  concurrency?: number
+  /** Fresh lookups for a block no node had, before giving up (default 2). */
+  retries?: number
+  /** Called as leaves arrive: bytes done (fetched or reused), total, bytes reused. */
+  onProgress?: (done: number, total: number, reused: number) => void
+  signal?: AbortSignal
+}
+
+/** What a download did. */
+export interface DownloadResult {
+  /** Bytes of file content (all files, for a directory). */
+  size: number
+  /** Blocks fetched from the network. */
+  fetched: number
+  /** Bytes already present from an earlier, interrupted run. */
+  reused: number
+  /** Files written (1, or a directory's count). */
+  files: number
+  directory: boolean
+}
+
+/** Fetches `uri` (a `umbra://fs/chk/...` URI) to `out`. */
+export async function download (dht: Dht, crypto: CryptoSuite, uri: string, out: string, o: DownloadOptions = {}): Promise<DownloadResult> {
+  const u = parseUri(uri)
+  if (u.kind !== 'chk') throw new DecodeError('umbra get takes a chk URI (umbra://fs/chk/...); use umbra search for keywords')
+  const first = await fetchFile(dht, crypto, u.chk, u.size, out, o)
+  if (!first.directory) return first
+  // A directory: the listing is at <out>.part.listing; unpack it into <out>/.
+  const listingPath = `${out}.listing`
+  const listing = decodeDirectory(await readAll(listingPath))
+  await mkdir(out, { recursive: true })
+  const result: DownloadResult = { size: 0, fetched: first.fetched, reused: first.reused, files: 0, directory: true }
+  const total = listing.reduce((n, e) => n + e.size, 0)
+  let base = 0
+  for (const e of listing) {
+    const target = join(out, ...safeRelativePath(e.path).split('/'))
+    await mkdir(dirname(target), { recursive: true })
+    const eu = parseUri(e.uri)
+    if (eu.kind !== 'chk' || eu.size !== e.size) throw new DecodeError(`directory entry ${e.path} has a bad URI`)
+    const r = await fetchFile(dht, crypto, eu.chk, eu.size, target, {
+      ...o,
+      onProgress: (done, _t, reused) => o.onProgress?.(base + done, total, result.reused + reused)
+    }, false)
+    base += e.size
+    result.size += r.size
+    result.fetched += r.fetched
+    result.reused += r.reused
+    result.files++
+  }
+  await rm(listingPath, { force: true })
+  return result
+}
+
+/** One file: fetch into `<out>.part`, verify, rename. A directory listing goes to `<out>.listing`. */
+async function fetchFile (dht: Dht, crypto: CryptoSuite, root: Chk, size: number, out: string, o: DownloadOptions, allowDirectory = true): Promise<DownloadResult> {
+  const part = `${out}.part`
+  const existed = await stat(part).then(s => s.isFile(), () => false)
+  const fh = await open(part, existed ? 'r+' : 'w+', 0o644)
+  const result: DownloadResult = { size, fetched: 0, reused: 0, files: 1, directory: false }
+  let done = 0
+  try {
+    await fh.truncate(size)
+    const queue = new PQueue({ concurrency: o.concurrency ?? 16 })
+    let failure: Error | undefined
+    const visit = async (ref: BlockRef): Promise<void> => {
+      if (failure !== undefined) return
+      try {
+        if (ref.level === 0 && existed && await haveLeaf(fh, crypto, ref)) {
+          result.reused += ref.length
+          done += ref.length
+          o.onProgress?.(done, size, result.reused)
+          return
+        }
+        const plain = await fetchBlock(dht, crypto, ref, o)
+        result.fetched++
+        if (ref.level === 0) {
+          if (plain.length > 0) await fh.write(plain, 0, plain.length, ref.offset)
+          done += plain.length
+          o.onProgress?.(done, size, result.reused)
+          return
+        }
+        for (const child of childrenOf(crypto, ref, plain, size)) void queue.add(async () => { await visit(child) })
+      } catch (err) {
+        failure ??= err as Error
+        queue.clear()
+      }
+    }
+    void queue.add(async () => { await visit(rootRef(root, size)) })
+    await queue.onIdle()
+    if (failure !== undefined) throw failure
+    throwIfAborted(o.signal)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  // The whole file, re-encoded, must give the root we were asked for.
+  const again = await encodeFile(crypto, createReadStream(part), size, () => {})
+  if (!chkEquals(again, root)) throw new DecodeError(`${part} does not match the URI after download; delete it and try again`)
+  if (allowDirectory && size >= 9 && isDirectory(await readHead(part, 9))) {
+    await rename(part, `${out}.listing`)
+    return { ...result, directory: true }
+  }
+  await rename(part, out)
+  return result
+}
+
+/** One block, verified and decrypted; tries fresh lookups before giving up with NotFoundError. */
+async function fetchBlock (dht: Dht, crypto: CryptoSuite, ref: BlockRef, o: DownloadOptions): Promise<Uint8Array> {
+  const retries = o.retries ?? 2
+  for (let attempt = 0; attempt <= retries; attempt++) {
+    throwIfAborted(o.signal)
+    const got = await dht.get(ref.chk.query, b => verifyBlock(crypto, ref.chk.query, b), o.signal)
+    if (got !== undefined) return decryptBlock(crypto, ref.chk, got.block)
+  }
+  const what = ref.level === 0 && ref.offset === 0 && ref.index === 0 ? 'the file' : `block ${toHex(ref.chk.query).slice(0, 16)} (level ${ref.level}, index ${ref.index})`
+  throw new NotFoundError(`not found: no reachable node has ${what}`)
+}
+
+/** Whether the leaf's bytes already in the part file hash to its key. */
+async function haveLeaf (fh: FileHandle, crypto: CryptoSuite, ref: BlockRef): Promise<boolean> {
+  const buf = new Uint8Array(ref.length)
+  const { bytesRead } = await fh.read(buf, 0, ref.length, ref.offset)
+  if (bytesRead !== ref.length || ref.length > BLOCK_SIZE) return false
+  return chkEquals(encryptBlock(crypto, buf).chk, ref.chk)
+}
+
+async function readHead (path: string, n: number): Promise<Uint8Array> {
+  const fh = await open(path, 'r')
+  try {
+    const buf = new Uint8Array(n)
+    await fh.read(buf, 0, n, 0)
+    return buf
+  } finally { await fh.close() }
+}
+
+async function readAll (path: string): Promise<Uint8Array> {
+  const chunks: Buffer[] = []
+  for await (const c of createReadStream(path)) chunks.push(c as Buffer)
+  return Buffer.concat(chunks)
+}
+

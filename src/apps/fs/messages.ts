@@ -1,0 +1,174 @@
+/**
+ * The file-sharing node protocol's messages (pure codec; byte layout in docs/fs.md). Nodes talk
+ * over SAM streams: each frame is a u32 big-endian length, then one MessagePack record. A request
+ * record carries `i` (u32 request id, chosen by the asker) and `op`; the answer carries the same
+ * `i`. Every decoder bounds what it accepts and throws DecodeError (or LimitError for an
+ * oversized frame); nothing here touches a socket.
+ */
+import { packRecord, unpackRecord, type PlainRecord } from '../../wire/msgpack.ts'
+import { DecodeError, LimitError } from '../../util/errors.ts'
+
+/** Protocol version sent in `hello`. */
+export const PROTOCOL_VERSION = 1
+/** Largest frame body: a 32 KiB block plus its envelope. */
+export const MAX_FRAME_BYTES = 40 * 1024
+/** Contacts in one answer at most. */
+export const MAX_NODES = 16
+/** KBlocks in one search answer at most. */
+export const MAX_KBLOCKS = 32
+/** A destination's bytes: 387 (I2P layout with an empty certificate) to this many. */
+export const MAX_DEST_BYTES = 1024
+const MIN_DEST_BYTES = 387
+const MAX_BLOCK_BYTES = 32 * 1024
+const MAX_ERROR_CHARS = 200
+
+/** What a stored block is: a content-hash block or a keyword block. */
+export type BlockKind = 'chk' | 'kblock'
+/** What a node answers to a put. */
+export type PutOutcome = 'stored' | 'exists' | 'full' | 'invalid'
+
+/** A request, after validation. */
+export type Request =
+  | { op: 'hello', v: number, node: boolean }
+  | { op: 'find', target: Uint8Array }
+  | { op: 'get', query: Uint8Array }
+  | { op: 'search', query: Uint8Array }
+  | { op: 'put', kind: BlockKind, query: Uint8Array, block: Uint8Array, expires: number, priority: number }
+
+/** An answer, after validation. Every field is optional; which are set depends on the request. */
+export interface Response {
+  /** Contacts (destination bytes) closer to the target that the node knows. */
+  nodes?: Uint8Array[]
+  /** The block asked for by `get`. */
+  block?: Uint8Array
+  /** KBlocks under the query of `search`. */
+  kblocks?: Uint8Array[]
+  /** The outcome of `put`. */
+  result?: PutOutcome
+  /** The request failed; text for logs, never parsed. */
+  error?: string
+}
+
+/** Frames `record` (with `i` = `id`): `u32 length || msgpack`. Throws LimitError if too big. */
+export function encodeFrame (id: number, record: PlainRecord): Uint8Array {
+  const body = packRecord({ i: id, ...record }, MAX_FRAME_BYTES)
+  const out = new Uint8Array(4 + body.length)
+  new DataView(out.buffer).setUint32(0, body.length)
+  out.set(body, 4)
+  return out
+}
+
+/** The record of a request (for {@link encodeFrame}). */
+export function requestRecord (r: Request): PlainRecord {
+  return { ...r } as unknown as PlainRecord
+}
+
+/** The record of an answer (for {@link encodeFrame}); undefined fields are left out. */
+export function responseRecord (r: Response): PlainRecord {
+  const out: PlainRecord = {}
+  if (r.nodes !== undefined) out.nodes = r.nodes.slice(0, MAX_NODES)
+  if (r.block !== undefined) out.block = r.block
+  if (r.kblocks !== undefined) out.kblocks = r.kblocks.slice(0, MAX_KBLOCKS)
+  if (r.result !== undefined) out.result = r.result
+  if (r.error !== undefined) out.error = r.error.slice(0, MAX_ERROR_CHARS)
+  return out
+}
+
+/**
+ * Splits a byte stream into frame records. `push` returns the records completed by a chunk;
+ * a partial frame waits for more bytes (at most one frame is buffered). Throws LimitError for a
+ * frame over {@link MAX_FRAME_BYTES}, DecodeError for a body that is not a record with a u32 `i`.
+ */
+export class FrameReader {
+  private buf: Uint8Array = new Uint8Array(0)
+
+  /** The records completed by `chunk`, each with its id. */
+  push (chunk: Uint8Array): Array<{ id: number, record: PlainRecord }> {
+    this.buf = this.buf.length === 0 ? chunk : concat(this.buf, chunk)
+    const out: Array<{ id: number, record: PlainRecord }> = []
+    let at = 0
+    while (this.buf.length - at >= 4) {
+      const len = new DataView(this.buf.buffer, this.buf.byteOffset + at, 4).getUint32(0)
+      if (len > MAX_FRAME_BYTES) throw new LimitError(`frame of ${len} bytes exceeds ${MAX_FRAME_BYTES}`)
+      if (this.buf.length - at - 4 < len) break
+      const record = unpackRecord(this.buf.subarray(at + 4, at + 4 + len), MAX_FRAME_BYTES)
+      at += 4 + len
+      const id = record.i
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new DecodeError('frame without a u32 request id')
+      out.push({ id, record })
+    }
+    this.buf = at === this.buf.length ? new Uint8Array(0) : this.buf.slice(at)
+    return out
+  }
+
+  /** Bytes of an unfinished frame held. */
+  get buffered (): number { return this.buf.length }
+}
+
+function concat (a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length)
+  out.set(a, 0)
+  out.set(b, a.length)
+  return out
+}
+
+function bytes (v: unknown, what: string, min: number, max: number): Uint8Array {
+  if (!(v instanceof Uint8Array)) throw new DecodeError(`${what} is not bytes`)
+  if (v.length < min || v.length > max) throw new DecodeError(`${what} of ${v.length} bytes (${min}..${max})`)
+  return v
+}
+
+function uint (v: unknown, what: string, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw new DecodeError(`${what} must be an integer 0..${max}`)
+  return v
+}
+
+function list (v: unknown, what: string, maxItems: number, minBytes: number, maxBytes: number): Uint8Array[] {
+  if (!Array.isArray(v)) throw new DecodeError(`${what} is not a list`)
+  if (v.length > maxItems) throw new DecodeError(`${what} has ${v.length} items (at most ${maxItems})`)
+  return v.map((x, i) => bytes(x, `${what}[${i}]`, minBytes, maxBytes))
+}
+
+/** Validates a request record. Throws DecodeError for an unknown op or a bad field. */
+export function decodeRequest (r: PlainRecord): Request {
+  switch (r.op) {
+    case 'hello':
+      return { op: 'hello', v: uint(r.v, 'v', 0xffff), node: r.node === true }
+    case 'find':
+      return { op: 'find', target: bytes(r.target, 'target', 32, 32) }
+    case 'get':
+      return { op: 'get', query: bytes(r.query, 'query', 32, 32) }
+    case 'search':
+      return { op: 'search', query: bytes(r.query, 'query', 32, 32) }
+    case 'put': {
+      if (r.kind !== 'chk' && r.kind !== 'kblock') throw new DecodeError('put: kind must be chk or kblock')
+      return {
+        op: 'put',
+        kind: r.kind,
+        query: bytes(r.query, 'query', 32, 32),
+        block: bytes(r.block, 'block', 0, MAX_BLOCK_BYTES),
+        expires: uint(r.expires, 'expires', 0xffffffff),
+        priority: uint(r.priority, 'priority', 0xffff)
+      }
+    }
+    default:
+      throw new DecodeError(`unknown op ${typeof r.op === 'string' ? r.op.slice(0, 16) : typeof r.op}`)
+  }
+}
+
+/** Validates an answer record. Throws DecodeError for a bad field. */
+export function decodeResponse (r: PlainRecord): Response {
+  const out: Response = {}
+  if (r.nodes !== undefined) out.nodes = list(r.nodes, 'nodes', MAX_NODES, MIN_DEST_BYTES, MAX_DEST_BYTES)
+  if (r.block !== undefined) out.block = bytes(r.block, 'block', 0, MAX_BLOCK_BYTES)
+  if (r.kblocks !== undefined) out.kblocks = list(r.kblocks, 'kblocks', MAX_KBLOCKS, 1, 4096)
+  if (r.result !== undefined) {
+    if (r.result !== 'stored' && r.result !== 'exists' && r.result !== 'full' && r.result !== 'invalid') throw new DecodeError('put result unknown')
+    out.result = r.result
+  }
+  if (r.error !== undefined) {
+    if (typeof r.error !== 'string') throw new DecodeError('error is not text')
+    out.error = r.error.slice(0, MAX_ERROR_CHARS)
+  }
+  return out
+}

@@ -1,0 +1,256 @@
+/**
+ * A file-sharing node: one member of the fs DHT, run by every router by default as a client of
+ * its own SAM bridge (nothing else of the router is used). It owns a persistent destination
+ * (key in `<dir>/node.key`, 0600), a block store (LMDB in `<dir>/db`) and a DHT view; it answers
+ * find/get/search/put from other nodes and clients over SAM streams, verifying every block it
+ * is given before storing it. `<dir>/node.json` tells local tools (`umbra publish`, `search`,
+ * `get`) where the SAM bridge is and which destination to bootstrap from.
+ *
+ * The SAM session is made in the background and remade if it ends, so a node can start before
+ * its router has tunnels. Every request travels through tunnels: a node never learns who asks.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { CryptoSuite } from '../../crypto/index.ts'
+import { openDataStore } from '../../util/datastore.ts'
+import type { DataStore } from '../../util/kv.ts'
+import type { Logger } from '../../util/log.ts'
+import { toHex } from '../../util/bytes.ts'
+import { ConfigError, DecodeError } from '../../util/errors.ts'
+import { createSession, generateDestination, type Session } from '../../api/client/index.ts'
+import { publicFromPrivate } from '../../api/client/address.ts'
+import { contactFromBase64, type Contact } from './contacts.ts'
+import { Dht } from './dht.ts'
+import { serveStream } from './rpc.ts'
+import { BlockStore } from './store.ts'
+import { verifyBlock } from './chk.ts'
+import { verifyKBlock } from './kblock.ts'
+import type { Request, Response } from './messages.ts'
+
+/** Highest priority a remote put may claim (so no one can pin the store with huge values). */
+export const MAX_REMOTE_PRIORITY = 100
+/** Longest a remote put may ask a block to be kept, seconds (one year). */
+export const MAX_LIFETIME_SEC = 365 * 24 * 3600
+
+/** Settings of an {@link FsNode}. */
+export interface FsNodeOptions {
+  /** The node's directory, e.g. `<dataDir>/fs`. */
+  dir: string
+  /** The router's SAM bridge (and a user of it, if it has authentication on). */
+  sam: { host: string, port: number, user?: string, password?: string }
+  /** Base64 destinations of nodes to bootstrap from. */
+  seeds: readonly string[]
+  /** Disk quota for stored blocks, bytes. */
+  quotaBytes: number
+  crypto: CryptoSuite
+  log: Logger
+  /** Tunnel length of the node's session (default 3 hops each way). */
+  tunnelLength?: number
+}
+
+/** What `<dir>/node.json` holds. */
+export interface NodeFile {
+  /** The node's base64 destination. */
+  destination: string
+  /** The SAM bridge as `host:port`. */
+  sam: string
+}
+
+/** Where {@link FsNode} keeps what. */
+export const NODE_FILE = 'node.json'
+const KEY_FILE = 'node.key'
+
+/** The fs node of one router. */
+export class FsNode {
+  readonly destination: string
+  readonly self: Contact
+  private session: Session | undefined
+  private readonly dht: Dht
+  private readonly stop = new AbortController()
+  private loop: Promise<void> | undefined
+  /** Counters: requests served by op, puts refused as invalid. */
+  readonly served = { find: 0, get: 0, hits: 0, search: 0, put: 0, invalid: 0 }
+
+  private constructor (private readonly opts: FsNodeOptions, privateKey: string, private readonly db: DataStore, readonly store: BlockStore) {
+    this.destination = publicFromPrivate(privateKey)
+    this.self = contactFromBase64(this.destination)
+    this.privateKey = privateKey
+    this.dht = new Dht({
+      self: this.self,
+      log: opts.log,
+      dial: async (b64, signal) => {
+        const s = this.session
+        if (s === undefined) throw new ConfigError('the fs node has no SAM session yet')
+        return await s.connect(b64, { signal })
+      }
+    })
+  }
+
+  private readonly privateKey: string
+
+  /** Opens the store and key (generating one over SAM if there is none) and starts serving in the background. */
+  static async start (opts: FsNodeOptions): Promise<FsNode> {
+    if (!(opts.quotaBytes > 0)) throw new ConfigError('fs quota must be positive')
+    await mkdir(opts.dir, { recursive: true, mode: 0o700 })
+    const privateKey = await loadOrCreateKey(opts)
+    const db = await openDataStore(join(opts.dir, 'db'), { maxValueBytes: 64 * 1024 })
+    let store: BlockStore
+    try {
+      store = await BlockStore.open(db, opts.crypto, { quotaBytes: opts.quotaBytes })
+    } catch (err) {
+      await db.close()
+      throw err
+    }
+    const node = new FsNode(opts, privateKey, db, store)
+    const file: NodeFile = { destination: node.destination, sam: `${opts.sam.host}:${opts.sam.port}` }
+    await writeAtomic(join(opts.dir, NODE_FILE), JSON.stringify(file, null, 2) + '\n', 0o644)
+    node.loop = node.run()
+    return node
+  }
+
+  /** Nodes known, streams open, requests served, store usage. */
+  status (): Record<string, unknown> {
+    return {
+      address: this.self.b64.slice(0, 16),
+      online: this.session !== undefined,
+      nodes: this.dht.table.size,
+      connections: this.dht.connections,
+      served: { ...this.served },
+      store: this.store.usage()
+    }
+  }
+
+  /** Stops serving, closes the session and the store. */
+  async close (): Promise<void> {
+    this.stop.abort()
+    this.dht.close()
+    await this.session?.close().catch(() => {})
+    await this.loop
+    await this.store.close()
+    await this.db.close()
+  }
+
+  /** Keeps a session up: create, listen, bootstrap, refresh; on its end, again. */
+  private async run (): Promise<void> {
+    const signal = this.stop.signal
+    let delay = 1000
+    while (!signal.aborted) {
+      try {
+        const len = this.opts.tunnelLength ?? 3
+        const session = await createSession({
+          ...this.opts.sam,
+          privateKey: this.privateKey,
+          id: `umbra-fs-${toHex(this.self.id).slice(0, 12)}`,
+          inboundLength: len,
+          outboundLength: len,
+          inboundQuantity: 2,
+          outboundQuantity: 2,
+          signal
+        })
+        this.session = session
+        delay = 1000
+        const ended = new Promise<void>(resolve => { session.once('close', resolve) })
+        session.on('error', () => {})
+        const listener = session.listen((socket, remote) => { this.accept(socket, remote) }, { concurrency: 8 })
+        this.opts.log.info('fs node online', { address: this.self.b64.slice(0, 16) })
+        await this.maintain(ended, signal)
+        await listener.close()
+        this.session = undefined
+        await session.close().catch(() => {})
+      } catch (err) {
+        this.session = undefined
+        if (signal.aborted) break
+        this.opts.log.warn('fs node: no SAM session yet; retrying', { error: err instanceof Error ? err.message : String(err), inMs: delay })
+      }
+      await sleep(delay, undefined, { signal }).catch(() => {})
+      delay = Math.min(30_000, delay * 2)
+    }
+  }
+
+  /** Bootstraps, then refreshes the table and sweeps the store until the session ends. */
+  private async maintain (ended: Promise<void>, signal: AbortSignal): Promise<void> {
+    let alive = true
+    void ended.then(() => { alive = false })
+    const seeds = this.opts.seeds.flatMap((s) => {
+      try { return [contactFromBase64(s)] } catch { return [] }
+    })
+    for (let round = 0; alive && !signal.aborted; round++) {
+      await this.dht.bootstrap(seeds, signal).catch(() => 0)
+      await this.store.sweep().catch(() => 0)
+      // Quickly while the network is forming, then every five minutes.
+      const wait = this.dht.table.size < 2 || round < 3 ? 5_000 : 300_000
+      await Promise.race([ended, sleep(wait, undefined, { signal }).catch(() => {})])
+    }
+  }
+
+  private accept (socket: import('node:net').Socket, remote: string): void {
+    let peer: Contact | undefined
+    try { peer = contactFromBase64(remote) } catch { socket.destroy(); return }
+    void serveStream(socket, async (req) => await this.handle(req), (isNode) => {
+      if (isNode && peer !== undefined) this.dht.add(peer)
+    })
+  }
+
+  /** Answers one request from the store and the routing table. */
+  async handle (req: Exclude<Request, { op: 'hello' }>): Promise<Response> {
+    switch (req.op) {
+      case 'find':
+        this.served.find++
+        return { nodes: this.nearest(req.target) }
+      case 'get': {
+        this.served.get++
+        const block = this.store.get(req.query)
+        if (block !== undefined) { this.served.hits++; return { block } }
+        return { nodes: this.nearest(req.query) }
+      }
+      case 'search':
+        this.served.search++
+        return { kblocks: this.store.kblocks(req.query, 32), nodes: this.nearest(req.query) }
+      case 'put': {
+        this.served.put++
+        const now = Math.floor(Date.now() / 1000)
+        const valid = req.kind === 'chk'
+          ? verifyBlock(this.opts.crypto, req.query, req.block)
+          : verifyKBlock(this.opts.crypto, req.query, req.block, now)
+        if (!valid || req.expires <= now) {
+          this.served.invalid++
+          return { result: 'invalid', nodes: this.nearest(req.query) }
+        }
+        const result = await this.store.put(req.kind, req.query, req.block, {
+          priority: Math.min(req.priority, MAX_REMOTE_PRIORITY),
+          expiresAtSec: Math.min(req.expires, now + MAX_LIFETIME_SEC)
+        })
+        return { result, nodes: this.nearest(req.query) }
+      }
+    }
+  }
+
+  private nearest (target: Uint8Array): Uint8Array[] {
+    return this.dht.nearest(target, 8).map(c => c.dest)
+  }
+}
+
+/** The node's private key from `<dir>/node.key`, or a new one from the bridge (DEST GENERATE). */
+async function loadOrCreateKey (opts: FsNodeOptions): Promise<string> {
+  const path = join(opts.dir, KEY_FILE)
+  try {
+    const key = (await readFile(path, 'utf8')).trim()
+    publicFromPrivate(key)
+    return key
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      if (err instanceof DecodeError) throw new ConfigError(`${path} does not hold a destination key: ${err.message}`)
+      throw err
+    }
+  }
+  const gen = await generateDestination(opts.sam)
+  await writeAtomic(path, gen.privateKey + '\n', 0o600)
+  return gen.privateKey
+}
+
+async function writeAtomic (path: string, text: string, mode: number): Promise<void> {
+  const tmp = `${path}.tmp`
+  await writeFile(tmp, text, { mode })
+  await rename(tmp, path)
+}
