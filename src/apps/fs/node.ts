@@ -22,16 +22,8 @@ import { createSession, generateDestination, type Session } from '../../api/clie
 import { publicFromPrivate } from '../../api/client/address.ts'
 import { contactFromBase64, type Contact } from './contacts.ts'
 import { Dht } from './dht.ts'
-import { serveStream } from './rpc.ts'
 import { BlockStore } from './store.ts'
-import { verifyBlock } from './chk.ts'
-import { verifyKBlock } from './kblock.ts'
-import type { Request, Response } from './messages.ts'
-
-/** Highest priority a remote put may claim (so no one can pin the store with huge values). */
-export const MAX_REMOTE_PRIORITY = 100
-/** Longest a remote put may ask a block to be kept, seconds (one year). */
-export const MAX_LIFETIME_SEC = 365 * 24 * 3600
+import { FsService } from './service.ts'
 
 /** Settings of an {@link FsNode}. */
 export interface FsNodeOptions {
@@ -67,10 +59,9 @@ export class FsNode {
   readonly self: Contact
   private session: Session | undefined
   private readonly dht: Dht
+  private readonly service: FsService
   private readonly stop = new AbortController()
   private loop: Promise<void> | undefined
-  /** Counters: requests served by op, puts refused as invalid. */
-  readonly served = { find: 0, get: 0, hits: 0, search: 0, put: 0, invalid: 0 }
 
   private constructor (private readonly opts: FsNodeOptions, privateKey: string, private readonly db: DataStore, readonly store: BlockStore) {
     this.destination = publicFromPrivate(privateKey)
@@ -85,6 +76,7 @@ export class FsNode {
         return await s.connect(b64, { signal })
       }
     })
+    this.service = new FsService(opts.crypto, store, this.dht)
   }
 
   private readonly privateKey: string
@@ -116,7 +108,7 @@ export class FsNode {
       online: this.session !== undefined,
       nodes: this.dht.table.size,
       connections: this.dht.connections,
-      served: { ...this.served },
+      served: { ...this.service.served },
       store: this.store.usage()
     }
   }
@@ -185,49 +177,9 @@ export class FsNode {
   }
 
   private accept (socket: import('node:net').Socket, remote: string): void {
-    let peer: Contact | undefined
+    let peer: Contact
     try { peer = contactFromBase64(remote) } catch { socket.destroy(); return }
-    void serveStream(socket, async (req) => await this.handle(req), (isNode) => {
-      if (isNode && peer !== undefined) this.dht.add(peer)
-    })
-  }
-
-  /** Answers one request from the store and the routing table. */
-  async handle (req: Exclude<Request, { op: 'hello' }>): Promise<Response> {
-    switch (req.op) {
-      case 'find':
-        this.served.find++
-        return { nodes: this.nearest(req.target) }
-      case 'get': {
-        this.served.get++
-        const block = this.store.get(req.query)
-        if (block !== undefined) { this.served.hits++; return { block } }
-        return { nodes: this.nearest(req.query) }
-      }
-      case 'search':
-        this.served.search++
-        return { kblocks: this.store.kblocks(req.query, 32), nodes: this.nearest(req.query) }
-      case 'put': {
-        this.served.put++
-        const now = Math.floor(Date.now() / 1000)
-        const valid = req.kind === 'chk'
-          ? verifyBlock(this.opts.crypto, req.query, req.block)
-          : verifyKBlock(this.opts.crypto, req.query, req.block, now)
-        if (!valid || req.expires <= now) {
-          this.served.invalid++
-          return { result: 'invalid', nodes: this.nearest(req.query) }
-        }
-        const result = await this.store.put(req.kind, req.query, req.block, {
-          priority: Math.min(req.priority, MAX_REMOTE_PRIORITY),
-          expiresAtSec: Math.min(req.expires, now + MAX_LIFETIME_SEC)
-        })
-        return { result, nodes: this.nearest(req.query) }
-      }
-    }
-  }
-
-  private nearest (target: Uint8Array): Uint8Array[] {
-    return this.dht.nearest(target, 8).map(c => c.dest)
+    void this.service.serve(socket, peer)
   }
 }
 

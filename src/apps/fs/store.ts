@@ -56,8 +56,7 @@ export interface PutOptions { priority: number, expiresAtSec: number }
 /** What {@link BlockStore.put} did: stored it, had it already, or refused it for lack of room. */
 export type PutResult = 'stored' | 'exists' | 'full'
 
-/** Counters: `bytes` stored (sum of block sizes), the quota, CHK blocks and KBlocks stored, blocks
- * `evicted` (or replaced) to make room and puts `refused` ('full') since open. */
+/** Counters: `bytes` stored (sum of block sizes), quota, blocks of each kind, since open `evicted` and `refused` ('full'). */
 export interface StoreUsage { bytes: number, quotaBytes: number, chk: number, kblocks: number, evicted: number, refused: number }
 
 /** One stored block as listed by {@link BlockStore.entries} (`bytes` is its size). */
@@ -129,7 +128,7 @@ export class BlockStore {
    * not fit even after evicting every block scoring (priority + popularity, expired −∞) strictly
    * below its priority, lowest first; nothing is evicted then. A KBlock beyond maxPerQuery
    * replaces the one expiring soonest if it expires later, else is 'full'. Caller errors:
-   * DecodeError (query not 32 bytes, empty block), LimitError (block over its kind's limit,
+   * DecodeError (query not 32 bytes, empty KBlock), LimitError (block over its kind's limit,
    * priority or expiry out of range), ConfigError (unknown kind, expiry already past). If the
    * database write fails, put rejects and the index may be ahead of the disk until reopened.
    */
@@ -137,7 +136,8 @@ export class BlockStore {
     this.check()
     checkQuery(query)
     if (kind !== 'chk' && kind !== 'kblock') throw new ConfigError(`unknown block kind ${String(kind)}`)
-    if (!(block instanceof Uint8Array) || block.length === 0) throw new DecodeError('a block must be a non-empty Uint8Array')
+    // The empty file's one block is empty; a KBlock never is.
+    if (!(block instanceof Uint8Array) || (block.length === 0 && kind === 'kblock')) throw new DecodeError('a block must be a Uint8Array (non-empty for a KBlock)')
     if (block.length > MAX_BYTES[kind]) throw new LimitError(`${kind} block of ${block.length} bytes is over ${MAX_BYTES[kind]}`)
     const { priority, expiresAtSec } = opts
     if (!Number.isInteger(priority) || priority < 0 || priority > MAX_PRIORITY) throw new LimitError(`priority ${priority} is not 0..${MAX_PRIORITY}`)

@@ -1,0 +1,170 @@
+/**
+ * File sharing over a network of 8 fs nodes in this process (real TCP sockets on 127.0.0.1 in
+ * place of SAM streams, real LMDB stores): publish places every block at `replication` nodes;
+ * keyword search (any word, `+word` required) finds it; download is byte-identical; a node that
+ * serves corrupt blocks is detected, avoided, and the download still completes intact; an
+ * interrupted download resumes without refetching what it has; an unknown URI ends in
+ * NotFoundError; a directory round-trips; the stores hold no plaintext; a full network refuses
+ * a publish with a clear error.
+ */
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { publish } from '../../../src/apps/fs/publish.ts'
+import { search } from '../../../src/apps/fs/search.ts'
+import { download } from '../../../src/apps/fs/download.ts'
+import { parseUri, formatChkUri } from '../../../src/apps/fs/uri.ts'
+import { blockCount } from '../../../src/apps/fs/tree.ts'
+import { LimitError, NotFoundError, UmbraError } from '../../../src/util/errors.ts'
+import { startTestNet } from './net-fixture.ts'
+
+const net = await startTestNet(8)
+t.teardown(async () => { await net.close() })
+const work = await mkdtemp(join(tmpdir(), 'umbra-fs-test-'))
+t.teardown(async () => { await rm(work, { recursive: true, force: true }) })
+
+// 1.25 MB of text with a marker, so that plaintext in a store would be found by a byte search.
+const MARKER = 'PLAINTEXT-MARKER-7f3a'
+const text = Buffer.from(Array.from({ length: 40_000 }, (_, i) => `${MARKER} line ${i} of the test file\n`).join(''))
+const file = join(work, 'report.txt')
+await writeFile(file, text)
+
+let uri = ''
+
+t.test('publish stores every block at three nodes and search finds it', async (t) => {
+  const client = await net.client()
+  const r = await publish(client, net.crypto, file, { keywords: ['Quarterly', 'report'], meta: { description: 'numbers' }, replication: 3 })
+  uri = r.uri
+  const u = parseUri(uri)
+  t.equal(u.kind, 'chk')
+  t.equal(r.size, text.length)
+  t.equal(r.blocks, blockCount(text.length) + 2, 'data, index and two keyword blocks')
+  t.ok(r.minReplicas >= 3, `each block on at least 3 nodes (min ${r.minReplicas})`)
+  const held = net.nodes.reduce((n, x) => n + x.store.usage().chk, 0)
+  t.ok(held >= 3 * blockCount(text.length), `${held} block copies held across the nodes`)
+
+  const other = await net.client()
+  const any = await search(other, net.crypto, ['quarterly', 'nothing-here'])
+  t.equal(any.results.length, 1, 'any word matches')
+  t.equal(any.results[0]!.uri, uri)
+  t.equal(any.results[0]!.meta.name, 'report.txt')
+  t.equal(any.results[0]!.meta.size, text.length)
+  t.equal(any.results[0]!.meta.description, 'numbers')
+  const must = await search(other, net.crypto, ['report', '+nothing-here'])
+  t.equal(must.results.length, 0, '+word is required')
+  const both = await search(other, net.crypto, ['+report', '+QUARTERLY'])
+  t.same(both.results.map(x => x.uri), [uri], 'both required words match (case-folded)')
+})
+
+t.test('a download from another client is byte-identical', async (t) => {
+  const client = await net.client()
+  const out = join(work, 'got.txt')
+  let calls = 0
+  const r = await download(client, net.crypto, uri, out, { onProgress: () => { calls++ } })
+  t.ok((await readFile(out)).equals(text), 'identical')
+  t.equal(r.size, text.length)
+  t.equal(r.reused, 0)
+  t.ok(calls > 0, 'progress was reported')
+})
+
+t.test('a node serving corrupt blocks is detected and avoided; the file is still intact', async (t) => {
+  // Every node that holds blocks starts lying, except enough honest replicas remain: make two of them corrupt.
+  const liars = net.nodes.filter(x => x.store.usage().chk > 0).slice(0, 2)
+  const restore: Array<() => void> = []
+  for (const liar of liars) {
+    const get = liar.store.get.bind(liar.store)
+    liar.store.get = (q: Uint8Array) => {
+      const b = get(q)
+      if (b === undefined || b.length === 0) return b
+      const bad = Uint8Array.from(b)
+      bad[bad.length >> 1]! ^= 0x55
+      return bad
+    }
+    restore.push(() => { liar.store.get = get })
+  }
+  t.teardown(() => { for (const r of restore) r() })
+  const client = await net.client()
+  const out = join(work, 'got-despite-liars.txt')
+  await download(client, net.crypto, uri, out)
+  t.ok((await readFile(out)).equals(text), 'identical despite corrupt replies')
+  t.ok(client.stats.badBlocks >= 1, `corrupt blocks detected (${client.stats.badBlocks})`)
+  const caught = client.stats.badBlocks
+  await download(client, net.crypto, uri, join(work, 'again.txt'))
+  t.equal(client.stats.badBlocks, caught, 'once caught, the liars are not asked again')
+})
+
+t.test('an interrupted download resumes without refetching what it has', async (t) => {
+  const out = join(work, 'resumed.txt')
+  const ac = new AbortController()
+  const first = await net.client()
+  await t.rejects(download(first, net.crypto, uri, out, {
+    concurrency: 2,
+    signal: ac.signal,
+    onProgress: (done, total) => { if (done > total / 2) ac.abort() }
+  }))
+  const second = await net.client()
+  const r = await download(second, net.crypto, uri, out)
+  t.ok((await readFile(out)).equals(text), 'identical after resuming')
+  t.ok(r.reused >= text.length / 2, `reused ${r.reused} bytes`)
+  t.ok(r.fetched < blockCount(text.length), `fetched ${r.fetched} of ${blockCount(text.length)} blocks`)
+  await t.rejects(readFile(`${out}.part`), 'the part file is gone')
+})
+
+t.test('an unknown URI ends with NotFoundError', async (t) => {
+  const client = await net.client()
+  const u = parseUri(uri)
+  if (u.kind !== 'chk') throw new Error('unreachable')
+  const unknown = formatChkUri({ key: randomBytes(32), query: randomBytes(32) }, u.size)
+  await t.rejects(download(client, net.crypto, unknown, join(work, 'nothing')), NotFoundError)
+})
+
+t.test('a directory publishes and downloads as a tree', async (t) => {
+  const dir = join(work, 'album')
+  await mkdir(join(dir, 'disc 2'), { recursive: true })
+  const files: Record<string, Buffer> = { 'a.bin': randomBytes(70_000), 'disc 2/b.bin': randomBytes(10), 'disc 2/empty': Buffer.alloc(0) }
+  for (const [p, b] of Object.entries(files)) await writeFile(join(dir, p), b)
+  const client = await net.client()
+  const r = await publish(client, net.crypto, dir, { keywords: ['album'] })
+  t.equal(r.files, 3)
+  const found = await search(await net.client(), net.crypto, ['album'])
+  t.equal(found.results[0]?.meta.type, 'application/x-umbra-directory')
+  const out = join(work, 'album-copy')
+  const got = await download(await net.client(), net.crypto, r.uri, out)
+  t.ok(got.directory)
+  t.equal(got.files, 3)
+  for (const [p, b] of Object.entries(files)) t.ok((await readFile(join(out, p))).equals(b), `${p} identical`)
+  t.same((await readdir(out)).sort(), ['a.bin', 'disc 2'])
+})
+
+t.test('the stores hold no plaintext', async (t) => {
+  let scanned = 0
+  for (const x of net.nodes) {
+    for (const e of x.store.entries()) {
+      const b = e.kind === 'chk' ? x.store.get(e.query) : undefined
+      if (b === undefined) continue
+      scanned++
+      t.notOk(Buffer.from(b).includes(MARKER), 'no marker in a stored block')
+      if (Buffer.from(b).includes(MARKER)) break
+    }
+    // And in the database files themselves.
+    for (const f of await readdir(x.dir)) {
+      if (f.endsWith('.mdb')) t.notOk((await readFile(join(x.dir, f))).includes(MARKER), `${f} of node ${x.index} has no plaintext`)
+    }
+  }
+  t.ok(scanned > 0, `${scanned} stored blocks scanned`)
+})
+
+t.test('a network with no room refuses a publish with a clear error', async (t) => {
+  const tiny = await startTestNet(3, { quotaBytes: 40_000 })
+  t.teardown(async () => { await tiny.close() })
+  const big = join(work, 'big.bin')
+  await writeFile(big, randomBytes(200_000))
+  const client = await tiny.client()
+  const err = await publish(client, tiny.crypto, big, { keywords: [], replication: 2 }).then(() => undefined, (e: unknown) => e)
+  t.ok(err instanceof LimitError || err instanceof NotFoundError, `refused: ${String(err)}`)
+  t.ok(err instanceof UmbraError)
+  // What the nodes held before stays readable.
+  for (const x of tiny.nodes) for (const e of x.store.entries()) if (e.kind === 'chk') t.ok(x.store.get(e.query) !== undefined)
+})
