@@ -32,7 +32,7 @@ export interface DhtOptions {
   k?: number
   /** Deadline of one request in ms (default 20 000). */
   requestTimeoutMs?: number
-  /** Deadline of one dial in ms (default 60 000). */
+  /** Deadline of one dial in ms (default 20 000). */
   dialTimeoutMs?: number
   /** Open streams kept at most (default 64); the least recently used idle one is closed. */
   maxConns?: number
@@ -49,6 +49,9 @@ export interface PutReport {
   asked: number
 }
 
+/** How long a node that could not be reached is skipped. */
+const DOWN_MS = 120_000
+
 interface Conn {
   client: Promise<RpcClient>
   used: number
@@ -61,6 +64,8 @@ export class Dht {
   private readonly conns = new Map<string, Conn>()
   /** Nodes that served a block failing verification: never asked for blocks again. */
   private readonly bad = new Set<string>()
+  /** Nodes that could not be reached, until when (ms): skipped by lookups meanwhile. */
+  private readonly down = new Map<string, number>()
   private readonly requestTimeoutMs: number
   private readonly dialTimeoutMs: number
   private readonly maxConns: number
@@ -73,7 +78,7 @@ export class Dht {
     this.k = opts.k ?? 16
     this.table = new RoutingTable<Contact>(opts.self?.id ?? new Uint8Array(randomBytes(32)), { k: this.k })
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 20_000
-    this.dialTimeoutMs = opts.dialTimeoutMs ?? 60_000
+    this.dialTimeoutMs = opts.dialTimeoutMs ?? 20_000
     this.maxConns = opts.maxConns ?? 64
     this.log = opts.log ?? silentLogger
   }
@@ -161,7 +166,8 @@ export class Dht {
    */
   async get (query: Uint8Array, accept: (block: Uint8Array) => boolean, signal?: AbortSignal): Promise<{ block: Uint8Array, from: Contact } | undefined> {
     let found: { block: Uint8Array, from: Contact } | undefined
-    const lk = this.lookup(query, { alpha: 1, k: this.k, queryTimeoutMs: Math.min(5000, this.requestTimeoutMs), deadlineMs: 3 * this.requestTimeoutMs })
+    // One node at a time, nearest first; one slow to answer is hedged by the next after 2 s.
+    const lk = this.lookup(query, { alpha: 1, k: this.k, queryTimeoutMs: Math.min(2000, this.requestTimeoutMs), deadlineMs: 3 * this.requestTimeoutMs })
     await this.drive(lk, async (c) => {
       const r = await this.ask(c, { op: 'get', query }, signal)
       if (r.block !== undefined) {
@@ -177,7 +183,7 @@ export class Dht {
         return
       }
       lk.onCloser(c.id, this.learn(r.nodes).filter(n => !this.bad.has(toHex(n.id))), Date.now())
-    }, signal, c => !this.bad.has(toHex(c.id)))
+    }, signal, c => this.usable(c) && !this.bad.has(toHex(c.id)))
     return found
   }
 
@@ -203,8 +209,18 @@ export class Dht {
   /** Open streams. */
   get connections (): number { return this.conns.size }
 
+  /** Whether `c` is worth asking now (not recently unreachable). */
+  private usable (c: Contact): boolean {
+    const key = toHex(c.id)
+    const until = this.down.get(key)
+    if (until === undefined) return true
+    if (until > Date.now()) return false
+    this.down.delete(key)
+    return true
+  }
+
   private lookup (target: Uint8Array, o: LookupOptions): Lookup<Contact> {
-    const seeds = this.table.closest(target, 4 * this.k).filter(c => !this.bad.has(toHex(c.id)))
+    const seeds = this.table.closest(target, 4 * this.k).filter(c => this.usable(c) && !this.bad.has(toHex(c.id)))
     return new Lookup<Contact>(target, seeds, { queryTimeoutMs: this.requestTimeoutMs, deadlineMs: 2 * this.requestTimeoutMs, maxQueries: 48, ...o }, Date.now(), this.opts.self?.id)
   }
 
@@ -212,7 +228,7 @@ export class Dht {
    * Runs `lk` to the end: queries what poll() says (each query calls lk.onX itself; a throw is
    * a failure), sleeping until an answer or the next deadline.
    */
-  private async drive (lk: Lookup<Contact>, query: (c: Contact) => Promise<void>, signal?: AbortSignal, allow: (c: Contact) => boolean = () => true): Promise<void> {
+  private async drive (lk: Lookup<Contact>, query: (c: Contact) => Promise<void>, signal?: AbortSignal, allow: (c: Contact) => boolean = c => this.usable(c)): Promise<void> {
     let wake: (() => void) | undefined
     const running = new Set<Promise<void>>()
     try {
@@ -260,6 +276,10 @@ export class Dht {
       return await client
     } catch (err) {
       if (this.conns.get(key) === conn) this.conns.delete(key)
+      if (!(signal?.aborted ?? false)) {
+        this.down.set(key, Date.now() + DOWN_MS)
+        if (this.down.size > 4096) this.down.delete(this.down.keys().next().value!)
+      }
       throw err instanceof UmbraError ? err : new ClosedError(`cannot reach node ${key.slice(0, 12)}: ${String(err)}`, { cause: err })
     }
   }

@@ -70,7 +70,9 @@ export function responseRecord (r: Response): PlainRecord {
   if (r.block !== undefined) out.block = r.block
   if (r.kblocks !== undefined) out.kblocks = r.kblocks.slice(0, MAX_KBLOCKS)
   if (r.result !== undefined) out.result = r.result
-  if (r.error !== undefined) out.error = r.error.slice(0, MAX_ERROR_CHARS)
+  // Lone surrogates (from the cut, or in the text) become U+FFFD: msgpackr would pack a short
+  // string's lone surrogate as invalid UTF-8, which the peer's decoder rejects (closing the stream).
+  if (r.error !== undefined) out.error = r.error.slice(0, MAX_ERROR_CHARS).replace(/\p{Surrogate}/gu, '\ufffd')
   return out
 }
 

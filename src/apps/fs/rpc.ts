@@ -62,7 +62,18 @@ export class RpcClient {
   async request (req: Request, opts: { timeoutMs?: number, signal?: AbortSignal } = {}): Promise<Response> {
     const signal = withTimeout(opts.timeoutMs ?? this.timeoutMs, opts.signal)
     while (this.pending.size >= this.maxInFlight && this.closedWith === undefined) {
-      await raceSignal(new Promise<void>(resolve => { this.waiting.push(resolve) }), signal)
+      let turn!: () => void
+      const waited = new Promise<void>(resolve => { turn = resolve; this.waiting.push(resolve) })
+      try {
+        await raceSignal(waited, signal)
+      } catch (err) {
+        // Giving up in line (deadline or abort): leave the line, else a later wake-up is spent
+        // on us and the request behind waits for a slot that is already free.
+        const at = this.waiting.indexOf(turn)
+        if (at >= 0) this.waiting.splice(at, 1)
+        else this.waiting.shift()?.()
+        throw err
+      }
     }
     if (this.closedWith !== undefined) throw this.closedWith
     const id = this.nextId
@@ -168,7 +179,11 @@ export async function serveStream (socket: Duplex, handler: RequestHandler, onHe
           answer = { error: err.message }
         }
         if (!socket.destroyed && !socket.write(encodeFrame(f.id, responseRecord(answer)))) {
-          await new Promise<void>(resolve => { socket.once('drain', resolve); socket.once('close', resolve) })
+          await new Promise<void>(resolve => {
+            const done = (): void => { socket.off('drain', done); socket.off('close', done); resolve() }
+            socket.on('drain', done)
+            socket.on('close', done)
+          })
         }
       }
     } finally {

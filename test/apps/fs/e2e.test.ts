@@ -1,0 +1,103 @@
+/**
+ * File sharing end to end with real processes: five `umbra router` processes on 127.0.0.1
+ * (UDP, TCP and HTTP links), each with its fs node on its own SAM bridge. `umbra publish` puts
+ * a 20 MiB file with keywords through router A; router A is then stopped entirely; from router
+ * C, `umbra search` finds the file and `umbra get` writes a byte-identical copy. The commands
+ * run as users would run them (the CLI, `--data-dir` pointing at a router's data directory).
+ */
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { randomBytes, createHash } from 'node:crypto'
+import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { converge, spawnRouter, stopRouter, type RouterProc } from '../../../src/cli/testnet/procs.ts'
+import { planTestnet } from '../../../src/cli/testnet/plan.ts'
+import { formatSeedFile } from '../../../src/router/seed-file.ts'
+import { controlGet } from '../../../src/api/control-client.ts'
+
+t.setTimeout(420_000)
+// Routers and commands run from the sources under test, never from a stale build.
+process.env.UMBRA_FROM_SOURCE = '1'
+const N = 5
+const SIZE = 20 * 1024 * 1024
+const BIN = fileURLToPath(new URL('../../../bin/umbra.js', import.meta.url))
+const base = await mkdtemp(join(tmpdir(), 'umbra-fs-e2e-'))
+const procs: RouterProc[] = []
+t.teardown(async () => {
+  await Promise.allSettled(procs.map(async p => await stopRouter(p)))
+  await rm(base, { recursive: true, force: true })
+})
+
+/** Runs `umbra ARGS` to completion (bounded by `timeoutMs`). */
+async function umbra (args: string[], timeoutMs = 240_000): Promise<{ code: number | null, out: string, err: string }> {
+  return await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, UMBRA_FROM_SOURCE: '1' } })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-8000) })
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`umbra ${args[0]!} timed out:\n${err}`)) }, timeoutMs)
+    child.once('exit', (code) => { clearTimeout(timer); resolve({ code, out, err }) })
+  })
+}
+
+const plan = planTestnet(N)
+const dataDir = (i: number): string => join(base, `router-${i}`)
+const start = async (i: number, seedFiles: string[], fsSeeds: string[]): Promise<RouterProc> => await spawnRouter({
+  index: i, dataDir: dataDir(i), listen: plan[i]!.listen, network: 'fs-e2e', control: '127.0.0.1:0',
+  seedFiles, sam: '127.0.0.1:0', socks: 'off', fs: { seeds: fsSeeds }, logLevel: 'warn'
+}, 60_000)
+
+procs.push(await start(0, [], []))
+const seedFile = join(base, 'seeds.txt')
+await writeFile(seedFile, formatSeedFile([Buffer.from(procs[0]!.info, 'base64')], ['router 0']))
+procs.push(...await Promise.all(Array.from({ length: N - 1 }, async (_, i) => await start(i + 1, [seedFile], [procs[0]!.fs]))))
+await converge(procs.map(p => async () => await controlGet(p.control, '/api/status', { timeoutMs: 2000 }).then(s => (s as { netdb: { routerInfos: number } }).netdb.routerInfos, () => -1)), N, 60_000)
+
+t.test('every router runs an fs node that joins the others', async (t) => {
+  for (const p of procs) t.match(p.fs, /^[A-Za-z0-9~-]{516,}/, `router ${p.spec.index} printed its fs destination`)
+  const deadline = Date.now() + 90_000
+  let states: Array<{ online?: boolean, nodes?: number }> = []
+  while (Date.now() < deadline) {
+    states = await Promise.all(procs.map(async p => await controlGet(p.control, '/api/fs', { timeoutMs: 2000 }).catch(() => ({})) as { online?: boolean, nodes?: number }))
+    if (states.every(s => s.online === true && (s.nodes ?? 0) >= 2)) break
+    await new Promise(resolve => setTimeout(resolve, 500))
+  }
+  t.ok(states.every(s => s.online === true && (s.nodes ?? 0) >= 2), `all fs nodes online and connected: ${JSON.stringify(states)}`)
+})
+
+t.test('publish on A, stop A, search and get from C', async (t) => {
+  const file = join(base, 'video.bin')
+  const content = randomBytes(SIZE)
+  await writeFile(file, content)
+  const pub = await umbra(['publish', file, '--keyword', 'holiday', '--keyword', 'video', '--meta', 'description=the beach', '--data-dir', dataDir(0), '--json'])
+  t.equal(pub.code, 0, `publish exits 0 ${pub.err}`)
+  const published = JSON.parse(pub.out.trim().split('\n').pop()!) as { uri: string, size: number, minReplicas: number, seconds: number }
+  t.match(published.uri, /^umbra:\/\/fs\/chk\/[a-z2-7]{52}\.[a-z2-7]{52}\.20971520$/)
+  t.ok(published.minReplicas >= 2, `every block on at least 2 nodes (${published.minReplicas})`)
+  t.comment(`publish of 20 MiB: ${published.seconds.toFixed(1)} s`)
+
+  t.equal(await stopRouter(procs[0]!), 0, 'router A stopped cleanly')
+
+  const found = await umbra(['search', 'holiday', '+video', '--data-dir', dataDir(2), '--json'])
+  t.equal(found.code, 0, `search exits 0 ${found.err}`)
+  const hits = found.out.trim().split('\n').map(l => JSON.parse(l) as { uri: string, meta: { name: string, size: number, description: string } })
+  t.equal(hits.length, 1, 'one result')
+  t.equal(hits[0]!.uri, published.uri)
+  t.same(hits[0]!.meta, { name: 'video.bin', size: SIZE, description: 'the beach' })
+
+  const out = join(base, 'copy.bin')
+  const got = await umbra(['get', published.uri, '-o', out, '--data-dir', dataDir(2), '--json'])
+  t.equal(got.code, 0, `get exits 0 ${got.err}`)
+  const r = JSON.parse(got.out.trim().split('\n').pop()!) as { size: number, seconds: number }
+  t.equal(r.size, SIZE)
+  const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
+  t.equal(sha(await readFile(out)), sha(content), 'byte-identical')
+  t.comment(`download of 20 MiB: ${r.seconds.toFixed(1)} s (${(SIZE / 1e6 / r.seconds).toFixed(2)} MB/s)`)
+
+  const missing = await umbra(['get', published.uri.replace(/\.[a-z2-7]{52}\./, `.${'a'.repeat(52)}.`), '-o', join(base, 'none'), '--data-dir', dataDir(2)])
+  t.equal(missing.code, 1, 'an unknown URI fails')
+  t.match(missing.err, /not found/, `with a clear message: ${missing.err.trim().split('\n').pop() ?? ''}`)
+})
