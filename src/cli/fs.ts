@@ -65,7 +65,7 @@ Finds files published under keywords. Several words: files matching any; +WORD: 
 match it. Prints one line per file: name, size, URI.
 
 Options:
-  --timeout S          give up after S seconds (default 30)
+  --timeout S          give up after S seconds (default 60)
 ${COMMON_HELP}`
 
 const GET_HELP = `Usage: umbra get URI -o PATH [options]
@@ -185,7 +185,7 @@ export async function runSearch (argv: string[]): Promise<number> {
     const { values, positionals } = parse(argv, { ...COMMON, timeout: { type: 'string' } })
     if (values.help === true) { process.stdout.write(SEARCH_HELP); return 0 }
     if (positionals.length === 0) throw new ConfigError('give at least one WORD to search for (see umbra search --help)')
-    const signal = stopSignal(positiveInt('timeout', values.timeout, 30, 86400))
+    const signal = stopSignal(positiveInt('timeout', values.timeout, 60, 86400))
     const client = await openClient(values, signal)
     try {
       const r = await search(client.dht, client.crypto, positionals, signal)

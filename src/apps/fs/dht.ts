@@ -221,7 +221,9 @@ export class Dht {
 
   private lookup (target: Uint8Array, o: LookupOptions): Lookup<Contact> {
     const seeds = this.table.closest(target, 4 * this.k).filter(c => this.usable(c) && !this.bad.has(toHex(c.id)))
-    return new Lookup<Contact>(target, seeds, { queryTimeoutMs: this.requestTimeoutMs, deadlineMs: 2 * this.requestTimeoutMs, maxQueries: 48, ...o }, Date.now(), this.opts.self?.id)
+    // A query unanswered after 5 s counts as failed and frees its slot: one dead node must not
+    // hold a lookup up.
+    return new Lookup<Contact>(target, seeds, { queryTimeoutMs: Math.min(5000, this.requestTimeoutMs), deadlineMs: 2 * this.requestTimeoutMs, maxQueries: 48, ...o }, Date.now(), this.opts.self?.id)
   }
 
   /**
