@@ -1,0 +1,92 @@
+/**
+ * File-sharing figures (issue #7) on a local network of router processes, through the CLI as
+ * users run it: `umbra publish` of a random file (encode + insert at 3 nodes), then
+ * `--downloads` consecutive `umbra get` of it from another router (each a fresh client with its
+ * own tunnels), each checked byte for byte. Prints publish time, download MB/s (median, min)
+ * and whether any download stalled (took over 5x the median or failed).
+ *
+ *   npm run bench -- fs [--routers 5] [--mb 20] [--downloads 5] [--parallel 16] [--json]
+ */
+import { spawn } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { converge, spawnRouter, stopRouter, type RouterProc } from '../src/cli/testnet/procs.ts'
+import { planTestnet } from '../src/cli/testnet/plan.ts'
+import { formatSeedFile } from '../src/router/seed-file.ts'
+import { controlGet } from '../src/api/control-client.ts'
+import { median, note, numArg, type report as Report } from './report.ts'
+
+const BIN = fileURLToPath(new URL('../bin/umbra.js', import.meta.url))
+
+async function umbra (args: string[], timeoutMs: number): Promise<{ code: number | null, out: string, err: string }> {
+  return await new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, UMBRA_FROM_SOURCE: '1' } })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000) })
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, timeoutMs)
+    child.once('exit', (code) => { clearTimeout(timer); resolve({ code, out, err }) })
+  })
+}
+
+export async function run (args: string[], report: typeof Report): Promise<void> {
+  process.env.UMBRA_FROM_SOURCE = '1'
+  const n = numArg(args, 'routers', 5)
+  const mb = numArg(args, 'mb', 20)
+  const downloads = numArg(args, 'downloads', 5)
+  const parallel = numArg(args, 'parallel', 16)
+  const base = await mkdtemp(join(tmpdir(), 'umbra-bench-fs-'))
+  const procs: RouterProc[] = []
+  try {
+    const plan = planTestnet(n)
+    const dir = (i: number): string => join(base, `router-${i}`)
+    const start = async (i: number, seedFiles: string[], fsSeeds: string[]): Promise<RouterProc> => await spawnRouter({
+      index: i, dataDir: dir(i), listen: plan[i]!.listen, network: 'bench-fs', control: '127.0.0.1:0',
+      seedFiles, sam: '127.0.0.1:0', socks: 'off', fs: { seeds: fsSeeds }, logLevel: 'error'
+    }, 60_000)
+    procs.push(await start(0, [], []))
+    const seeds = join(base, 'seeds.txt')
+    await writeFile(seeds, formatSeedFile([Buffer.from(procs[0]!.info, 'base64')], ['router 0']))
+    procs.push(...await Promise.all(Array.from({ length: n - 1 }, async (_, i) => await start(i + 1, [seeds], [procs[0]!.fs]))))
+    await converge(procs.map(p => async () => await controlGet(p.control, '/api/status', { timeoutMs: 2000 }).then(s => (s as { netdb: { routerInfos: number } }).netdb.routerInfos, () => -1)), n, 60_000)
+    for (let i = 0; i < 120; i++) {
+      const st = await Promise.all(procs.map(async p => await controlGet(p.control, '/api/fs', { timeoutMs: 2000 }).catch(() => ({})) as { online?: boolean, nodes?: number }))
+      if (st.every(s => s.online === true && (s.nodes ?? 0) >= 2)) break
+      await new Promise(resolve => setTimeout(resolve, 500))
+    }
+    const size = Math.round(mb * 1024 * 1024)
+    const file = join(base, 'file.bin')
+    const content = randomBytes(size)
+    const sha = createHash('sha256').update(content).digest('hex')
+    await writeFile(file, content)
+    note(`${n} routers up; publishing ${mb} MiB through router 0`)
+    const pub = await umbra(['publish', file, '-k', 'bench', '--data-dir', dir(0), '--json'], 600_000)
+    if (pub.code !== 0) throw new Error(`publish failed: ${pub.err}`)
+    const p = JSON.parse(pub.out.trim().split('\n').pop()!) as { uri: string, seconds: number, minReplicas: number }
+    report('fs', `publish ${mb} MiB, replication 3`, 'time', p.seconds, 's', `${(size / 1e6 / p.seconds).toFixed(2)} MB/s of file, every block on >= ${p.minReplicas} nodes`)
+    const rates: number[] = []
+    let failed = 0
+    for (let i = 0; i < downloads; i++) {
+      const out = join(base, `copy-${i}.bin`)
+      const g = await umbra(['get', p.uri, '-o', out, '-j', String(parallel), '--data-dir', dir(1 + (i % (n - 1))), '--json'], 600_000)
+      const ok = g.code === 0 && createHash('sha256').update(await readFile(out).catch(() => Buffer.alloc(0))).digest('hex') === sha
+      if (!ok) { failed++; note(`download ${i + 1} failed: ${g.err.trim().split('\n').pop() ?? ''}`); continue }
+      const r = JSON.parse(g.out.trim().split('\n').pop()!) as { seconds: number }
+      rates.push(size / 1e6 / r.seconds)
+      note(`download ${i + 1}: ${(size / 1e6 / r.seconds).toFixed(2)} MB/s (${r.seconds.toFixed(1)} s)`)
+      await rm(out, { force: true })
+    }
+    const med = rates.length > 0 ? median(rates) : 0
+    report('fs', `download ${mb} MiB, -j ${parallel}`, 'median', med, 'MB/s', `${rates.length} of ${downloads} intact`)
+    report('fs', `download ${mb} MiB, -j ${parallel}`, 'min', rates.length > 0 ? Math.min(...rates) : 0, 'MB/s')
+    const stalled = failed + rates.filter(r => r < med / 5).length
+    report('fs', `${downloads} consecutive downloads`, 'stalled or failed', stalled, 'downloads')
+  } finally {
+    await Promise.allSettled(procs.map(async p => await stopRouter(p)))
+    await rm(base, { recursive: true, force: true })
+  }
+}
