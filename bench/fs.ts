@@ -5,7 +5,7 @@
  * own tunnels), each checked byte for byte. Prints publish time, download MB/s (median, min)
  * and whether any download stalled (took over 5x the median or failed).
  *
- *   npm run bench -- fs [--routers 5] [--mb 20] [--downloads 5] [--parallel 16] [--json]
+ *   npm run bench -- fs [--routers 5] [--mb 20] [--downloads 5] [--parallel 64] [--json]
  */
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
@@ -38,7 +38,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
   const n = numArg(args, 'routers', 5)
   const mb = numArg(args, 'mb', 20)
   const downloads = numArg(args, 'downloads', 5)
-  const parallel = numArg(args, 'parallel', 16)
+  const parallel = numArg(args, 'parallel', 64)
   const base = await mkdtemp(join(tmpdir(), 'umbra-bench-fs-'))
   const procs: RouterProc[] = []
   try {

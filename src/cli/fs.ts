@@ -76,7 +76,7 @@ whole file is checked before it is renamed to PATH. A directory URI creates dire
 
 Options:
   -o, --output PATH    where to write (required)
-  -j, --parallel N     blocks fetched at once (default 16)
+  -j, --parallel N     blocks fetched at once (default 64)
   --timeout S          give up after S seconds (default: none)
 ${COMMON_HELP}`
 
@@ -221,7 +221,7 @@ export async function runGet (argv: string[]): Promise<number> {
       let progress: Progress | undefined
       const started = performance.now()
       const r = await download(client.dht, client.crypto, positionals[0]!, values.output, {
-        concurrency: positiveInt('parallel', values.parallel, 16, 256),
+        concurrency: positiveInt('parallel', values.parallel, 64, 256),
         signal,
         onProgress: (done, total, reused) => {
           (progress ??= new Progress('downloading', total, show)).update(done, reused > 0 ? `(${formatBytes(reused)} resumed)` : '')

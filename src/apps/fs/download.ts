@@ -24,7 +24,7 @@ import { decodeDirectory, isDirectory, safeRelativePath } from './directory.ts'
 
 /** Settings of a download. */
 export interface DownloadOptions {
-  /** Blocks fetched at once (default 16). */
+  /** Blocks fetched at once (default 64: the latency through tunnels, not bandwidth, bounds one request). */
   concurrency?: number
   /** Fresh lookups for a block no node had, before giving up (default 2). */
   retries?: number
@@ -87,7 +87,8 @@ async function fetchFile (dht: Dht, crypto: CryptoSuite, root: Chk, size: number
   let done = 0
   try {
     await fh.truncate(size)
-    const queue = new PQueue({ concurrency: o.concurrency ?? 16 })
+    const queue = new PQueue({ concurrency: o.concurrency ?? 64 })
+    const top = rootRef(root, size)
     let failure: Error | undefined
     const visit = async (ref: BlockRef): Promise<void> => {
       if (failure !== undefined) return
@@ -98,7 +99,7 @@ async function fetchFile (dht: Dht, crypto: CryptoSuite, root: Chk, size: number
           o.onProgress?.(done, size, result.reused)
           return
         }
-        const plain = await fetchBlock(dht, crypto, ref, o)
+        const plain = await fetchBlock(dht, crypto, ref, o, ref === top)
         result.fetched++
         if (ref.level === 0) {
           if (plain.length > 0) await fh.write(plain, 0, plain.length, ref.offset)
@@ -112,7 +113,7 @@ async function fetchFile (dht: Dht, crypto: CryptoSuite, root: Chk, size: number
         queue.clear()
       }
     }
-    void queue.add(async () => { await visit(rootRef(root, size)) })
+    void queue.add(async () => { await visit(top) })
     await queue.onIdle()
     if (failure !== undefined) throw failure
     throwIfAborted(o.signal)
@@ -132,14 +133,14 @@ async function fetchFile (dht: Dht, crypto: CryptoSuite, root: Chk, size: number
 }
 
 /** One block, verified and decrypted; tries fresh lookups before giving up with NotFoundError. */
-async function fetchBlock (dht: Dht, crypto: CryptoSuite, ref: BlockRef, o: DownloadOptions): Promise<Uint8Array> {
+async function fetchBlock (dht: Dht, crypto: CryptoSuite, ref: BlockRef, o: DownloadOptions, isRoot: boolean): Promise<Uint8Array> {
   const retries = o.retries ?? 2
   for (let attempt = 0; attempt <= retries; attempt++) {
     throwIfAborted(o.signal)
     const got = await dht.get(ref.chk.query, b => verifyBlock(crypto, ref.chk.query, b), o.signal)
     if (got !== undefined) return decryptBlock(crypto, ref.chk, got.block)
   }
-  const what = ref.level === 0 && ref.offset === 0 && ref.index === 0 ? 'the file' : `block ${toHex(ref.chk.query).slice(0, 16)} (level ${ref.level}, index ${ref.index})`
+  const what = isRoot ? 'this file (unknown URI, or every node holding it is gone)' : `block ${toHex(ref.chk.query).slice(0, 16)} (level ${ref.level}, index ${ref.index})`
   throw new NotFoundError(`not found: no reachable node has ${what}`)
 }
 
