@@ -155,7 +155,7 @@ export class Dht {
       if (outcome === 'stored' || outcome === 'exists') report.stored++
       else if (outcome === 'full') report.full++
       lk.onCloser(c.id, this.learn(r.nodes), Date.now())
-    }, signal)
+    }, signal, undefined, true)
     return report
   }
 
@@ -195,7 +195,7 @@ export class Dht {
       const r = await this.ask(c, { op: 'search', query }, signal)
       for (const b of r.kblocks ?? []) if (seen.size < 1024) seen.set(Buffer.from(b).toString('base64'), b)
       lk.onCloser(c.id, this.learn(r.nodes), Date.now())
-    }, signal)
+    }, signal, undefined, true)
     return [...seen.values()]
   }
 
@@ -228,9 +228,11 @@ export class Dht {
 
   /**
    * Runs `lk` to the end: queries what poll() says (each query calls lk.onX itself; a throw is
-   * a failure), sleeping until an answer or the next deadline.
+   * a failure), sleeping until an answer or the next deadline. With `drain`, it then waits for
+   * queries still running (each bounded by the request deadline): a slow node's answer to a
+   * put or a search still counts after the lookup has moved past it.
    */
-  private async drive (lk: Lookup<Contact>, query: (c: Contact) => Promise<void>, signal?: AbortSignal, allow: (c: Contact) => boolean = c => this.usable(c)): Promise<void> {
+  private async drive (lk: Lookup<Contact>, query: (c: Contact) => Promise<void>, signal?: AbortSignal, allow: (c: Contact) => boolean = c => this.usable(c), drain = false): Promise<void> {
     let wake: (() => void) | undefined
     const running = new Set<Promise<void>>()
     try {
@@ -250,6 +252,7 @@ export class Dht {
         await Promise.race([woken, sleep(Math.max(1, at - Date.now()), undefined, { signal: ac.signal }).catch(() => {})])
         ac.abort()
       }
+      if (drain) await Promise.allSettled([...running])
     } finally {
       wake = undefined
     }
