@@ -90,7 +90,8 @@ export async function runTestnet (argv: string[]): Promise<number> {
   if (values.netns !== true && (values.delay !== undefined || values.loss !== undefined)) throw new ConfigError('--delay and --loss need --netns')
   if (values.fs !== undefined && values.fs !== 'on' && values.fs !== 'off') throw new ConfigError(`--fs must be on or off, got '${values.fs}'`)
   // File sharing needs a SAM bridge on every router; in namespaces loopback is per router, so it stays off there.
-  const fs = values.fs !== 'off' && values.netns !== true && values['in-process'] !== true && values.sam !== 'off'
+  // Its nodes' 3-hop tunnels need at least 4 routers.
+  const fs = n >= 4 && values.fs !== 'off' && values.netns !== true && values['in-process'] !== true && values.sam !== 'off'
 
   const stop = new AbortController()
   const stopped = untilStopped(stop.signal)

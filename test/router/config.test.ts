@@ -28,6 +28,7 @@ t.test('defaults', async t => {
     sam: { host: '127.0.0.1', port: 7656, udpPort: 7655 },
     socks: { host: '127.0.0.1', port: 4447 },
     serverTunnels: [],
+    fs: { enabled: true, quotaMB: 1024, seeds: [] },
     configFile: null
   })
   t.equal(defaultDataDir({ HOME: '/h', XDG_DATA_HOME: '/xdg' }), '/xdg/umbra')
@@ -48,7 +49,7 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     seeds: { files: ['/f/seeds.txt'], infos: [b64(info!)] },
     sam: { address: '127.0.0.1:1000', udpPort: 999, users: { u: 'p w' } },
     socks: 'off',
-    serverTunnels: [{ name: 'web', target: '127.0.0.1:8080', hops: 2 }]
+    serverTunnels: [{ name: 'web', target: '127.0.0.1:8080', hops: 2 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }
   }
   const env: Env = {
     UMBRA_DATA_DIR: '/e/data',
@@ -85,7 +86,7 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     log: { level: 'warn', format: 'json' }, bandwidth: { inKBps: 1, outKBps: 2 }, transit: { maxTunnels: 10, perPeerKBps: 20 },
     seeds: { files: ['/f/seeds.txt'], infos: [b64(info!)] }, configFile: '/f/umbra.json',
     sam: { host: '127.0.0.1', port: 1000, udpPort: 999, users: { u: 'p w' } }, socks: null,
-    serverTunnels: [{ name: 'web', host: '127.0.0.1', port: 8080, hops: 2 }]
+    serverTunnels: [{ name: 'web', host: '127.0.0.1', port: 8080, hops: 2 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }
   }, 'the file over the defaults')
   const e = resolve({ file, fileName: '/f/umbra.json', env })
   t.same(e, {
@@ -93,14 +94,14 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     log: { level: 'error', format: 'text' }, bandwidth: { inKBps: 3, outKBps: 4 }, transit: { maxTunnels: 30, perPeerKBps: 20 },
     seeds: { files: ['/e/seeds.txt'], infos: [b64(info!)] }, configFile: '/f/umbra.json',
     sam: { host: '127.0.0.1', port: 2000, udpPort: 1999 }, socks: null,
-    serverTunnels: [{ name: 'web', host: '127.0.0.1', port: 8080, hops: 2 }]
+    serverTunnels: [{ name: 'web', host: '127.0.0.1', port: 8080, hops: 2 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }
   }, 'the environment over the file (seeds.infos has no variable, so the file\'s stays)')
   const g = resolve({ file, fileName: '/f/umbra.json', env, flags })
   t.same(g, {
     dataDir: '/g/data', listen: ['http://127.0.0.1:4/x'], network: 'flagnet', control: null,
     log: { level: 'debug', format: 'json' }, bandwidth: { inKBps: 5, outKBps: 6 }, transit: { maxTunnels: 0, perPeerKBps: 50 },
     seeds: { files: ['/g/a.txt', '/g/b.txt'], infos: [b64(info!)] }, configFile: '/f/umbra.json',
-    sam: null, socks: { host: '127.0.0.1', port: 0 }, serverTunnels: [{ name: 'b', host: '127.0.0.1', port: 9 }]
+    sam: null, socks: { host: '127.0.0.1', port: 0 }, serverTunnels: [{ name: 'b', host: '127.0.0.1', port: 9 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }
   }, 'flags over everything')
   for (const [flags, msg] of [
     [{ sam: '0.0.0.0:7656' }, /--sam: .*loopback/],
