@@ -23,16 +23,21 @@ export function isBase64Destination (s: string): boolean {
 }
 
 /**
- * The public destination (I2P base64) at the start of a private key: 384 bytes of key fields,
- * then a certificate `type u8, length u16, payload`. Throws DecodeError if it is truncated.
+ * The length of the destination at the start of `bytes`: 384 bytes of key fields, then a
+ * certificate `type u8, length u16, payload`. Throws DecodeError if `bytes` is shorter.
  */
-export function publicFromPrivate (privateKey: string): string {
-  const bytes = base64I2pDecode(privateKey, MAX_KEY_BYTES)
-  if (bytes.length < MIN_DESTINATION) throw new DecodeError(`private key of ${bytes.length} bytes is too short`)
+export function destinationLength (bytes: Uint8Array, what = 'destination'): number {
+  if (bytes.length < MIN_DESTINATION) throw new DecodeError(`${what} of ${bytes.length} bytes is too short`)
   const certLen = ((bytes[CERT_OFFSET + 1] as number) << 8) | (bytes[CERT_OFFSET + 2] as number)
   const len = MIN_DESTINATION + certLen
-  if (bytes.length < len) throw new DecodeError(`private key of ${bytes.length} bytes is shorter than its ${len}-byte destination`)
-  return base64I2pEncode(bytes.subarray(0, len))
+  if (bytes.length < len) throw new DecodeError(`${what} of ${bytes.length} bytes is shorter than its ${len}-byte destination`)
+  return len
+}
+
+/** The public destination (I2P base64) at the start of a private key. Throws DecodeError if it is truncated. */
+export function publicFromPrivate (privateKey: string): string {
+  const bytes = base64I2pDecode(privateKey, MAX_KEY_BYTES)
+  return base64I2pEncode(bytes.subarray(0, destinationLength(bytes, 'private key')))
 }
 
 /**

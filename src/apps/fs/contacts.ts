@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto'
 import { base64I2pDecode, base64I2pEncode } from '../../wire/base64i2p.ts'
 import { DecodeError } from '../../util/errors.ts'
+import { destinationLength } from '../../api/client/address.ts'
 import { MAX_DEST_BYTES } from './messages.ts'
 
 /** A node: ID, destination bytes and base64. */
@@ -16,14 +17,10 @@ export interface Contact {
   b64: string
 }
 
-/** Key fields (256 + 128) and the certificate header (type u8, length u16) before the payload. */
-const CERT_OFFSET = 384
-
 /** A contact from destination bytes; DecodeError if they are not one whole destination. */
 export function contactFromBytes (dest: Uint8Array): Contact {
-  if (dest.length < CERT_OFFSET + 3 || dest.length > MAX_DEST_BYTES) throw new DecodeError(`destination of ${dest.length} bytes`)
-  const certLen = ((dest[CERT_OFFSET + 1] as number) << 8) | (dest[CERT_OFFSET + 2] as number)
-  if (dest.length !== CERT_OFFSET + 3 + certLen) throw new DecodeError(`destination of ${dest.length} bytes does not match its ${certLen}-byte certificate`)
+  if (dest.length > MAX_DEST_BYTES) throw new DecodeError(`destination of ${dest.length} bytes`)
+  if (destinationLength(dest) !== dest.length) throw new DecodeError(`destination of ${dest.length} bytes is longer than its certificate says`)
   const copy = Uint8Array.from(dest)
   return { id: new Uint8Array(createHash('sha256').update(copy).digest()), dest: copy, b64: base64I2pEncode(copy) }
 }
