@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createSession, type Session } from '../api/client/index.ts'
-import { loadConfig } from '../router/config.ts'
+import { loadConfig, parseControlAddress } from '../router/config.ts'
 import { loadCrypto, type CryptoSuite } from '../crypto/index.ts'
 import { ConfigError, NotFoundError } from '../util/errors.ts'
 import { Dht } from '../apps/fs/dht.ts'
@@ -100,15 +100,16 @@ async function openClient (v: CommonValues, signal: AbortSignal): Promise<Client
   } catch (err) {
     if (v.sam === undefined) throw new ConfigError(`no fs node found (${nodePath}: ${(err as Error).message}); start \`umbra router --data-dir ${cfg.dataDir}\` with fs on, or give --sam and --seed`)
   }
-  const [host, portText] = splitHostPort(v.sam ?? node?.sam ?? '')
-  const hops = v.hops === undefined ? 3 : positiveInt('hops', v.hops, 3, 7)
+  const sam = parseControlAddress(v.sam ?? node?.sam ?? '', v.sam !== undefined ? '--sam' : nodePath)
+  if (sam === null || 'path' in sam) throw new ConfigError('the SAM bridge must be HOST:PORT on loopback')
+  const hops = positiveInt('hops', v.hops, 3, 7)
   const seeds: Contact[] = []
   for (const s of [...(node !== undefined ? [node.destination] : []), ...(v.seed ?? [])]) {
     try { seeds.push(contactFromBase64(s)) } catch (err) { throw new ConfigError(`bad fs node destination: ${(err as Error).message}`) }
   }
   if (seeds.length === 0) throw new ConfigError('no fs node to start from: give --seed')
   const crypto = await loadCrypto()
-  const session = await createSession({ host, port: Number(portText), ...samUser(cfg), inboundLength: hops, outboundLength: hops, inboundQuantity: 2, outboundQuantity: 2, signal })
+  const session = await createSession({ host: sam.host, port: sam.port, ...samUser(cfg), inboundLength: hops, outboundLength: hops, inboundQuantity: 2, outboundQuantity: 2, signal })
   const dht = new Dht({ dial: async (b64, s) => await session.connect(b64, { signal: s }) })
   const close = async (): Promise<void> => { dht.close(); await session.close().catch(() => {}) }
   try {
@@ -119,12 +120,6 @@ async function openClient (v: CommonValues, signal: AbortSignal): Promise<Client
     throw err
   }
   return { session, dht, crypto, close }
-}
-
-function splitHostPort (s: string): [string, string] {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s)
-  if (m === null) throw new ConfigError(`SAM bridge must be HOST:PORT, got '${s}'`)
-  return [(m[1] ?? m[2])!, m[3]!]
 }
 
 /** Aborts on Ctrl-C and after `timeoutS` seconds, if given. */

@@ -63,10 +63,9 @@ export class FsNode {
   private readonly stop = new AbortController()
   private loop: Promise<void> | undefined
 
-  private constructor (private readonly opts: FsNodeOptions, privateKey: string, private readonly db: DataStore, readonly store: BlockStore) {
+  private constructor (private readonly opts: FsNodeOptions, private readonly privateKey: string, private readonly db: DataStore, readonly store: BlockStore) {
     this.destination = publicFromPrivate(privateKey)
     this.self = contactFromBase64(this.destination)
-    this.privateKey = privateKey
     this.dht = new Dht({
       self: this.self,
       log: opts.log,
@@ -78,8 +77,6 @@ export class FsNode {
     })
     this.service = new FsService(opts.crypto, store, this.dht)
   }
-
-  private readonly privateKey: string
 
   /** Opens the store and key (generating one over SAM if there is none) and starts serving in the background. */
   static async start (opts: FsNodeOptions): Promise<FsNode> {
@@ -95,7 +92,7 @@ export class FsNode {
       throw err
     }
     const node = new FsNode(opts, privateKey, db, store)
-    const file: NodeFile = { destination: node.destination, sam: `${opts.sam.host}:${opts.sam.port}` }
+    const file: NodeFile = { destination: node.destination, sam: `${opts.sam.host.includes(':') ? `[${opts.sam.host}]` : opts.sam.host}:${opts.sam.port}` }
     await writeAtomic(join(opts.dir, NODE_FILE), JSON.stringify(file, null, 2) + '\n', 0o644)
     node.loop = node.run()
     return node
