@@ -8,19 +8,19 @@
  * then is `<out>.part` renamed to `<out>`. A directory (its plaintext starts with the listing
  * magic) is unpacked into a directory at `<out>`, each file fetched the same way.
  */
-import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { createReadStream } from 'node:fs'
 import { dirname, join } from 'node:path'
 import PQueue from 'p-queue'
 import type { CryptoSuite } from '../../crypto/index.ts'
-import { DecodeError, NotFoundError } from '../../util/errors.ts'
+import { DecodeError, LimitError, NotFoundError } from '../../util/errors.ts'
 import { throwIfAborted } from '../../util/abort.ts'
 import { toHex } from '../../util/bytes.ts'
 import type { Dht } from './dht.ts'
 import { BLOCK_SIZE, chkEquals, decryptBlock, encryptBlock, verifyBlock, type Chk } from './chk.ts'
 import { childrenOf, encodeFile, rootRef, type BlockRef } from './tree.ts'
 import { parseUri } from './uri.ts'
-import { decodeDirectory, isDirectory, safeRelativePath } from './directory.ts'
+import { MAX_DIR_BYTES, decodeDirectory, isDirectory, safeRelativePath } from './directory.ts'
 
 /** Settings of a download. */
 export interface DownloadOptions {
@@ -54,7 +54,8 @@ export async function download (dht: Dht, crypto: CryptoSuite, uri: string, out:
   if (!first.directory) return first
   // A directory: the listing is at <out>.part.listing; unpack it into <out>/.
   const listingPath = `${out}.listing`
-  const listing = decodeDirectory(await readAll(listingPath))
+  if (first.size > MAX_DIR_BYTES) throw new LimitError(`directory listing of ${first.size} bytes is over ${MAX_DIR_BYTES}`)
+  const listing = decodeDirectory(await readFile(listingPath))
   await mkdir(out, { recursive: true })
   const result: DownloadResult = { size: 0, fetched: first.fetched, reused: first.reused, files: 0, directory: true }
   const total = listing.reduce((n, e) => n + e.size, 0)
@@ -160,10 +161,3 @@ async function readHead (path: string, n: number): Promise<Uint8Array> {
     return buf
   } finally { await fh.close() }
 }
-
-async function readAll (path: string): Promise<Uint8Array> {
-  const chunks: Buffer[] = []
-  for await (const c of createReadStream(path)) chunks.push(c as Buffer)
-  return Buffer.concat(chunks)
-}
-

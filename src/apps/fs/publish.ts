@@ -60,7 +60,7 @@ export async function publish (dht: Dht, crypto: CryptoSuite, path: string, o: P
   const keywords = o.keywords.map(normalizeKeyword)
   const st = await lstat(path)
   const ctx = new Inserter(dht, o)
-  let out: PublishResult
+  let made: Omit<PublishResult, 'blocks' | 'minReplicas'>
   if (st.isDirectory()) {
     const files = await listFiles(path)
     const total = files.reduce((n, f) => n + f.size, 0)
@@ -74,18 +74,18 @@ export async function publish (dht: Dht, crypto: CryptoSuite, path: string, o: P
     }
     const listing = encodeDirectory(entries)
     const uri = await ctx.insertBytes(crypto, listing)
-    out = { uri, size: listing.length, blocks: 0, minReplicas: 0, files: files.length }
+    made = { uri, size: listing.length, files: files.length }
     await ctx.insertKeywords(crypto, keywords, { uri, meta: { ...o.meta, name: o.meta?.name ?? basename(path), size: total, type: DIRECTORY_TYPE } })
   } else if (st.isFile()) {
     const uri = await ctx.insertFile(crypto, path, st.size, (done) => o.onProgress?.(done, st.size))
-    out = { uri, size: st.size, blocks: 0, minReplicas: 0, files: 1 }
+    made = { uri, size: st.size, files: 1 }
     await ctx.insertKeywords(crypto, keywords, { uri, meta: { ...o.meta, name: o.meta?.name ?? basename(path), size: st.size } })
   } else {
     throw new ConfigError(`${path} is neither a file nor a directory`)
   }
   await ctx.queue.onIdle()
   ctx.check()
-  return { ...out, blocks: ctx.blocks, minReplicas: ctx.minReplicas }
+  return { ...made, blocks: ctx.blocks, minReplicas: ctx.minReplicas }
 }
 
 /** Inserts blocks through a bounded queue and keeps the tally. */
