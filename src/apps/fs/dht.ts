@@ -124,9 +124,16 @@ export class Dht {
     }
   }
 
-  /** Asks `seeds` for the nodes near us and then looks them up; returns how many nodes we know. */
+  /**
+   * Asks `seeds` for the nodes near us and then looks them up; returns how many nodes we know.
+   * Seeds are asked even if they were unreachable before: a node that came up before its seed
+   * had tunnels must not stay alone for the whole time a failed dial is remembered.
+   */
   async bootstrap (seeds: readonly Contact[], signal?: AbortSignal): Promise<number> {
-    for (const s of seeds) this.add(s)
+    for (const s of seeds) {
+      this.down.delete(toHex(s.id))
+      this.add(s)
+    }
     await this.findNodes(this.table.selfId, signal).catch(() => [])
     return this.table.size
   }

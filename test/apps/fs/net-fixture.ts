@@ -35,6 +35,8 @@ export interface TestNet {
   nodes: TestNode[]
   /** A fresh anonymous client DHT view, bootstrapped from node 0. */
   client: () => Promise<Dht>
+  /** How an anonymous client opens a stream to a node (for DHTs made by the test). */
+  clientDial: (b64: string) => Promise<Duplex>
   close: () => Promise<void>
 }
 
@@ -95,6 +97,7 @@ export async function startTestNet (n: number, opts: { quotaBytes?: number } = {
   return {
     crypto,
     nodes,
+    clientDial: dialFrom(CLIENT),
     client: async () => {
       const d = new Dht({ dial: dialFrom(CLIENT), requestTimeoutMs: 5000 })
       clients.push(d)

@@ -17,7 +17,8 @@ import { search } from '../../../src/apps/fs/search.ts'
 import { download } from '../../../src/apps/fs/download.ts'
 import { parseUri, formatChkUri } from '../../../src/apps/fs/uri.ts'
 import { blockCount } from '../../../src/apps/fs/tree.ts'
-import { LimitError, NotFoundError, UmbraError } from '../../../src/util/errors.ts'
+import { ClosedError, LimitError, NotFoundError, UmbraError } from '../../../src/util/errors.ts'
+import { Dht } from '../../../src/apps/fs/dht.ts'
 import { startTestNet } from './net-fixture.ts'
 
 const net = await startTestNet(8)
@@ -154,6 +155,20 @@ t.test('the stores hold no plaintext', async (t) => {
     }
   }
   t.ok(scanned > 0, `${scanned} stored blocks scanned`)
+})
+
+t.test('a seed that could not be reached is asked again by the next bootstrap', async (t) => {
+  let failNext = true
+  const dht = new Dht({
+    dial: async (b64) => {
+      if (failNext) { failNext = false; throw new ClosedError('no tunnels yet') }
+      return await net.clientDial(b64)
+    },
+    requestTimeoutMs: 5000
+  })
+  t.teardown(() => { dht.close() })
+  t.equal(await dht.bootstrap([net.nodes[0]!.contact]), 1, 'the first try reaches nobody')
+  t.ok(await dht.bootstrap([net.nodes[0]!.contact]) >= net.nodes.length - 1, 'the second asks the seed again and learns the network')
 })
 
 t.test('a network with no room refuses a publish with a clear error', async (t) => {
