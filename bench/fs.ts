@@ -7,31 +7,13 @@
  *
  *   npm run bench -- fs [--routers 5] [--mb 20] [--downloads 5] [--parallel 64] [--json]
  */
-import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { converge, spawnRouter, stopRouter, type RouterProc } from '../src/cli/testnet/procs.ts'
-import { planTestnet } from '../src/cli/testnet/plan.ts'
-import { formatSeedFile } from '../src/router/seed-file.ts'
-import { controlGet } from '../src/api/control-client.ts'
+import { runUmbra as umbra, stopRouter, type RouterProc } from '../src/cli/testnet/procs.ts'
+import { routerDir, startFsNetwork, waitForFsNodes } from '../src/cli/testnet/fs-net.ts'
 import { median, note, numArg, type report as Report } from './report.ts'
-
-const BIN = fileURLToPath(new URL('../bin/umbra.js', import.meta.url))
-
-async function umbra (args: string[], timeoutMs: number): Promise<{ code: number | null, out: string, err: string }> {
-  return await new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, UMBRA_FROM_SOURCE: '1' } })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000) })
-    const timer = setTimeout(() => { child.kill('SIGKILL') }, timeoutMs)
-    child.once('exit', (code) => { clearTimeout(timer); resolve({ code, out, err }) })
-  })
-}
 
 export async function run (args: string[], report: typeof Report): Promise<void> {
   process.env.UMBRA_FROM_SOURCE = '1'
@@ -42,22 +24,9 @@ export async function run (args: string[], report: typeof Report): Promise<void>
   const base = await mkdtemp(join(tmpdir(), 'umbra-bench-fs-'))
   const procs: RouterProc[] = []
   try {
-    const plan = planTestnet(n)
-    const dir = (i: number): string => join(base, `router-${i}`)
-    const start = async (i: number, seedFiles: string[], fsSeeds: string[]): Promise<RouterProc> => await spawnRouter({
-      index: i, dataDir: dir(i), listen: plan[i]!.listen, network: 'bench-fs', control: '127.0.0.1:0',
-      seedFiles, sam: '127.0.0.1:0', socks: 'off', fs: { seeds: fsSeeds }, logLevel: 'error'
-    }, 60_000)
-    procs.push(await start(0, [], []))
-    const seeds = join(base, 'seeds.txt')
-    await writeFile(seeds, formatSeedFile([Buffer.from(procs[0]!.info, 'base64')], ['router 0']))
-    procs.push(...await Promise.all(Array.from({ length: n - 1 }, async (_, i) => await start(i + 1, [seeds], [procs[0]!.fs]))))
-    await converge(procs.map(p => async () => await controlGet(p.control, '/api/status', { timeoutMs: 2000 }).then(s => (s as { netdb: { routerInfos: number } }).netdb.routerInfos, () => -1)), n, 60_000)
-    for (let i = 0; i < 120; i++) {
-      const st = await Promise.all(procs.map(async p => await controlGet(p.control, '/api/fs', { timeoutMs: 2000 }).catch(() => ({})) as { online?: boolean, nodes?: number }))
-      if (st.every(s => s.online === true && (s.nodes ?? 0) >= 2)) break
-      await new Promise(resolve => setTimeout(resolve, 500))
-    }
+    procs.push(...await startFsNetwork(base, n, { network: 'bench-fs', logLevel: 'error' }))
+    await waitForFsNodes(procs.map(p => p.control), 2, 60_000)
+    const dir = (i: number): string => routerDir(base, i)
     const size = Math.round(mb * 1024 * 1024)
     const file = join(base, 'file.bin')
     const content = randomBytes(size)

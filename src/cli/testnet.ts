@@ -23,6 +23,7 @@ import { parse, positiveInt, untilStopped } from './args.ts'
 import { planTestnet } from './testnet/plan.ts'
 import { converge, spawnRouter, stopRouter } from './testnet/procs.ts'
 import { createNamespaces, type Namespaces } from './testnet/netns.ts'
+import { fsNodesReady, waitForFsNodes } from './testnet/fs-net.ts'
 
 const HELP = `Usage: umbra testnet [options]
 
@@ -203,13 +204,8 @@ async function startInProcess (base: string, listen: string[], index: number, se
 async function waitForFs (members: Member[], timeoutMs: number, signal: AbortSignal): Promise<void> {
   const started = performance.now()
   const want = Math.min(2, members.length - 1)
-  let ready = 0
-  while (performance.now() - started < timeoutMs && !signal.aborted) {
-    const states = await Promise.all(members.map(async m => await controlGet(m.control, '/api/fs', { timeoutMs: 2000 }).catch(() => undefined) as { online?: boolean, nodes?: number } | undefined))
-    ready = states.filter(st => st?.online === true && (st.nodes ?? 0) >= want).length
-    if (ready === members.length) break
-    await new Promise(resolve => setTimeout(resolve, 500))
-  }
+  const states = await waitForFsNodes(members.map(m => m.control), want, timeoutMs, signal)
+  const ready = states.filter(st => fsNodesReady([st], want)).length
   const secs = ((performance.now() - started) / 1000).toFixed(1)
   if (ready < members.length) console.log(`fs network: only ${ready} of ${members.length} nodes ready after ${secs} s; publishing may fail until more are up`)
   else console.log(`fs network ready: ${members.length} nodes (${secs} s)`)

@@ -96,6 +96,22 @@ export async function spawnRouter (spec: RouterProcSpec, timeoutMs = 30_000): Pr
   return proc
 }
 
+/**
+ * Runs `umbra ARGS` (from the sources when UMBRA_FROM_SOURCE=1 is in the environment) to
+ * completion, killing it after `timeoutMs`. Keeps stdout and the last 8000 characters of stderr.
+ */
+export async function runUmbra (args: string[], timeoutMs: number): Promise<{ code: number | null, out: string, err: string }> {
+  return await new Promise((resolve) => {
+    const child = spawn(process.execPath, [umbraBin(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-8000) })
+    const timer = setTimeout(() => { err += `\n(killed after ${timeoutMs} ms)`; child.kill('SIGKILL') }, timeoutMs)
+    child.once('exit', (code) => { clearTimeout(timer); resolve({ code, out, err }) })
+  })
+}
+
 /** Stops a router: SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
 export async function stopRouter (p: RouterProc, graceMs = 10_000): Promise<number | string> {
   if (p.child.exitCode === null && p.child.signalCode === null) {

@@ -6,66 +6,32 @@
  * run as users would run them (the CLI, `--data-dir` pointing at a router's data directory).
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { randomBytes, createHash } from 'node:crypto'
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { converge, spawnRouter, stopRouter, type RouterProc } from '../../../src/cli/testnet/procs.ts'
-import { planTestnet } from '../../../src/cli/testnet/plan.ts'
-import { formatSeedFile } from '../../../src/router/seed-file.ts'
-import { controlGet } from '../../../src/api/control-client.ts'
+import { runUmbra, stopRouter, type RouterProc } from '../../../src/cli/testnet/procs.ts'
+import { fsNodesReady, routerDir, startFsNetwork, waitForFsNodes } from '../../../src/cli/testnet/fs-net.ts'
 
 t.setTimeout(420_000)
 // Routers and commands run from the sources under test, never from a stale build.
 process.env.UMBRA_FROM_SOURCE = '1'
 const N = 5
 const SIZE = 20 * 1024 * 1024
-const BIN = fileURLToPath(new URL('../../../bin/umbra.js', import.meta.url))
 const base = await mkdtemp(join(tmpdir(), 'umbra-fs-e2e-'))
 const procs: RouterProc[] = []
 t.teardown(async () => {
   await Promise.allSettled(procs.map(async p => await stopRouter(p)))
   await rm(base, { recursive: true, force: true })
 })
-
-/** Runs `umbra ARGS` to completion (bounded by `timeoutMs`). */
-async function umbra (args: string[], timeoutMs = 240_000): Promise<{ code: number | null, out: string, err: string }> {
-  return await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, UMBRA_FROM_SOURCE: '1' } })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-8000) })
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`umbra ${args[0]!} timed out:\n${err}`)) }, timeoutMs)
-    child.once('exit', (code) => { clearTimeout(timer); resolve({ code, out, err }) })
-  })
-}
-
-const plan = planTestnet(N)
-const dataDir = (i: number): string => join(base, `router-${i}`)
-const start = async (i: number, seedFiles: string[], fsSeeds: string[]): Promise<RouterProc> => await spawnRouter({
-  index: i, dataDir: dataDir(i), listen: plan[i]!.listen, network: 'fs-e2e', control: '127.0.0.1:0',
-  seedFiles, sam: '127.0.0.1:0', socks: 'off', fs: { seeds: fsSeeds }, logLevel: 'warn'
-}, 60_000)
-
-procs.push(await start(0, [], []))
-const seedFile = join(base, 'seeds.txt')
-await writeFile(seedFile, formatSeedFile([Buffer.from(procs[0]!.info, 'base64')], ['router 0']))
-procs.push(...await Promise.all(Array.from({ length: N - 1 }, async (_, i) => await start(i + 1, [seedFile], [procs[0]!.fs]))))
-await converge(procs.map(p => async () => await controlGet(p.control, '/api/status', { timeoutMs: 2000 }).then(s => (s as { netdb: { routerInfos: number } }).netdb.routerInfos, () => -1)), N, 60_000)
+const umbra = async (args: string[]): Promise<{ code: number | null, out: string, err: string }> => await runUmbra(args, 240_000)
+const dataDir = (i: number): string => routerDir(base, i)
+procs.push(...await startFsNetwork(base, N, { network: 'fs-e2e' }))
 
 t.test('every router runs an fs node that joins the others', async (t) => {
   for (const p of procs) t.match(p.fs, /^[A-Za-z0-9~-]{516,}/, `router ${p.spec.index} printed its fs destination`)
-  const deadline = Date.now() + 90_000
-  let states: Array<{ online?: boolean, nodes?: number }> = []
-  while (Date.now() < deadline) {
-    states = await Promise.all(procs.map(async p => await controlGet(p.control, '/api/fs', { timeoutMs: 2000 }).catch(() => ({})) as { online?: boolean, nodes?: number }))
-    if (states.every(s => s.online === true && (s.nodes ?? 0) >= 2)) break
-    await new Promise(resolve => setTimeout(resolve, 500))
-  }
-  t.ok(states.every(s => s.online === true && (s.nodes ?? 0) >= 2), `all fs nodes online and connected: ${JSON.stringify(states)}`)
+  const states = await waitForFsNodes(procs.map(p => p.control), 2, 90_000)
+  t.ok(fsNodesReady(states, 2), `all fs nodes online and connected: ${JSON.stringify(states)}`)
 })
 
 t.test('publish on A, stop A, search and get from C', async (t) => {
