@@ -105,6 +105,7 @@ export class FsNode {
       online: this.session !== undefined,
       nodes: this.dht.table.size,
       connections: this.dht.connections,
+      requests: { ...this.dht.stats },
       served: { ...this.service.served },
       store: this.store.usage()
     }
