@@ -194,8 +194,13 @@ export class Dht {
     return found
   }
 
-  /** Every distinct keyword block under `query` held by the nodes nearest it. */
-  async search (query: Uint8Array, signal?: AbortSignal): Promise<Uint8Array[]> {
+  /**
+   * Every distinct keyword block under `query` held by the nodes nearest it, and how many of
+   * those nodes did not answer. With `again`, nodes near `query` that could not be reached before
+   * are asked anyway (a retry after tunnels had time to heal).
+   */
+  async search (query: Uint8Array, signal?: AbortSignal, again = false): Promise<{ blocks: Uint8Array[], unanswered: number }> {
+    if (again) for (const c of this.table.closest(query, 8)) this.down.delete(toHex(c.id))
     const seen = new Map<string, Uint8Array>()
     const lk = this.lookup(query, { alpha: 3, k: 8 })
     await this.drive(lk, async (c) => {
@@ -203,7 +208,7 @@ export class Dht {
       for (const b of r.kblocks ?? []) if (seen.size < 1024) seen.set(Buffer.from(b).toString('base64'), b)
       lk.onCloser(c.id, this.learn(r.nodes), Date.now())
     }, signal, undefined, true)
-    return [...seen.values()]
+    return { blocks: [...seen.values()], unanswered: lk.stats.failures + lk.stats.timeouts }
   }
 
   /** Closes every stream. */

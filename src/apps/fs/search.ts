@@ -4,6 +4,7 @@
  * Several words: any may match; a word written `+word` must match. Results are merged by URI,
  * those matching more words first.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { CryptoSuite } from '../../crypto/index.ts'
 import { ConfigError } from '../../util/errors.ts'
 import type { Dht } from './dht.ts'
@@ -41,13 +42,32 @@ export function parseQuery (words: readonly string[]): Array<{ word: string, req
   return [...out].map(([word, required]) => ({ word, required }))
 }
 
+/**
+ * The keyword blocks under one query. If none came back while some nearest node did not
+ * answer (right after a router went away, its neighbours' tunnels are still healing), it asks
+ * again after 2, 4, 8 and 16 s, while `signal` allows; an answer of nothing from everyone is
+ * final at once.
+ */
+async function searchWord (dht: Dht, query: Uint8Array, signal?: AbortSignal): Promise<Uint8Array[]> {
+  let r = await dht.search(query, signal)
+  for (let wait = 2000; r.blocks.length === 0 && r.unanswered > 0 && wait <= 16_000; wait *= 2) {
+    try {
+      await sleep(wait, undefined, { signal })
+      r = await dht.search(query, signal, true)
+    } catch {
+      break
+    }
+  }
+  return r.blocks
+}
+
 /** Searches the DHT for `words`. */
 export async function search (dht: Dht, crypto: CryptoSuite, words: readonly string[], signal?: AbortSignal): Promise<SearchReport> {
   const query = parseQuery(words)
   const byUri = new Map<string, SearchResult>()
   let rejected = 0
   await Promise.all(query.map(async ({ word }) => {
-    const blocks = await dht.search(keywordQuery(crypto, word), signal)
+    const blocks = await searchWord(dht, keywordQuery(crypto, word), signal)
     for (const b of blocks) {
       try {
         const p = openKBlock(crypto, word, b)

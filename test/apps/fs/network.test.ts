@@ -157,6 +157,22 @@ t.test('the stores hold no plaintext', async (t) => {
   t.ok(scanned > 0, `${scanned} stored blocks scanned`)
 })
 
+t.test('a search asks again when the nodes holding a keyword did not answer the first time', async (t) => {
+  const restore: Array<() => void> = []
+  for (const x of net.nodes) {
+    const handle = x.service.handle.bind(x.service)
+    let refused = false
+    x.service.handle = async (req) => {
+      if (req.op === 'search' && !refused) { refused = true; throw new UmbraError('busy') }
+      return await handle(req)
+    }
+    restore.push(() => { x.service.handle = handle })
+  }
+  t.teardown(() => { for (const r of restore) r() })
+  const found = await search(await net.client(), net.crypto, ['quarterly'])
+  t.same(found.results.map(r => r.uri), [uri], 'found on the second try')
+})
+
 t.test('a seed that could not be reached is asked again by the next bootstrap', async (t) => {
   let failNext = true
   const dht = new Dht({
