@@ -5,8 +5,9 @@
  * `i`. Every decoder bounds what it accepts and throws DecodeError (or LimitError for an
  * oversized frame); nothing here touches a socket.
  */
-import { packRecord, unpackRecord, type PlainRecord } from '../../wire/msgpack.ts'
-import { DecodeError, LimitError } from '../../util/errors.ts'
+import type { PlainRecord } from '../../wire/msgpack.ts'
+import { FrameSplitter, frameRecord } from '../../wire/frames.ts'
+import { DecodeError } from '../../util/errors.ts'
 
 /** Protocol version sent in `hello`. */
 export const PROTOCOL_VERSION = 1
@@ -51,11 +52,7 @@ export interface Response {
 
 /** Frames `record` (with `i` = `id`): `u32 length || msgpack`. Throws LimitError if too big. */
 export function encodeFrame (id: number, record: PlainRecord): Uint8Array {
-  const body = packRecord({ i: id, ...record }, MAX_FRAME_BYTES)
-  const out = new Uint8Array(4 + body.length)
-  new DataView(out.buffer).setUint32(0, body.length)
-  out.set(body, 4)
-  return out
+  return frameRecord({ i: id, ...record }, MAX_FRAME_BYTES)
 }
 
 /** The record of a request (for {@link encodeFrame}). */
@@ -82,36 +79,19 @@ export function responseRecord (r: Response): PlainRecord {
  * frame over {@link MAX_FRAME_BYTES}, DecodeError for a body that is not a record with a u32 `i`.
  */
 export class FrameReader {
-  private buf: Uint8Array = new Uint8Array(0)
+  private readonly frames = new FrameSplitter(MAX_FRAME_BYTES)
 
   /** The records completed by `chunk`, each with its id. */
   push (chunk: Uint8Array): Array<{ id: number, record: PlainRecord }> {
-    this.buf = this.buf.length === 0 ? chunk : concat(this.buf, chunk)
-    const out: Array<{ id: number, record: PlainRecord }> = []
-    let at = 0
-    while (this.buf.length - at >= 4) {
-      const len = new DataView(this.buf.buffer, this.buf.byteOffset + at, 4).getUint32(0)
-      if (len > MAX_FRAME_BYTES) throw new LimitError(`frame of ${len} bytes exceeds ${MAX_FRAME_BYTES}`)
-      if (this.buf.length - at - 4 < len) break
-      const record = unpackRecord(this.buf.subarray(at + 4, at + 4 + len), MAX_FRAME_BYTES)
-      at += 4 + len
+    return this.frames.push(chunk).map((record) => {
       const id = record.i
       if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new DecodeError('frame without a u32 request id')
-      out.push({ id, record })
-    }
-    this.buf = at === this.buf.length ? new Uint8Array(0) : this.buf.slice(at)
-    return out
+      return { id, record }
+    })
   }
 
   /** Bytes of an unfinished frame held. */
-  get buffered (): number { return this.buf.length }
-}
-
-function concat (a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a, 0)
-  out.set(b, a.length)
-  return out
+  get buffered (): number { return this.frames.buffered }
 }
 
 function bytes (v: unknown, what: string, min: number, max: number): Uint8Array {
