@@ -16,14 +16,12 @@
  * than GET/HEAD), 413 (a request with a body; none is accepted) or 500 (a callback threw).
  * Requests are bounded: headers 8 KiB, 5 s to send a request, 64 connections.
  */
-import { chmod, lstat, unlink } from 'node:fs/promises'
+import { chmod } from 'node:fs/promises'
 import * as http from 'node:http'
-import * as net from 'node:net'
 import type { AddressInfo } from 'node:net'
-import { isAbsolute } from 'node:path'
 import type { RouterStatus } from '../router/status.ts'
 import { formatControlAddress } from '../router/config.ts'
-import { isLoopbackHost } from '../util/net.ts'
+import { clearStaleSocket, isLoopbackHost } from '../util/net.ts'
 import { ConfigError } from '../util/errors.ts'
 import { silentLogger, type Logger } from '../util/log.ts'
 
@@ -73,7 +71,7 @@ export async function startControlApi (opts: ControlApiOptions): Promise<Control
   const log = opts.log ?? silentLogger
   const timeoutMs = opts.requestTimeoutMs ?? 5000
   const path = opts.path
-  if (path !== undefined) await clearStaleSocket(path)
+  if (path !== undefined) await clearStaleSocket(path, 'control API')
   else if (!allowRemote && !isLoopbackHost(host)) {
     throw new ConfigError(`control API: refusing to bind non-loopback address '${host}' (it has no authentication)`)
   }
@@ -185,20 +183,6 @@ function loopbackHostHeader (host: string | undefined): boolean {
   if (host === undefined) return true
   const m = /^(?:\[([^\]]+)\]|([^:]+))(?::\d+)?$/.exec(host.trim())
   return m !== null && isLoopbackHost((m[1] ?? m[2])!)
-}
-
-/** Removes a Unix socket file nobody listens on (left by a crash); refuses a live one or a non-socket. */
-async function clearStaleSocket (path: string): Promise<void> {
-  if (!isAbsolute(path)) throw new ConfigError(`control API: Unix socket path must be absolute, got '${path}'`)
-  const st = await lstat(path).catch(() => undefined)
-  if (st === undefined) return
-  if (!st.isSocket()) throw new ConfigError(`control API: ${path} exists and is not a socket`)
-  const live = await new Promise<boolean>((resolve) => {
-    const c = net.connect({ path }, () => { c.destroy(); resolve(true) })
-    c.on('error', () => { resolve(false) })
-  })
-  if (live) throw new ConfigError(`control API cannot listen on unix:${path}: a process is listening there`)
-  await unlink(path)
 }
 
 function safePath (p: string | undefined): string {
