@@ -12,6 +12,9 @@ import { keywordQuery, normalizeKeyword, openKBlock } from './kblock.ts'
 import type { FileMeta } from './meta.ts'
 import { parseUri } from './uri.ts'
 
+/** Searches of one word at most (the first and the retries). */
+export const MAX_ASKS = 16
+
 /** One search hit. */
 export interface SearchResult {
   uri: string
@@ -45,12 +48,12 @@ export function parseQuery (words: readonly string[]): Array<{ word: string, req
 /**
  * The keyword blocks under one query. If none came back while some nearest node did not
  * answer (right after a router went away, its neighbours' tunnels are still healing), it asks
- * again after 2, 4, 8 and 16 s, while `signal` allows; an answer of nothing from everyone is
- * final at once.
+ * again after 2, 4, 8, then every 10 s, while `signal` allows (at most {@link MAX_ASKS} times in
+ * all); an answer of nothing from everyone is final at once.
  */
 async function searchWord (dht: Dht, query: Uint8Array, signal?: AbortSignal): Promise<Uint8Array[]> {
   let r = await dht.search(query, signal)
-  for (let wait = 2000; r.blocks.length === 0 && r.unanswered > 0 && wait <= 16_000; wait *= 2) {
+  for (let ask = 1, wait = 2000; r.blocks.length === 0 && r.unanswered > 0 && ask < MAX_ASKS; ask++, wait = Math.min(2 * wait, 10_000)) {
     try {
       await sleep(wait, undefined, { signal })
       r = await dht.search(query, signal, true)

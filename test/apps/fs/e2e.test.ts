@@ -47,7 +47,7 @@ t.test('publish on A, stop A, search and get from C', async (t) => {
 
   t.equal(await stopRouter(procs[0]!), 0, 'router A stopped cleanly')
 
-  const found = await umbra(['search', 'holiday', '+video', '--data-dir', dataDir(2), '--json'])
+  const found = await umbra(['search', 'holiday', '+video', '--data-dir', dataDir(2), '--json', '--timeout', '150'])
   t.equal(found.code, 0, `search exits 0 (${String(found.code)}): ${found.err} ${found.out}`)
   const hits = found.out.trim().split('\n').map(l => JSON.parse(l) as { uri: string, meta: { name: string, size: number, description: string } })
   t.equal(hits.length, 1, 'one result')
