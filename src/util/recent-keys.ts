@@ -14,6 +14,12 @@ export class RecentKeys {
 
   constructor (readonly spanMs: number, readonly max: number) {}
 
+  /** Whether `key` was recorded within the span (without recording it). */
+  has (key: Uint8Array): boolean {
+    const k = toHex(key)
+    return this.current.has(k) || this.previous.has(k)
+  }
+
   /** Records `key`; false if it was seen within the span (a replay) or the set is full. */
   add (key: Uint8Array, now: number): boolean {
     if (now - this.rotated >= this.spanMs) {
