@@ -6,6 +6,7 @@ import { runRouter } from './router.ts'
 import { runStatus } from './status.ts'
 import { runTestnet } from './testnet.ts'
 import { runGet, runPublish, runSearch } from './fs.ts'
+import { runChat } from './chat.ts'
 
 const HELP = `umbra — an anonymous, onion-routed overlay network
 
@@ -19,6 +20,7 @@ Commands:
   publish PATH         publish a file or directory anonymously; prints its URI
   search WORD...       find published files by keyword
   get URI -o PATH      download a published file, verified and resumable
+  chat [VERB]          anonymous chat: rooms and direct messages (interactive without a verb)
   help [COMMAND]       show this text, or a command's
 
 Run \`umbra <command> --help\` for a command's options.
@@ -34,6 +36,7 @@ export async function main (argv: string[]): Promise<number> {
     case 'publish': return await runPublish(rest)
     case 'search': return await runSearch(rest)
     case 'get': return await runGet(rest)
+    case 'chat': return await runChat(rest)
     case 'help':
       if (rest[0] !== undefined && rest[0] !== 'help' && !rest[0].startsWith('-')) return await main([rest[0], '--help'])
       process.stdout.write(HELP)

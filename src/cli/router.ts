@@ -29,6 +29,8 @@ import { failure, parse } from './args.ts'
 import { runExportInfo } from './router-export.ts'
 import { startFsNode } from './fs-node.ts'
 import type { FsNode } from '../apps/fs/node.ts'
+import type { ChatNode } from '../apps/chat/node.ts'
+import { startChatNode } from './chat-node.ts'
 
 const HELP = `Usage: umbra router [options]
        umbra router export-info [options]     (see \`umbra router export-info --help\`)
@@ -74,6 +76,9 @@ Options:
   --fs-quota MB          disk quota for stored blocks (default: 1024) [UMBRA_FS_QUOTA_MB]
   --fs-seed DEST         an fs node's base64 destination to bootstrap from; repeatable
                          [UMBRA_FS_SEEDS, comma-separated]
+  --chat on|off          run the chat node (a client of this router's SAM bridge; idle
+                         until \`umbra chat init NICK\`; state in <data dir>/chat)
+                         (default: on) [UMBRA_CHAT]
   -h, --help             show this text
 
 Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on bad options or config.
@@ -99,6 +104,7 @@ const OPTIONS = {
   fs: { type: 'string' },
   'fs-quota': { type: 'string' },
   'fs-seed': { type: 'string', multiple: true },
+  chat: { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -160,6 +166,7 @@ export async function runRouter (argv: string[]): Promise<number> {
 
   let api: ControlApi | undefined
   let fsNode: FsNode | undefined
+  let chatNode: ChatNode | undefined
   try {
     if (cfg.control !== null) {
       api = await startControlApi({
@@ -169,7 +176,8 @@ export async function runRouter (argv: string[]): Promise<number> {
         log: log.child({ component: 'control' }),
         extra: {
           config: () => ({ ...cfg, sam: cfg.sam === null ? null : { ...cfg.sam, users: undefined }, socks: cfg.socks === null ? null : { ...cfg.socks, users: undefined }, seeds: { files: cfg.seeds.files, infos: cfg.seeds.infos.length } }),
-          fs: () => fsNode?.status() ?? { enabled: false }
+          fs: () => fsNode?.status() ?? { enabled: false },
+          chat: () => chatNode?.status() ?? { enabled: false }
         }
       })
       await writeControlFile(cfg.dataDir, { url: api.url, pid: process.pid })
@@ -194,8 +202,10 @@ export async function runRouter (argv: string[]): Promise<number> {
 
   try {
     fsNode = await startFsNode(cfg, apis, log)
+    chatNode = await startChatNode(cfg, apis, log)
   } catch (err) {
-    log.error('fs node failed to start', { error: errText(err) })
+    log.error('app node failed to start', { error: errText(err) })
+    await fsNode?.close().catch(() => {})
     await apis.close()
     await api?.close()
     await removeControlFile(cfg.dataDir)
@@ -240,6 +250,7 @@ export async function runRouter (argv: string[]): Promise<number> {
   try {
     await api?.close()
     await fsNode?.close().catch((err: unknown) => { log.warn('fs node did not close cleanly', { error: errText(err) }) })
+    await chatNode?.close().catch((err: unknown) => { log.warn('chat node did not close cleanly', { error: errText(err) }) })
     await apis.close()
     await removeControlFile(cfg.dataDir)
     await router.stop()

@@ -87,6 +87,8 @@ export interface ResolvedConfig {
   serverTunnels: ServerTunnelConfig[]
   /** The file-sharing node (`docs/fs.md`): on unless disabled; needs the SAM bridge. */
   fs: FsConfig
+  /** The chat node (`docs/chat.md`): on unless disabled; needs the SAM bridge. Idle until `umbra chat init`. */
+  chat: { enabled: boolean }
   /** The config file that was read (absolute), or null. */
   configFile: string | null
 }
@@ -138,6 +140,7 @@ export interface ConfigFlags {
   fs?: string
   'fs-quota'?: string
   'fs-seed'?: string[]
+  chat?: string
 }
 
 /** Environment variables (a `process.env`). */
@@ -177,6 +180,7 @@ function defaultConfig (env: Env = process.env): ResolvedConfig {
     socks: localService(DEFAULT_SOCKS, 'default', undefined),
     serverTunnels: [],
     fs: { enabled: true, quotaMB: DEFAULT_FS_QUOTA_MB, seeds: [] },
+    chat: { enabled: true },
     configFile: null
   }
 }
@@ -201,6 +205,7 @@ interface Layer {
   fsEnabled?: boolean
   fsQuotaMB?: number
   fsSeeds?: string[]
+  chatEnabled?: boolean
 }
 
 /**
@@ -236,6 +241,7 @@ export function resolveConfig (src: ConfigSources): ResolvedConfig {
     if (l.fsEnabled !== undefined) cfg.fs.enabled = l.fsEnabled
     if (l.fsQuotaMB !== undefined) cfg.fs.quotaMB = l.fsQuotaMB
     if (l.fsSeeds !== undefined) cfg.fs.seeds = l.fsSeeds
+    if (l.chatEnabled !== undefined) cfg.chat.enabled = l.chatEnabled
   }
   if (src.file !== undefined && src.fileName !== undefined) cfg.configFile = resolve(cwd, src.fileName)
   return cfg
@@ -317,8 +323,9 @@ export function formatControlAddress (a: ControlAddress): string {
 
 // ---- the three sources -------------------------------------------------------------------
 
-const FILE_KEYS = ['dataDir', 'listen', 'network', 'control', 'log', 'bandwidth', 'transit', 'seeds', 'sam', 'socks', 'serverTunnels', 'fs'] as const
+const FILE_KEYS = ['dataDir', 'listen', 'network', 'control', 'log', 'bandwidth', 'transit', 'seeds', 'sam', 'socks', 'serverTunnels', 'fs', 'chat'] as const
 const FS_KEYS = ['enabled', 'quotaMB', 'seeds'] as const
+const CHAT_KEYS = ['enabled'] as const
 const TRANSIT_KEYS = ['maxTunnels', 'perPeerKBps'] as const
 const SERVICE_KEYS = ['address', 'udpPort', 'users'] as const
 const TUNNEL_KEYS = ['name', 'target', 'hops'] as const
@@ -396,6 +403,14 @@ function fileLayer (json: unknown, file: string, base: string): Layer {
     }
     if (o.quotaMB !== undefined) l.fsQuotaMB = fsQuota(o.quotaMB, at('fs.quotaMB'))
     if (o.seeds !== undefined) l.fsSeeds = fsSeeds(strList(o.seeds, at('fs.seeds'), MAX_FS_SEEDS, true), at('fs.seeds'))
+  }
+  if (top.chat !== undefined) {
+    const o = object(top.chat, file, 'chat')
+    onlyKeys(o, CHAT_KEYS, file, 'chat.')
+    if (o.enabled !== undefined) {
+      if (typeof o.enabled !== 'boolean') throw new ConfigError(`${at('chat.enabled')} must be true or false`)
+      l.chatEnabled = o.enabled
+    }
   }
   return l
 }
@@ -496,6 +511,7 @@ function envLayer (env: Env, cwd: string): Layer {
   if ((v = get('UMBRA_FS')) !== undefined) l.fsEnabled = onOff(v, 'UMBRA_FS')
   if ((v = get('UMBRA_FS_QUOTA_MB')) !== undefined) l.fsQuotaMB = fsQuota(v, 'UMBRA_FS_QUOTA_MB', true)
   if ((v = get('UMBRA_FS_SEEDS')) !== undefined) l.fsSeeds = fsSeeds(splitList(v, 'UMBRA_FS_SEEDS'), 'UMBRA_FS_SEEDS')
+  if ((v = get('UMBRA_CHAT')) !== undefined) l.chatEnabled = onOff(v, 'UMBRA_CHAT')
   return l
 }
 
@@ -518,6 +534,7 @@ function flagLayer (f: ConfigFlags, cwd: string): Layer {
   if (f.sam !== undefined) l.sam = samService(f.sam, '--sam', undefined)
   if (f.socks !== undefined) l.socks = localService(f.socks, '--socks', undefined)
   if (f.fs !== undefined) l.fsEnabled = onOff(f.fs, '--fs')
+  if (f.chat !== undefined) l.chatEnabled = onOff(f.chat, '--chat')
   if (f['fs-quota'] !== undefined) l.fsQuotaMB = fsQuota(f['fs-quota'], '--fs-quota', true)
   if (f['fs-seed'] !== undefined) {
     if (f['fs-seed'].length > MAX_FS_SEEDS) throw new ConfigError(`--fs-seed: at most ${MAX_FS_SEEDS}`)
