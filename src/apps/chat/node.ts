@@ -19,7 +19,8 @@ import type { Logger } from '../../util/log.ts'
 import { toHex } from '../../util/bytes.ts'
 import { ConfigError, DecodeError } from '../../util/errors.ts'
 import { destinationFromPrivate, generateDestination, privateKeyToBase64, type DestinationKeys } from '../../identity/destination.ts'
-import { createSession, type Session } from '../../api/client/index.ts'
+import type { Session } from '../../api/client/index.ts'
+import { keepSession } from '../session-keeper.ts'
 import { isBase64Destination } from '../../api/client/address.ts'
 import { ChatCore, type ChatEvent } from './chat.ts'
 import { ChatStore } from './store.ts'
@@ -162,54 +163,36 @@ export class ChatNode {
   /** Keeps a SAM session up; while it is, runs the engine's rounds. */
   private async run (): Promise<void> {
     const signal = this.stop.signal
-    const keys = this.keys!
     const core = this.core!
-    let delay = 1000
-    while (!signal.aborted) {
-      try {
-        const len = this.opts.tunnelLength ?? 3
-        const session = await createSession({
-          ...this.opts.sam,
-          privateKey: privateKeyToBase64(keys),
-          id: `umbra-chat-${toHex(core.selfHash).slice(0, 12)}`,
-          inboundLength: len,
-          outboundLength: len,
-          inboundQuantity: 2,
-          outboundQuantity: 2,
-          signal
-        })
+    await keepSession({
+      sam: this.opts.sam,
+      privateKey: privateKeyToBase64(this.keys!),
+      id: `umbra-chat-${toHex(core.selfHash).slice(0, 12)}`,
+      tunnelLength: this.opts.tunnelLength,
+      what: 'chat node',
+      log: this.opts.log,
+      signal,
+      accept: (socket, remote) => { core.accept(socket, remote) },
+      live: async (session, ended) => {
         this.session = session
-        delay = 1000
-        const ended = new Promise<void>(resolve => { session.once('close', resolve) })
-        session.on('error', () => {})
-        const listener = session.listen((socket, remote) => { core.accept(socket, remote) }, { concurrency: 8 })
         core.setTransport({
           dial: async (to, sig) => {
             const remote = isBase64Destination(to) ? to : await session.lookup(to)
-            const socket = await session.connect(remote, { signal: sig })
-            return { socket, remote }
+            return { socket: await session.connect(remote, { signal: sig }), remote }
           }
         })
-        this.opts.log.info('chat node online', { address: core.address })
         let alive = true
         void ended.then(() => { alive = false })
         while (alive && !signal.aborted) {
           await core.tick().catch((err: unknown) => { this.opts.log.warn('chat round failed', { error: err instanceof Error ? err.message : String(err) }) })
           await Promise.race([ended, sleep(this.opts.tickMs ?? TICK_MS, undefined, { signal }).catch(() => {})])
         }
-        core.setTransport(undefined)
-        await listener.close()
+      },
+      lost: () => {
         this.session = undefined
-        await session.close().catch(() => {})
-      } catch (err) {
-        core.setTransport(undefined)
-        this.session = undefined
-        if (signal.aborted) break
-        this.opts.log.warn('chat node: no SAM session yet; retrying', { error: err instanceof Error ? err.message : String(err), inMs: delay })
+        if (core.online) core.setTransport(undefined)
       }
-      await sleep(delay, undefined, { signal }).catch(() => {})
-      delay = Math.min(30_000, delay * 2)
-    }
+    })
   }
 }
 

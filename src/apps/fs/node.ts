@@ -18,7 +18,8 @@ import type { DataStore } from '../../util/kv.ts'
 import type { Logger } from '../../util/log.ts'
 import { toHex } from '../../util/bytes.ts'
 import { ConfigError, DecodeError } from '../../util/errors.ts'
-import { createSession, generateDestination, type Session } from '../../api/client/index.ts'
+import { generateDestination, type Session } from '../../api/client/index.ts'
+import { keepSession } from '../session-keeper.ts'
 import { publicFromPrivate } from '../../api/client/address.ts'
 import { contactFromBase64, type Contact } from './contacts.ts'
 import { Dht } from './dht.ts'
@@ -123,39 +124,21 @@ export class FsNode {
 
   /** Keeps a session up: create, listen, bootstrap, refresh; on its end, again. */
   private async run (): Promise<void> {
-    const signal = this.stop.signal
-    let delay = 1000
-    while (!signal.aborted) {
-      try {
-        const len = this.opts.tunnelLength ?? 3
-        const session = await createSession({
-          ...this.opts.sam,
-          privateKey: this.privateKey,
-          id: `umbra-fs-${toHex(this.self.id).slice(0, 12)}`,
-          inboundLength: len,
-          outboundLength: len,
-          inboundQuantity: 2,
-          outboundQuantity: 2,
-          signal
-        })
+    await keepSession({
+      sam: this.opts.sam,
+      privateKey: this.privateKey,
+      id: `umbra-fs-${toHex(this.self.id).slice(0, 12)}`,
+      tunnelLength: this.opts.tunnelLength,
+      what: 'fs node',
+      log: this.opts.log,
+      signal: this.stop.signal,
+      accept: (socket, remote) => { this.accept(socket, remote) },
+      live: async (session, ended) => {
         this.session = session
-        delay = 1000
-        const ended = new Promise<void>(resolve => { session.once('close', resolve) })
-        session.on('error', () => {})
-        const listener = session.listen((socket, remote) => { this.accept(socket, remote) }, { concurrency: 8 })
-        this.opts.log.info('fs node online', { address: this.self.b64.slice(0, 16) })
-        await this.maintain(ended, signal)
-        await listener.close()
-        this.session = undefined
-        await session.close().catch(() => {})
-      } catch (err) {
-        this.session = undefined
-        if (signal.aborted) break
-        this.opts.log.warn('fs node: no SAM session yet; retrying', { error: err instanceof Error ? err.message : String(err), inMs: delay })
-      }
-      await sleep(delay, undefined, { signal }).catch(() => {})
-      delay = Math.min(30_000, delay * 2)
-    }
+        await this.maintain(ended, this.stop.signal)
+      },
+      lost: () => { this.session = undefined }
+    })
   }
 
   /** Bootstraps, then refreshes the table and sweeps the store until the session ends. */
