@@ -17,6 +17,7 @@ import type { CryptoSuite } from '../../crypto/index.ts'
 import type { PlainRecord } from '../../wire/msgpack.ts'
 import { Writer } from '../../wire/writer.ts'
 import { DecodeError } from '../../util/errors.ts'
+import { bytesField, uintField } from '../../wire/fields.ts'
 import { DESTINATION_BYTES, parseDestination } from '../../identity/destination.ts'
 
 /** Largest frame body on a peer stream. */
@@ -121,8 +122,8 @@ export function verifyPost (crypto: CryptoSuite, post: Post): boolean {
 
 function checkBody (p: PostBody): void {
   if (typeof p.kind !== 'string' || !Object.hasOwn(KIND_CODE, p.kind)) throw new DecodeError('unknown post kind')
-  bytes(p.conv, 'conv', 32, 32)
-  bytes(p.author, 'author', DESTINATION_BYTES, DESTINATION_BYTES)
+  bytesField(p.conv, 'conv', 32, 32)
+  bytesField(p.author, 'author', DESTINATION_BYTES, DESTINATION_BYTES)
   checkNick(p.nick)
   checkText(p.text)
   if (!Number.isSafeInteger(p.ts) || p.ts < 0) throw new DecodeError('ts must be a non-negative integer')
@@ -141,13 +142,13 @@ export function decodePost (crypto: CryptoSuite, r: PlainRecord): Post {
   if (typeof r.k !== 'string' || !Object.hasOwn(KIND_CODE, r.k)) throw new DecodeError('post: unknown kind')
   const body: PostBody = {
     kind: r.k as PostKind,
-    conv: bytes(r.c, 'conv', 32, 32),
-    author: bytes(r.a, 'author', DESTINATION_BYTES, DESTINATION_BYTES),
+    conv: bytesField(r.c, 'conv', 32, 32),
+    author: bytesField(r.a, 'author', DESTINATION_BYTES, DESTINATION_BYTES),
     nick: checkNick(r.n as string),
-    ts: uint(r.t, 'ts', Number.MAX_SAFE_INTEGER),
+    ts: uintField(r.t, 'ts', Number.MAX_SAFE_INTEGER),
     text: checkText(r.x as string)
   }
-  const sig = bytes(r.s, 'sig', 64, 64)
+  const sig = bytesField(r.s, 'sig', 64, 64)
   return { ...body, sig, id: crypto.blake2b(signedBytes(body), 16) }
 }
 
@@ -170,26 +171,16 @@ export function decodeFrame (crypto: CryptoSuite, r: PlainRecord): Frame {
     case 'dm':
       if (r.p === null || typeof r.p !== 'object' || Array.isArray(r.p) || r.p instanceof Uint8Array) throw new DecodeError('dm without a post')
       return { op: 'dm', post: decodePost(crypto, r.p) }
-    case 'ack': return { op: 'ack', id: bytes(r.id, 'id', 16, 16) }
-    case 'room': return { op: 'room', room: bytes(r.r, 'room', 32, 32), nonce: bytes(r.n, 'nonce', 24, 24), sealed: bytes(r.c, 'sealed', 16, FRAME_MAX_BYTES), history: r.h === true }
-    case 'join': return { op: 'join', room: bytes(r.r, 'room', 32, 32), proof: bytes(r.p, 'proof', 32, 32), since: uint(r.s, 'since', Number.MAX_SAFE_INTEGER) }
+    case 'ack': return { op: 'ack', id: bytesField(r.id, 'id', 16, 16) }
+    case 'room': return { op: 'room', room: bytesField(r.r, 'room', 32, 32), nonce: bytesField(r.n, 'nonce', 24, 24), sealed: bytesField(r.c, 'sealed', 16, FRAME_MAX_BYTES), history: r.h === true }
+    case 'join': return { op: 'join', room: bytesField(r.r, 'room', 32, 32), proof: bytesField(r.p, 'proof', 32, 32), since: uintField(r.s, 'since', Number.MAX_SAFE_INTEGER) }
     case 'welcome': {
       if (!Array.isArray(r.m) || r.m.length > MAX_WELCOME_MEMBERS) throw new DecodeError('welcome: bad member list')
-      return { op: 'welcome', room: bytes(r.r, 'room', 32, 32), members: r.m.map((m, i) => bytes(m, `member ${i}`, DESTINATION_BYTES, DESTINATION_BYTES)) }
+      return { op: 'welcome', room: bytesField(r.r, 'room', 32, 32), members: r.m.map((m, i) => bytesField(m, `member ${i}`, DESTINATION_BYTES, DESTINATION_BYTES)) }
     }
-    case 'deny': return { op: 'deny', room: bytes(r.r, 'room', 32, 32) }
-    case 'part': return { op: 'part', room: bytes(r.r, 'room', 32, 32) }
+    case 'deny': return { op: 'deny', room: bytesField(r.r, 'room', 32, 32) }
+    case 'part': return { op: 'part', room: bytesField(r.r, 'room', 32, 32) }
     default: throw new DecodeError(`unknown op ${typeof r.op === 'string' ? r.op.slice(0, 16) : typeof r.op}`)
   }
 }
 
-function bytes (v: unknown, what: string, min: number, max: number): Uint8Array {
-  if (!(v instanceof Uint8Array)) throw new DecodeError(`${what} is not bytes`)
-  if (v.length < min || v.length > max) throw new DecodeError(`${what} of ${v.length} bytes (${min}..${max})`)
-  return v
-}
-
-function uint (v: unknown, what: string, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw new DecodeError(`${what} must be an integer 0..${max}`)
-  return v
-}

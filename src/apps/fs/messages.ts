@@ -8,6 +8,7 @@
 import type { PlainRecord } from '../../wire/msgpack.ts'
 import { FrameSplitter, frameRecord } from '../../wire/frames.ts'
 import { DecodeError } from '../../util/errors.ts'
+import { bytesField, uintField } from '../../wire/fields.ts'
 
 /** Protocol version sent in `hello`. */
 export const PROTOCOL_VERSION = 1
@@ -94,43 +95,33 @@ export class FrameReader {
   get buffered (): number { return this.frames.buffered }
 }
 
-function bytes (v: unknown, what: string, min: number, max: number): Uint8Array {
-  if (!(v instanceof Uint8Array)) throw new DecodeError(`${what} is not bytes`)
-  if (v.length < min || v.length > max) throw new DecodeError(`${what} of ${v.length} bytes (${min}..${max})`)
-  return v
-}
-
-function uint (v: unknown, what: string, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw new DecodeError(`${what} must be an integer 0..${max}`)
-  return v
-}
 
 function list (v: unknown, what: string, maxItems: number, minBytes: number, maxBytes: number): Uint8Array[] {
   if (!Array.isArray(v)) throw new DecodeError(`${what} is not a list`)
   if (v.length > maxItems) throw new DecodeError(`${what} has ${v.length} items (at most ${maxItems})`)
-  return v.map((x, i) => bytes(x, `${what}[${i}]`, minBytes, maxBytes))
+  return v.map((x, i) => bytesField(x, `${what}[${i}]`, minBytes, maxBytes))
 }
 
 /** Validates a request record. Throws DecodeError for an unknown op or a bad field. */
 export function decodeRequest (r: PlainRecord): Request {
   switch (r.op) {
     case 'hello':
-      return { op: 'hello', v: uint(r.v, 'v', 0xffff), node: r.node === true }
+      return { op: 'hello', v: uintField(r.v, 'v', 0xffff), node: r.node === true }
     case 'find':
-      return { op: 'find', target: bytes(r.target, 'target', 32, 32) }
+      return { op: 'find', target: bytesField(r.target, 'target', 32, 32) }
     case 'get':
-      return { op: 'get', query: bytes(r.query, 'query', 32, 32) }
+      return { op: 'get', query: bytesField(r.query, 'query', 32, 32) }
     case 'search':
-      return { op: 'search', query: bytes(r.query, 'query', 32, 32) }
+      return { op: 'search', query: bytesField(r.query, 'query', 32, 32) }
     case 'put': {
       if (r.kind !== 'chk' && r.kind !== 'kblock') throw new DecodeError('put: kind must be chk or kblock')
       return {
         op: 'put',
         kind: r.kind,
-        query: bytes(r.query, 'query', 32, 32),
-        block: bytes(r.block, 'block', 0, MAX_BLOCK_BYTES),
-        expires: uint(r.expires, 'expires', 0xffffffff),
-        priority: uint(r.priority, 'priority', 0xffff)
+        query: bytesField(r.query, 'query', 32, 32),
+        block: bytesField(r.block, 'block', 0, MAX_BLOCK_BYTES),
+        expires: uintField(r.expires, 'expires', 0xffffffff),
+        priority: uintField(r.priority, 'priority', 0xffff)
       }
     }
     default:
@@ -142,7 +133,7 @@ export function decodeRequest (r: PlainRecord): Request {
 export function decodeResponse (r: PlainRecord): Response {
   const out: Response = {}
   if (r.nodes !== undefined) out.nodes = list(r.nodes, 'nodes', MAX_NODES, MIN_DEST_BYTES, MAX_DEST_BYTES)
-  if (r.block !== undefined) out.block = bytes(r.block, 'block', 0, MAX_BLOCK_BYTES)
+  if (r.block !== undefined) out.block = bytesField(r.block, 'block', 0, MAX_BLOCK_BYTES)
   if (r.kblocks !== undefined) out.kblocks = list(r.kblocks, 'kblocks', MAX_KBLOCKS, 1, 4096)
   if (r.result !== undefined) {
     if (r.result !== 'stored' && r.result !== 'exists' && r.result !== 'full' && r.result !== 'invalid') throw new DecodeError('put result unknown')
