@@ -23,15 +23,16 @@ import type { PlainRecord } from '../../wire/msgpack.ts'
 import { base64I2pDecode, base64I2pEncode } from '../../wire/base64i2p.ts'
 import { base32Encode } from '../../wire/base32.ts'
 import { fromHex, toHex } from '../../util/bytes.ts'
-import { ConfigError, DecodeError } from '../../util/errors.ts'
+import { ConfigError, DecodeError, LimitError } from '../../util/errors.ts'
 import { silentLogger, type Logger } from '../../util/log.ts'
 import { B32_SUFFIX, isB32Address, parseB32Address, type DestinationKeys } from '../../identity/destination.ts'
 import { isBase64Destination } from '../../api/client/address.ts'
 import { MAX_FUTURE_MS, checkNick, checkText, decodeFrame, decodePost, postRecord, signPost, verifyPost, type Frame, type Post, type PostKind } from './messages.ts'
 import { HISTORY_MAX, RoomState, joinProof, openSealed, sealPost, type HistoryItem } from './room.ts'
 import { checkRoomName, formatInvite, parseInvite } from './invite.ts'
-import { ChatStore, type OutboxEntry } from './store.ts'
+import { ChatStore, OUTBOX_MAX, type OutboxEntry } from './store.ts'
 import { Link } from './link.ts'
+import { TokenBucket } from '../../util/token-bucket.ts'
 
 /** Links kept per room. */
 export const DEGREE = 4
@@ -42,6 +43,14 @@ const RETRY_MAX_MS = 60_000
 const LINK_IDLE_MS = 120_000
 const DIAL_BACKOFF_MS = 30_000
 const MAX_LINKS = 64
+/** Links to one peer at most. */
+const LINKS_PER_PEER = 2
+/** DMs accepted from one sender: per second, and burst. */
+export const DM_RATE = 2
+export const DM_BURST = 20
+const DM_SENDERS_MAX = 4096
+/** How often stored history is trimmed to its bound. */
+const TRIM_EVERY_MS = 10 * 60_000
 
 /** Opens streams to other chat identities. */
 export interface ChatTransport {
@@ -57,7 +66,7 @@ export type ChatEvent =
   | { type: 'status', online: boolean }
 
 /** Why input was dropped (counted). */
-export type DropReason = 'malformed' | 'forged' | 'wrong-recipient' | 'wrong-room' | 'unknown-room' | 'bad-seal' | 'bad-proof' | 'future' | 'rate-limited' | 'link-rate' | 'slow-peer' | 'unknown-op'
+export type DropReason = 'malformed' | 'forged' | 'wrong-recipient' | 'wrong-room' | 'unknown-room' | 'bad-seal' | 'bad-proof' | 'future' | 'stale' | 'rate-limited' | 'link-rate' | 'slow-peer' | 'unknown-op' | 'unasked' | 'too-many-links'
 
 /** Settings of {@link ChatCore}. */
 export interface ChatCoreOptions {
@@ -84,12 +93,21 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
   readonly counts = { dmSent: 0, dmReceived: 0, roomSent: 0, roomReceived: 0, relayed: 0, duplicates: 0 }
   private transport: ChatTransport | undefined
   private readonly rooms = new Map<string, Room>()
+  /** The link used to reach each peer (by destination hash hex). */
   private readonly links = new Map<string, Link>()
+  /** Every open link (a peer may have two: both dialled at once). */
+  private readonly allLinks = new Set<Link>()
   private readonly dialing = new Map<string, Promise<Link>>()
   private readonly dialFailed = new Map<string, number>()
-  private readonly acks = new Map<string, () => void>()
-  private readonly welcomes = new Map<string, (ok: boolean) => void>()
+  /** DM id (hex) → wakes its attempt with whether it was acknowledged. */
+  private readonly acks = new Map<string, (ok: boolean) => void>()
+  /** DM ids acknowledged lately (an attempt that timed out meanwhile must not re-queue them). */
+  private readonly acked = new Set<string>()
+  private readonly welcomes = new Map<string, Set<(ok: boolean) => void>>()
   private readonly sending = new Set<string>()
+  /** Per sender (hash hex): DMs accepted, a token bucket (bounded map, least recent forgotten). */
+  private readonly dmBuckets = new Map<string, TokenBucket>()
+  private lastTrim = 0
   private readonly stop = new AbortController()
   private readonly crypto: CryptoSuite
   private readonly store: ChatStore
@@ -128,14 +146,14 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
     this.transport = t
     if (t === undefined) for (const l of [...this.links.values()]) l.close()
     this.emit('event', { type: 'status', online: t !== undefined })
-    if (t !== undefined) void this.tick()
+    if (t !== undefined) void this.tick().catch((err: unknown) => { this.log.warn('chat round failed', { error: String(err) }) })
   }
 
   /** Takes an incoming stream from `remote` (base64 destination). */
   accept (socket: Duplex, remote: string): void {
     let hash: string
     try { hash = toHex(this.crypto.sha256(base64I2pDecode(remote, 1024))) } catch { socket.destroy(); return }
-    if (this.links.size >= MAX_LINKS) { socket.destroy(); return }
+    if (this.allLinks.size >= MAX_LINKS && !this.evictIdle()) { this.drop('too-many-links'); socket.destroy(); return }
     this.adopt(socket, remote, hash, false)
   }
 
@@ -155,6 +173,7 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
   async sendDm (to: string, text: string, waitMs?: number): Promise<{ id: string, to: string, state: 'delivered' | 'queued' }> {
     const target = this.resolveRecipient(to)
     if (this.crypto.equal(target.hash, this.selfHash)) throw new ConfigError('that is your own address')
+    if (this.store.outboxSize() >= OUTBOX_MAX) throw new LimitError(`${OUTBOX_MAX} messages are waiting for delivery already; try again later`)
     const post = signPost(this.crypto, { kind: 'dm', conv: target.hash, author: this.opts.keys.destination.bytes, nick: this.nick, ts: this.now(), text: checkText(text) }, this.opts.keys.signing.secretKey)
     const entry: OutboxEntry = { post, to: target.dial, created: post.ts, tries: 0, next: post.ts }
     await this.store.addHistory(target.hash, { post, state: 'queued' })
@@ -183,13 +202,13 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
   /** One delivery attempt of an outbox entry; true if acknowledged. Reschedules on failure. */
   private async attempt (e: OutboxEntry, waitMs = this.replyTimeoutMs): Promise<boolean> {
     const id = toHex(e.post.id)
-    if (this.sending.has(id)) return false
+    if (this.sending.has(id) || this.stop.signal.aborted) return false
     this.sending.add(id)
     let timer: NodeJS.Timeout | undefined
     try {
       const acked = new Promise<boolean>((resolve) => {
         timer = setTimeout(() => { resolve(false) }, waitMs)
-        this.acks.set(id, () => { resolve(true) })
+        this.acks.set(id, resolve)
       })
       let ok = false
       try {
@@ -198,15 +217,15 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
       } catch (err) {
         this.log.debug('chat: dm not delivered yet', { error: err instanceof Error ? err.message : String(err) })
       }
-      if (ok) return true
-      // Still queued (an ack may have come late and removed it): schedule the next try.
-      if (this.store.getOutbox(e.post.id) === undefined) return false
+      if (ok || this.acked.has(id)) return true
+      // Still queued: schedule the next try (unless it expired, or we are stopping).
+      if (this.stop.signal.aborted || this.store.getOutbox(e.post.id) === undefined) return false
       e.tries++
       e.next = this.now() + Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.min(e.tries - 1, 10))
       if (this.now() - e.created > OUTBOX_TTL_MS) {
         await this.store.deleteOutbox(e.post.id)
         this.emit('event', { type: 'expired', id, to: base32Encode(e.post.conv) + B32_SUFFIX })
-      } else {
+      } else if (!this.acked.has(id)) {
         await this.store.putOutbox(e)
       }
       return false
@@ -219,13 +238,16 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
 
   /** An ack: the DM leaves the outbox and is marked delivered (even if its attempt timed out). */
   private async onAck (idBytes: Uint8Array): Promise<void> {
+    const id = toHex(idBytes)
+    if (this.acked.has(id)) return
     const e = this.store.getOutbox(idBytes)
     if (e === undefined) return
+    this.acked.add(id)
+    if (this.acked.size > 4096) this.acked.delete(this.acked.values().next().value!)
+    this.acks.get(id)?.call(undefined, true)
     await this.store.deleteOutbox(idBytes)
     await this.store.markDelivered(e.post.conv, e.post)
-    const id = toHex(idBytes)
     this.emit('event', { type: 'delivered', id, to: base32Encode(e.post.conv) + B32_SUFFIX })
-    this.acks.get(id)?.call(undefined)
   }
 
   private async onDm (link: Link, post: Post): Promise<void> {
@@ -235,6 +257,7 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
     if (post.ts > this.now() + MAX_FUTURE_MS) { this.drop('future'); return }
     const from = this.crypto.sha256(post.author)
     const fresh = !this.store.hasHistory(from, post)
+    if (fresh && !this.takeDm(link.remoteHash)) { this.drop('rate-limited'); return }
     if (fresh) {
       await this.store.addHistory(from, { post })
       await this.store.putContact(from, link.remote, post.nick)
@@ -268,10 +291,19 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
       room = this.addRoom(inv.secret, inv.name, inv.via.filter(v => v !== this.address), this.now(), false)
       await this.saveRoom(room)
     }
-    const connected = this.roomLinks(room).length > 0 || await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => { this.welcomes.delete(id); resolve(false) }, waitMs)
-      this.welcomes.set(id, (ok) => { clearTimeout(timer); this.welcomes.delete(id); resolve(ok) })
-      void this.mesh(room)
+    const r = room
+    const connected = this.roomLinks(r).length > 0 || await new Promise<boolean>((resolve) => {
+      const waiters = this.welcomes.get(id) ?? new Set()
+      this.welcomes.set(id, waiters)
+      const done = (ok: boolean): void => {
+        clearTimeout(timer)
+        waiters.delete(done)
+        if (waiters.size === 0 && this.welcomes.get(id) === waiters) this.welcomes.delete(id)
+        resolve(ok)
+      }
+      const timer = setTimeout(() => { done(false) }, waitMs)
+      waiters.add(done)
+      void this.mesh(r).catch(() => {})
     })
     return { room: id, name: room.state.name, connected }
   }
@@ -352,7 +384,7 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
       address: this.address,
       nick: this.nick,
       rooms: this.listRooms().map(r => ({ id: r.id, name: r.name, links: r.links, members: r.members.length })),
-      links: this.links.size,
+      links: this.allLinks.size,
       outbox: this.store.outboxSize(),
       counts: { ...this.counts },
       dropped: { ...this.dropped }
@@ -366,22 +398,33 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
   async tick (): Promise<void> {
     if (this.transport === undefined || this.stop.signal.aborted) return
     const now = this.now()
-    for (const l of [...this.links.values()]) {
+    for (const l of [...this.allLinks]) {
       if (l.rooms.size === 0 && now - l.lastActive > LINK_IDLE_MS) l.close()
+      // A join that got no welcome within the reply timeout: give up on that peer for a while.
+      for (const [room, at] of l.joining) {
+        if (now - at > this.replyTimeoutMs) { l.joining.delete(room); this.dialFailed.set(l.remoteHash, now + DIAL_BACKOFF_MS) }
+      }
     }
-    const due = this.store.listOutbox().filter(e => e.next <= now)
-    await Promise.all([
-      ...due.slice(0, 32).map(async e => await this.attempt(e)),
-      ...[...this.rooms.values()].map(async r => { await this.mesh(r) })
-    ])
+    for (const [k, until] of this.dialFailed) if (until <= now) this.dialFailed.delete(k)
+    if (now - this.lastTrim > TRIM_EVERY_MS) {
+      this.lastTrim = now
+      void this.store.trimHistory().catch(() => {})
+    }
+    // Deliveries run on their own (an unreachable peer takes a dial timeout plus a reply timeout):
+    // they must not hold up the rooms' links. `attempt` skips an entry already being sent.
+    for (const e of this.store.listOutbox().filter(e => e.next <= now).slice(0, 32)) {
+      void this.attempt(e).catch((err: unknown) => { this.log.warn('chat: delivery failed', { error: String(err) }) })
+    }
+    await Promise.all([...this.rooms.values()].map(async r => { await this.mesh(r) }))
   }
 
   /** Stops: closes links, fails waiters. Stored state stays. */
   close (): void {
     this.stop.abort()
     this.transport = undefined
-    for (const l of [...this.links.values()]) l.close()
-    for (const w of [...this.welcomes.values()]) w(false)
+    for (const l of [...this.allLinks]) l.close()
+    for (const ws of [...this.welcomes.values()]) for (const w of [...ws]) w(false)
+    for (const a of [...this.acks.values()]) a(false)
   }
 
   private addRoom (secret: Uint8Array, name: string, via: string[], joined: number, announced: boolean): Room {
@@ -421,12 +464,15 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
     const author = base64I2pEncode(post.author)
     const item = { post, nonce: f.nonce, sealed: f.sealed }
     // History (exempt from the rate limit, not relayed) only as the answer to our own join.
-    const budget = link.historyBudget.get(room.state.idHex) ?? 0
-    const history = f.history && budget > 0
-    if (history) link.historyBudget.set(room.state.idHex, budget - 1)
-    const verdict = room.state.accept(item, author, this.now(), history)
+    const now = this.now()
+    const budget = link.historyBudget.get(room.state.idHex)
+    const history = f.history && budget !== undefined && budget.left > 0 && now < budget.until
+    if (history) budget.left--
+    if (this.store.hasHistory(room.state.keys.id, post)) { this.counts.duplicates++; return }
+    const verdict = room.state.accept(item, author, now, history)
     if (verdict === 'duplicate') { this.counts.duplicates++; return }
     if (verdict === 'limited') { this.drop('rate-limited'); return }
+    if (verdict === 'stale') { this.drop('stale'); return }
     await this.store.addHistory(room.state.keys.id, item)
     this.counts.roomReceived++
     this.emit('event', this.messageEvent(post, room, history))
@@ -445,16 +491,19 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
     const members = room.state.present().slice(0, 32).flatMap((m) => {
       try { return [base64I2pDecode(m.dest, 1024)] } catch { return [] }
     })
-    link.send({ op: 'welcome', room: f.room, members })
+    link.send({ op: 'welcome', room: f.room, proof: joinProof(this.crypto, room.state.keys, this.selfHash, fromHex(link.remoteHash)), members })
     for (const item of room.state.since(f.since)) link.send({ op: 'room', room: f.room, nonce: item.nonce, sealed: item.sealed, history: true })
   }
 
   private onWelcome (link: Link, f: Extract<Frame, { op: 'welcome' }>): void {
     const room = this.rooms.get(toHex(f.room))
-    if (room === undefined) return
+    if (room === undefined || !link.joining.has(room.state.idHex)) { this.drop('unasked'); return }
+    const expected = joinProof(this.crypto, room.state.keys, fromHex(link.remoteHash), this.selfHash)
+    if (!this.crypto.equal(expected, f.proof)) { this.drop('bad-proof'); link.joining.delete(room.state.idHex); return }
+    link.joining.delete(room.state.idHex)
     link.rooms.add(room.state.idHex)
     for (const m of f.members) room.state.noteMember(base64I2pEncode(m), '', 0)
-    this.welcomes.get(room.state.idHex)?.call(undefined, true)
+    for (const w of [...this.welcomes.get(room.state.idHex) ?? []]) w(true)
     if (!room.announced) {
       room.announced = true
       void this.post(room, 'join', '').catch(() => {})
@@ -477,6 +526,7 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
       if (want <= 0) break
       const hash = this.hashOf(c)
       if (hash === undefined || hash === toHex(this.selfHash) || linked.has(hash) || this.dialing.has(hash)) continue
+      if (this.links.get(hash)?.joining.has(room.state.idHex) === true) continue
       if ((this.dialFailed.get(hash) ?? 0) > now) continue
       linked.add(hash)
       want--
@@ -490,7 +540,9 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
       const link = await this.connect(to)
       if (link.rooms.has(room.state.idHex)) return
       const latest = room.state.history.at(-1)?.post.ts ?? 0
-      link.historyBudget.set(room.state.idHex, HISTORY_MAX)
+      if (link.joining.has(room.state.idHex)) return
+      link.joining.set(room.state.idHex, this.now())
+      link.historyBudget.set(room.state.idHex, { left: HISTORY_MAX, until: this.now() + this.replyTimeoutMs + 60_000 })
       link.send({ op: 'join', room: room.state.keys.id, proof: joinProof(this.crypto, room.state.keys, this.selfHash, fromHex(link.remoteHash)), since: Math.max(0, latest - 1) })
     } catch {
       this.dialFailed.set(hash, this.now() + DIAL_BACKOFF_MS)
@@ -522,15 +574,47 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
   }
 
   private adopt (socket: Duplex, remote: string, hash: string, outgoing: boolean): Link {
+    // At most LINKS_PER_PEER to one peer: the oldest that carries no room makes way.
+    const same = [...this.allLinks].filter(l => l.remoteHash === hash)
+    if (same.length >= LINKS_PER_PEER) (same.find(l => l.rooms.size === 0) ?? same[0]!).close()
     const link = new Link(socket, remote, hash, outgoing, {
       frame: (l, r) => { this.onFrame(l, r) },
       drop: (reason) => { this.drop(reason) },
-      close: (l) => { if (this.links.get(l.remoteHash) === l) this.links.delete(l.remoteHash) }
+      close: (l) => {
+        this.allLinks.delete(l)
+        if (this.links.get(l.remoteHash) !== l) return
+        this.links.delete(l.remoteHash)
+        // The peer's other link, if any, takes over.
+        for (const o of this.allLinks) if (o.remoteHash === l.remoteHash) { this.links.set(o.remoteHash, o); break }
+      }
     }, this.now)
+    this.allLinks.add(link)
     const old = this.links.get(hash)
     // Keep an existing link that carries rooms; both stay usable until one closes.
     if (old === undefined || !old.isOpen || old.rooms.size === 0) this.links.set(hash, link)
     return link
+  }
+
+  /** Closes the least recently active link that carries no room; false if there is none. */
+  private evictIdle (): boolean {
+    let victim: Link | undefined
+    for (const l of this.allLinks) if (l.rooms.size === 0 && (victim === undefined || l.lastActive < victim.lastActive)) victim = l
+    victim?.close()
+    return victim !== undefined
+  }
+
+  /** Takes a DM token of sender `hash`. */
+  private takeDm (hash: string): boolean {
+    const now = this.now()
+    let b = this.dmBuckets.get(hash)
+    if (b === undefined) {
+      if (this.dmBuckets.size >= DM_SENDERS_MAX) this.dmBuckets.delete(this.dmBuckets.keys().next().value!)
+      b = new TokenBucket(DM_RATE, DM_BURST, now)
+    } else {
+      this.dmBuckets.delete(hash)
+    }
+    this.dmBuckets.set(hash, b)
+    return b.take(1, now)
   }
 
   private onFrame (link: Link, r: PlainRecord): void {
@@ -547,6 +631,8 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
       case 'welcome': this.onWelcome(link, f); break
       case 'deny': {
         const id = toHex(f.room)
+        if (!link.joining.has(id)) break
+        link.joining.delete(id)
         link.rooms.delete(id)
         this.dialFailed.set(link.remoteHash, this.now() + DIAL_BACKOFF_MS)
         break
@@ -557,7 +643,7 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
 
   private roomLinks (room: Room): Link[] {
     const out: Link[] = []
-    for (const l of this.links.values()) if (l.isOpen && l.rooms.has(room.state.idHex)) out.push(l)
+    for (const l of this.allLinks) if (l.isOpen && l.rooms.has(room.state.idHex)) out.push(l)
     return out
   }
 

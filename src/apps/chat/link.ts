@@ -28,8 +28,10 @@ export interface LinkHandlers {
 export class Link {
   /** Room ids (hex) this link carries. */
   readonly rooms = new Set<string>()
-  /** Room ids (hex) → history frames still accepted on this link (after a join we sent). */
-  readonly historyBudget = new Map<string, number>()
+  /** Room ids (hex) → when we sent `join` on this link (until its welcome, or a timeout). */
+  readonly joining = new Map<string, number>()
+  /** Room ids (hex) → history frames still accepted on this link, and until when (after a join we sent). */
+  readonly historyBudget = new Map<string, { left: number, until: number }>()
   lastActive: number
   private readonly splitter = new FrameSplitter(FRAME_MAX_BYTES)
   private readonly bucket: TokenBucket
@@ -93,7 +95,8 @@ export class Link {
       return
     }
     const now = this.now()
-    this.lastActive = now
+    // Only whole frames count as activity: a trickle of bytes does not keep a link alive.
+    if (records.length > 0) this.lastActive = now
     for (const r of records) {
       if (this.closed) return
       if (!this.bucket.take(1, now)) { this.handlers.drop('link-rate'); continue }

@@ -5,8 +5,8 @@
  *
  * A request is one line `{"id": n, "op": "...", ...}`; its answer one line `{"id": n, "ok": true,
  * "result": {...}}` or `{"id": n, "ok": false, "error": "..."}`. After `{"op": "listen"}` the connection also
- * gets `{"event": {...}}` lines. Bounded: lines 64 KiB, 16 requests in flight and 1 MiB queued
- * per connection (a client that does not read is cut off), 32 connections.
+ * gets `{"event": {...}}` lines. Bounded: request lines 64 KiB, 16 requests in flight and 1 MiB
+ * queued per connection (a client that does not read is cut off), 32 connections.
  */
 import * as net from 'node:net'
 import { chmod } from 'node:fs/promises'
@@ -14,8 +14,10 @@ import { clearStaleSocket } from '../../util/net.ts'
 import { ConfigError, UmbraError } from '../../util/errors.ts'
 import { silentLogger, type Logger } from '../../util/log.ts'
 
-/** Longest request or answer line. */
+/** Longest request line. */
 export const MAX_LINE_BYTES = 64 * 1024
+/** Longest answer or event line a client accepts (a history answer is the largest). */
+export const MAX_ANSWER_BYTES = 16 * 1024 * 1024
 const MAX_INFLIGHT = 16
 const MAX_QUEUED = 1024 * 1024
 const MAX_CLIENTS = 32
@@ -82,6 +84,7 @@ function serve (socket: net.Socket, handler: ChatApiHandler, log: Logger): void 
       const line = buf.slice(0, nl)
       buf = buf.slice(nl + 1)
       if (line.trim() === '') continue
+      if (Buffer.byteLength(line) > MAX_LINE_BYTES) { write({ ok: false, error: `request line over ${MAX_LINE_BYTES} bytes` }); socket.end(); buf = ''; return }
       handleLine(line)
     }
     if (Buffer.byteLength(buf) > MAX_LINE_BYTES) {

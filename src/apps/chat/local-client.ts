@@ -5,7 +5,7 @@
 import * as net from 'node:net'
 import { EventEmitter } from 'node:events'
 import { ClosedError, ConfigError, LimitError, TimeoutError, TransportError } from '../../util/errors.ts'
-import { MAX_LINE_BYTES } from './local-api.ts'
+import { MAX_ANSWER_BYTES } from './local-api.ts'
 
 /** An error the chat service answered. */
 export class ChatApiError extends ConfigError {}
@@ -92,7 +92,7 @@ export class ChatClient extends EventEmitter<ChatClientEvents> {
       if (ok === true) p.resolve(result !== null && typeof result === 'object' && !Array.isArray(result) ? result as Record<string, unknown> : {})
       else p.reject(new ChatApiError(typeof error === 'string' ? error : 'request failed'))
     }
-    if (this.buf.length > MAX_LINE_BYTES * 4) {
+    if (this.buf.length > MAX_ANSWER_BYTES) {
       this.socket.destroy(new LimitError('answer line too long'))
     }
   }

@@ -65,7 +65,7 @@ export type Frame =
   | { op: 'ack', id: Uint8Array }
   | { op: 'room', room: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, history: boolean }
   | { op: 'join', room: Uint8Array, proof: Uint8Array, since: number }
-  | { op: 'welcome', room: Uint8Array, members: Uint8Array[] }
+  | { op: 'welcome', room: Uint8Array, proof: Uint8Array, members: Uint8Array[] }
   | { op: 'deny', room: Uint8Array }
   | { op: 'part', room: Uint8Array }
 
@@ -159,7 +159,7 @@ export function frameRecordOf (f: Frame): PlainRecord {
     case 'ack': return { op: 'ack', id: f.id }
     case 'room': return f.history ? { op: 'room', r: f.room, n: f.nonce, c: f.sealed, h: true } : { op: 'room', r: f.room, n: f.nonce, c: f.sealed }
     case 'join': return { op: 'join', r: f.room, p: f.proof, s: f.since }
-    case 'welcome': return { op: 'welcome', r: f.room, m: f.members.slice(0, MAX_WELCOME_MEMBERS) }
+    case 'welcome': return { op: 'welcome', r: f.room, p: f.proof, m: f.members.slice(0, MAX_WELCOME_MEMBERS) }
     case 'deny': return { op: 'deny', r: f.room }
     case 'part': return { op: 'part', r: f.room }
   }
@@ -176,7 +176,7 @@ export function decodeFrame (crypto: CryptoSuite, r: PlainRecord): Frame {
     case 'join': return { op: 'join', room: bytesField(r.r, 'room', 32, 32), proof: bytesField(r.p, 'proof', 32, 32), since: uintField(r.s, 'since', Number.MAX_SAFE_INTEGER) }
     case 'welcome': {
       if (!Array.isArray(r.m) || r.m.length > MAX_WELCOME_MEMBERS) throw new DecodeError('welcome: bad member list')
-      return { op: 'welcome', room: bytesField(r.r, 'room', 32, 32), members: r.m.map((m, i) => bytesField(m, `member ${i}`, DESTINATION_BYTES, DESTINATION_BYTES)) }
+      return { op: 'welcome', room: bytesField(r.r, 'room', 32, 32), proof: bytesField(r.p, 'proof', 32, 32), members: r.m.map((m, i) => bytesField(m, `member ${i}`, DESTINATION_BYTES, DESTINATION_BYTES)) }
     }
     case 'deny': return { op: 'deny', room: bytesField(r.r, 'room', 32, 32) }
     case 'part': return { op: 'part', room: bytesField(r.r, 'room', 32, 32) }

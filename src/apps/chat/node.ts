@@ -9,7 +9,7 @@
  * keeps a SAM session up in the background (remade if it ends) and runs the engine
  * (`chat.ts`): accepts peers' streams, retries the outbox, keeps room links.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CryptoSuite } from '../../crypto/index.ts'
@@ -45,6 +45,8 @@ export interface ChatNodeOptions {
 export const KEY_FILE = 'identity.key'
 export const SOCKET_FILE = 'chat.sock'
 const TICK_MS = 3000
+/** Messages in one `history` answer at most (an answer must fit the client's line bound). */
+export const MAX_HISTORY_ANSWER = 200
 
 /** See module doc. */
 export class ChatNode {
@@ -55,12 +57,15 @@ export class ChatNode {
   private loop: Promise<void> | undefined
   private readonly stop = new AbortController()
   private readonly listeners = new Set<(e: ChatEvent) => void>()
+  private initQueue: Promise<unknown> = Promise.resolve()
 
   private constructor (private readonly opts: ChatNodeOptions, private readonly db: DataStore, private readonly store: ChatStore) {}
 
   /** Opens the store, loads the identity if there is one, serves the local API. */
   static async start (opts: ChatNodeOptions): Promise<ChatNode> {
     await mkdir(opts.dir, { recursive: true, mode: 0o700 })
+    // Keys, history and the API socket live here: the owner's only (mkdir's mode does not apply to an existing directory).
+    await chmod(opts.dir, 0o700)
     const db = await openDataStore(join(opts.dir, 'db'), { maxValueBytes: 64 * 1024 })
     const node = new ChatNode(opts, db, new ChatStore(opts.crypto, db))
     try {
@@ -94,7 +99,12 @@ export class ChatNode {
   /** One local API request (see docs/chat.md). Throws ConfigError/DecodeError with a message for the user. */
   async request (op: string, a: Record<string, unknown>): Promise<Record<string, unknown>> {
     if (op === 'status') return { status: this.status() }
-    if (op === 'init') return await this.init(str(a.nick, 'nick'))
+    if (op === 'init') {
+      // One at a time: two at once must not make two identities.
+      const run = this.initQueue.then(async () => await this.init(str(a.nick, 'nick')))
+      this.initQueue = run.catch(() => {})
+      return await run
+    }
     const core = this.core
     if (core === undefined) throw new ConfigError('no chat identity yet: choose a nickname first (umbra chat init NICK, or /nick NICK)')
     switch (op) {
@@ -121,7 +131,7 @@ export class ChatNode {
       case 'invite': return { invite: core.invite(str(a.room, 'room')) }
       case 'rooms': return { rooms: core.listRooms() }
       case 'history': {
-        const limit = typeof a.limit === 'number' ? a.limit : 50
+        const limit = typeof a.limit === 'number' ? Math.min(a.limit, MAX_HISTORY_ANSWER) : 50
         return { messages: core.history(str(a.ref, 'ref'), limit) }
       }
       default: throw new ConfigError(`unknown request '${op.slice(0, 32)}'`)

@@ -10,7 +10,6 @@
  */
 import type { CryptoSuite } from '../../crypto/index.ts'
 import { packRecord, unpackRecord, type PlainRecord } from '../../wire/msgpack.ts'
-import { RecentKeys } from '../../util/recent-keys.ts'
 import { TokenBucket } from '../../util/token-bucket.ts'
 import { toHex } from '../../util/bytes.ts'
 import { DecodeError } from '../../util/errors.ts'
@@ -25,8 +24,10 @@ export const AUTHOR_RATE = 2
 export const AUTHOR_BURST = 20
 /** Authors with a bucket at most (the least recently active are forgotten). */
 const AUTHORS_MAX = 1024
-/** Seen ids are remembered at least this long. */
-const SEEN_SPAN_MS = 6 * 3600_000
+/** A live post older than this is refused (ids are remembered about as long). */
+export const MAX_AGE_MS = 6 * 3600_000
+/** Ids remembered at most; beyond, the oldest are forgotten (their posts are past MAX_AGE_MS or rate-limited). */
+const SEEN_MAX = 50_000
 
 /** Keys derived from a room secret. */
 export interface RoomKeys {
@@ -94,7 +95,7 @@ export interface HistoryItem {
 }
 
 /** What {@link RoomState.accept} decided. */
-export type Verdict = 'new' | 'duplicate' | 'limited'
+export type Verdict = 'new' | 'duplicate' | 'limited' | 'stale'
 
 /** What a member knows of one room. */
 export class RoomState {
@@ -102,7 +103,8 @@ export class RoomState {
   readonly idHex: string
   readonly members = new Map<string, Member>()
   private readonly items: HistoryItem[] = []
-  private readonly seen = new RecentKeys(SEEN_SPAN_MS, 100_000)
+  /** Post ids (hex) seen, oldest first, with when. */
+  private readonly seen = new Map<string, number>()
   private readonly buckets = new Map<string, TokenBucket>()
 
   constructor (crypto: CryptoSuite, readonly secret: Uint8Array, public name: string) {
@@ -114,14 +116,17 @@ export class RoomState {
   get history (): readonly HistoryItem[] { return this.items }
 
   /**
-   * Takes a verified post: 'duplicate' if seen, 'limited' if its author is over its rate (a
-   * history item is exempt: `replay`), else 'new' — recorded in history and members.
+   * Takes a verified post: 'duplicate' if seen, 'stale' if a live post is older than
+   * {@link MAX_AGE_MS} (a replay), 'limited' if its author is over its rate (history items are
+   * exempt from both: `replay`), else 'new' — recorded in history and members.
    */
   accept (item: HistoryItem, authorB64: string, now: number, replay = false): Verdict {
+    const id = toHex(item.post.id)
     // Copies of one post arrive from several peers: only a new post costs its author a token.
-    if (this.seen.has(item.post.id)) return 'duplicate'
+    if (this.seen.has(id)) return 'duplicate'
+    if (!replay && item.post.ts < now - MAX_AGE_MS) return 'stale'
     if (!replay && !this.take(authorB64, now)) return 'limited'
-    if (!this.seen.add(item.post.id, now)) return 'duplicate'
+    this.remember(id, now)
     this.insert(item)
     this.noteMember(authorB64, item.post.nick, item.post.ts, item.post.kind === 'leave')
     return 'new'
@@ -156,9 +161,19 @@ export class RoomState {
   /** Restores history read from disk (no rate limit; ids marked seen). */
   restore (items: readonly HistoryItem[], authorOf: (p: Post) => string, now: number): void {
     for (const item of items) {
-      if (!this.seen.add(item.post.id, now)) continue
+      const id = toHex(item.post.id)
+      if (this.seen.has(id)) continue
+      this.remember(id, now)
       this.insert(item)
       this.noteMember(authorOf(item.post), item.post.nick, item.post.ts, item.post.kind === 'leave')
+    }
+  }
+
+  private remember (id: string, now: number): void {
+    this.seen.set(id, now)
+    if (this.seen.size > SEEN_MAX) {
+      const oldest = this.seen.keys().next().value
+      if (oldest !== undefined) this.seen.delete(oldest)
     }
   }
 

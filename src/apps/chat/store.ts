@@ -15,7 +15,7 @@ import { decodePost, postRecord, type Post } from './messages.ts'
 
 /** History entries kept per conversation. */
 export const HISTORY_KEEP = 1000
-/** Outbox entries kept at most (the oldest are dropped, and say so). */
+/** Outbox entries at most: a DM beyond is refused (LimitError), not queued. */
 export const OUTBOX_MAX = 10_000
 
 /** A stored room. */

@@ -94,7 +94,7 @@ const sample: Frame[] = [
   { op: 'room', room, nonce: filled(24, 1), sealed: filled(500, 2), history: true },
   { op: 'room', room, nonce: filled(24, 3), sealed: filled(FRAME_MAX_BYTES - 100, 4), history: false },
   { op: 'join', room, proof: filled(32, 5), since: T0 },
-  { op: 'welcome', room, members: [alice.destination.bytes] },
+  { op: 'welcome', room, proof: room, members: [alice.destination.bytes] },
   { op: 'deny', room },
   { op: 'part', room }
 ]
@@ -309,8 +309,8 @@ t.test('Link.send of a full welcome (MAX_WELCOME_MEMBERS destinations) does not 
   const link = new Link(d, 'r', 'h', false, recorder(), () => T0)
   const members = Array.from({ length: MAX_WELCOME_MEMBERS }, () => alice.destination.bytes)
   let err: unknown
-  try { link.send({ op: 'welcome', room, members }) } catch (e) { err = e }
+  try { link.send({ op: 'welcome', room, proof: room, members }) } catch (e) { err = e }
   t.equal(err, undefined, 'no exception')
-  t.equal(link.send({ op: 'welcome', room, members: members.slice(1) }), true, `${MAX_WELCOME_MEMBERS - 1} members can be sent`)
+  t.equal(link.send({ op: 'welcome', room, proof: room, members: members.slice(1) }), true, `${MAX_WELCOME_MEMBERS - 1} members can be sent`)
   link.close()
 })

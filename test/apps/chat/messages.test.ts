@@ -282,8 +282,8 @@ const frames: Array<[string, Frame]> = [
   ['room largest', { op: 'room', room, nonce: filled(24, 5), sealed: filled(FRAME_MAX_BYTES - 200, 6), history: false }],
   ['join', { op: 'join', room, proof: filled(32, 7), since: T0 }],
   ['join since 0', { op: 'join', room, proof: filled(32, 7), since: 0 }],
-  ['welcome', { op: 'welcome', room, members: [alice.destination.bytes, bob.destination.bytes] }],
-  ['welcome empty', { op: 'welcome', room, members: [] }],
+  ['welcome', { op: 'welcome', room, proof: room, members: [alice.destination.bytes, bob.destination.bytes] }],
+  ['welcome empty', { op: 'welcome', room, proof: room, members: [] }],
   ['deny', { op: 'deny', room }],
   ['part', { op: 'part', room }]
 ]
@@ -301,7 +301,7 @@ t.test('frameRecordOf -> MessagePack -> decodeFrame round trips every op', async
 
 t.test('frameRecordOf: a welcome names at most MAX_WELCOME_MEMBERS', async t => {
   const many = Array.from({ length: MAX_WELCOME_MEMBERS + 5 }, (_, i) => filled(391, i))
-  const r = frameRecordOf({ op: 'welcome', room, members: many })
+  const r = frameRecordOf({ op: 'welcome', room, proof: room, members: many })
   t.equal((r.m as Uint8Array[]).length, MAX_WELCOME_MEMBERS)
   t.equal(hex((r.m as Uint8Array[])[MAX_WELCOME_MEMBERS - 1] as Uint8Array), hex(filled(391, MAX_WELCOME_MEMBERS - 1)), 'the first ones are kept')
   const f = decodeFrame(crypto, r)
@@ -344,11 +344,12 @@ t.test('decodeFrame: refuses bad fields with DecodeError (not "unknown op")', as
     ['join since a string', { op: 'join', r: room, p: filled(32, 0), s: '0' }],
     ['join since unsafe', { op: 'join', r: room, p: filled(32, 0), s: 2 ** 53 }],
     ['join since missing', { op: 'join', r: room, p: filled(32, 0) }],
-    ['welcome m not a list', { op: 'welcome', r: room, m: filled(391, 0) }],
-    ['welcome m missing', { op: 'welcome', r: room }],
-    ['welcome with 33 members', { op: 'welcome', r: room, m: Array.from({ length: MAX_WELCOME_MEMBERS + 1 }, () => filled(391, 0)) }],
-    ['welcome member of 390 bytes', { op: 'welcome', r: room, m: [filled(391, 0), filled(390, 0)] }],
-    ['welcome member a string', { op: 'welcome', r: room, m: ['dest'] }],
+    ['welcome m not a list', { op: 'welcome', r: room, p: room, m: filled(391, 0) }],
+    ['welcome m missing', { op: 'welcome', r: room, p: room }],
+    ['welcome proof missing', { op: 'welcome', r: room, m: [] }],
+    ['welcome with 33 members', { op: 'welcome', r: room, p: room, m: Array.from({ length: MAX_WELCOME_MEMBERS + 1 }, () => filled(391, 0)) }],
+    ['welcome member of 390 bytes', { op: 'welcome', r: room, p: room, m: [filled(391, 0), filled(390, 0)] }],
+    ['welcome member a string', { op: 'welcome', r: room, p: room, m: ['dest'] }],
     ['welcome room bad', { op: 'welcome', r: filled(3, 0), m: [] }],
     ['deny room missing', { op: 'deny' }],
     ['deny room 33 bytes', { op: 'deny', r: filled(33, 0) }],
@@ -359,7 +360,7 @@ t.test('decodeFrame: refuses bad fields with DecodeError (not "unknown op")', as
     t.ok(err instanceof DecodeError, `${what}: DecodeError`)
     t.notOk(err instanceof DecodeError && err.message.startsWith('unknown op'), `${what}: not reported as an unknown op`)
   }
-  const err = thrown(() => decodeFrame(crypto, { op: 'welcome', r: room, m: [filled(391, 0), filled(390, 0)] }))
+  const err = thrown(() => decodeFrame(crypto, { op: 'welcome', r: room, p: room, m: [filled(391, 0), filled(390, 0)] }))
   t.match((err as Error).message, /member 1/, 'the bad member is named')
 })
 
@@ -493,7 +494,7 @@ t.test('verifyPost: returns false (does not throw) for out-of-range fields', asy
 
 t.test('a welcome naming MAX_WELCOME_MEMBERS destinations fits in a frame', async t => {
   const members = (n: number): Uint8Array[] => Array.from({ length: n }, () => alice.destination.bytes)
-  const fits = (n: number): boolean => thrown(() => packRecord(frameRecordOf({ op: 'welcome', room, members: members(n) }), FRAME_MAX_BYTES)) === undefined
+  const fits = (n: number): boolean => thrown(() => packRecord(frameRecordOf({ op: 'welcome', room, proof: room, members: members(n) }), FRAME_MAX_BYTES)) === undefined
   t.ok(fits(MAX_WELCOME_MEMBERS - 1), `${MAX_WELCOME_MEMBERS - 1} members fit`)
   t.ok(fits(MAX_WELCOME_MEMBERS), `${MAX_WELCOME_MEMBERS} members fit`)
 })

@@ -8,6 +8,7 @@ import t from 'tap'
 import { FrameSplitter, frameRecord } from '../../../src/wire/frames.ts'
 import { FRAME_MAX_BYTES, frameRecordOf, postRecord, signPost } from '../../../src/apps/chat/messages.ts'
 import { AUTHOR_BURST, joinProof, roomKeys, sealPost } from '../../../src/apps/chat/room.ts'
+import { DM_BURST } from '../../../src/apps/chat/chat.ts'
 import { parseInvite } from '../../../src/apps/chat/invite.ts'
 import { hashOf, startChatNet, texts, type ChatNet } from './chat-fixture.ts'
 
@@ -147,4 +148,48 @@ t.test('hostile peers: forged, unsigned, wrong key, bad proof, malformed, flood'
   s.destroy()
   await friend.core.say('den', 'after the junk')
   t.ok(await net.until(() => texts(host).includes('after the junk')))
+})
+
+t.test('hostile peers, continued: unasked welcomes, stale replays, DM floods, many streams', async (t) => {
+  const host = await net.add('host2')
+  const friend = await net.add('friend2')
+  const mallory = await net.add('mallory2')
+  const { invite } = await host.core.createRoom('den2')
+  const keys = roomKeys(net.crypto, parseInvite(invite).secret)
+  const hostHash = hashOf(net.crypto, host.b64)
+  const mHash = hashOf(net.crypto, mallory.b64)
+  const s = await net.rawDial(mallory, host)
+  const send = (rec: Parameters<typeof frameRecord>[0]): void => { s.write(frameRecord(rec, FRAME_MAX_BYTES)) }
+
+  // A welcome nobody asked for (with a right proof, even) does not make the stream carry the room.
+  send(frameRecordOf({ op: 'welcome', room: keys.id, proof: joinProof(net.crypto, keys, mHash, hostHash), members: [] }))
+  t.ok(await net.until(() => (host.core.dropped.unasked ?? 0) >= 1), 'an unasked welcome is dropped')
+  t.equal(host.core.listRooms()[0]!.links, 0, 'and carries nothing')
+
+  // A validly signed post from 7 hours ago, sent live: a replay.
+  send(frameRecordOf({ op: 'join', room: keys.id, proof: joinProof(net.crypto, keys, mHash, hostHash), since: 0 }))
+  t.ok(await net.until(() => host.core.listRooms()[0]!.links === 1))
+  const old = signPost(net.crypto, { kind: 'say', conv: keys.id, author: mallory.keys.destination.bytes, nick: 'mallory', ts: Date.now() - 7 * 3600_000, text: 'old news' }, mallory.keys.signing.secretKey)
+  send(frameRecordOf({ op: 'room', room: keys.id, ...sealPost(net.crypto, keys, postRecord(old)), history: false }))
+  // The same post marked as history is not accepted as history either: we did not ask for it.
+  send(frameRecordOf({ op: 'room', room: keys.id, ...sealPost(net.crypto, keys, postRecord(old)), history: true }))
+  t.ok(await net.until(() => (host.core.dropped.stale ?? 0) >= 2), `stale posts dropped: ${JSON.stringify(host.core.dropped)}`)
+  t.notOk(texts(host).includes('old news'))
+
+  // A DM flood from one sender is limited; another sender still gets through.
+  for (let i = 0; i < 3 * DM_BURST; i++) {
+    const p = signPost(net.crypto, { kind: 'dm', conv: hostHash, author: mallory.keys.destination.bytes, nick: 'mallory', ts: Date.now() + i, text: `dm spam ${i}` }, mallory.keys.signing.secretKey)
+    send(frameRecordOf({ op: 'dm', post: p }))
+  }
+  t.ok(await net.until(() => texts(host, 'dm').filter(x => x.startsWith('dm spam')).length >= DM_BURST - 2 && (host.core.dropped['rate-limited'] ?? 0) > 0), 'DM flood limited')
+  t.ok(texts(host, 'dm').filter(x => x.startsWith('dm spam')).length <= DM_BURST + 2, 'about a burst accepted')
+  t.equal((await friend.core.sendDm(host.core.address, 'hello host')).state, 'delivered', 'another sender is not limited')
+
+  // Many streams from one peer: at most two stay open.
+  const extra = await Promise.all(Array.from({ length: 5 }, async () => await net.rawDial(mallory, host)))
+  // The host holds the friend's link and at most two of mallory's seven.
+  t.ok(await net.until(() => Number(host.core.status().links) <= 3), `links held: ${String(host.core.status().links)}`)
+  t.ok(await net.until(() => extra.filter(x => x.destroyed || x.readableEnded).length >= 4), 'the others are closed')
+  for (const x of extra) x.destroy()
+  s.destroy()
 })
