@@ -29,6 +29,7 @@ t.test('defaults', async t => {
     socks: { host: '127.0.0.1', port: 4447 },
     serverTunnels: [],
     fs: { enabled: true, quotaMB: 1024, seeds: [] },
+    chat: { enabled: true },
     configFile: null
   })
   t.equal(defaultDataDir({ HOME: '/h', XDG_DATA_HOME: '/xdg' }), '/xdg/umbra')
@@ -49,7 +50,7 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     seeds: { files: ['/f/seeds.txt'], infos: [b64(info!)] },
     sam: { address: '127.0.0.1:1000', udpPort: 999, users: { u: 'p w' } },
     socks: 'off',
-    serverTunnels: [{ name: 'web', target: '127.0.0.1:8080', hops: 2 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }
+    serverTunnels: [{ name: 'web', target: '127.0.0.1:8080', hops: 2 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }, chat: { enabled: false }
   }
   const env: Env = {
     UMBRA_DATA_DIR: '/e/data',
@@ -62,7 +63,8 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     UMBRA_BANDWIDTH_OUT: '4',
     UMBRA_MAX_TRANSIT: '30',
     UMBRA_SEED_FILE: '/e/seeds.txt',
-    UMBRA_SAM: '127.0.0.1:2000'
+    UMBRA_SAM: '127.0.0.1:2000',
+    UMBRA_CHAT: 'on'
   }
   const flags: ConfigFlags = {
     'data-dir': '/g/data',
@@ -78,7 +80,8 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     'seed-file': ['/g/a.txt', '/g/b.txt'],
     sam: 'off',
     socks: '127.0.0.1:0',
-    'server-tunnel': ['b=127.0.0.1:9']
+    'server-tunnel': ['b=127.0.0.1:9'],
+    chat: 'off'
   }
   const f = resolve({ file, fileName: '/f/umbra.json' })
   t.same(f, {
@@ -86,7 +89,7 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     log: { level: 'warn', format: 'json' }, bandwidth: { inKBps: 1, outKBps: 2 }, transit: { maxTunnels: 10, perPeerKBps: 20 },
     seeds: { files: ['/f/seeds.txt'], infos: [b64(info!)] }, configFile: '/f/umbra.json',
     sam: { host: '127.0.0.1', port: 1000, udpPort: 999, users: { u: 'p w' } }, socks: null,
-    serverTunnels: [{ name: 'web', host: '127.0.0.1', port: 8080, hops: 2 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }
+    serverTunnels: [{ name: 'web', host: '127.0.0.1', port: 8080, hops: 2 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }, chat: { enabled: false }
   }, 'the file over the defaults')
   const e = resolve({ file, fileName: '/f/umbra.json', env })
   t.same(e, {
@@ -94,14 +97,14 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     log: { level: 'error', format: 'text' }, bandwidth: { inKBps: 3, outKBps: 4 }, transit: { maxTunnels: 30, perPeerKBps: 20 },
     seeds: { files: ['/e/seeds.txt'], infos: [b64(info!)] }, configFile: '/f/umbra.json',
     sam: { host: '127.0.0.1', port: 2000, udpPort: 1999 }, socks: null,
-    serverTunnels: [{ name: 'web', host: '127.0.0.1', port: 8080, hops: 2 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }
+    serverTunnels: [{ name: 'web', host: '127.0.0.1', port: 8080, hops: 2 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }, chat: { enabled: true }
   }, 'the environment over the file (seeds.infos has no variable, so the file\'s stays)')
   const g = resolve({ file, fileName: '/f/umbra.json', env, flags })
   t.same(g, {
     dataDir: '/g/data', listen: ['http://127.0.0.1:4/x'], network: 'flagnet', control: null,
     log: { level: 'debug', format: 'json' }, bandwidth: { inKBps: 5, outKBps: 6 }, transit: { maxTunnels: 0, perPeerKBps: 50 },
     seeds: { files: ['/g/a.txt', '/g/b.txt'], infos: [b64(info!)] }, configFile: '/f/umbra.json',
-    sam: null, socks: { host: '127.0.0.1', port: 0 }, serverTunnels: [{ name: 'b', host: '127.0.0.1', port: 9 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }
+    sam: null, socks: { host: '127.0.0.1', port: 0 }, serverTunnels: [{ name: 'b', host: '127.0.0.1', port: 9 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }, chat: { enabled: false }
   }, 'flags over everything')
   for (const [flags, msg] of [
     [{ sam: '0.0.0.0:7656' }, /--sam: .*loopback/],
@@ -270,4 +273,12 @@ t.test('loadConfig finds, reads and checks the file', async t => {
   await t.rejects(loadConfig({ config: dir }, env), { name: 'ConfigError', message: /cannot read/ }, 'a directory is no config file')
   await writeFile(join(dataDir, 'umbra.json'), '{"listen": 1}')
   await t.rejects(loadConfig({ 'data-dir': dataDir }, env), { name: 'ConfigError', message: /umbra\.json: listen must be an array/ })
+})
+
+t.test('chat: bad values are ConfigErrors naming their source', async t => {
+  t.throws(() => resolve({ file: { chat: { enabled: 'yes' } }, fileName: '/f/umbra.json' }), { name: 'ConfigError', message: /chat\.enabled must be true or false/ })
+  t.throws(() => resolve({ file: { chat: { quota: 1 } }, fileName: '/f/umbra.json' }), { name: 'ConfigError', message: /chat\.quota/ })
+  t.throws(() => resolve({ env: { UMBRA_CHAT: 'maybe' } }), { name: 'ConfigError', message: /UMBRA_CHAT/ })
+  t.throws(() => resolve({ flags: { chat: 'maybe' } }), { name: 'ConfigError', message: /--chat/ })
+  t.equal(resolve({ env: { UMBRA_CHAT: 'off' } }).chat.enabled, false)
 })
