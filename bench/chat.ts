@@ -3,8 +3,8 @@
  * router runs, src/apps/chat/node.ts) in this process, each a client of one router's SAM bridge
  * with 3-hop tunnels each way.
  *
- * - DM latency: node A (router 0) sends `--messages` direct messages, one at a time, to node B
- *   (router 1); each is timed from the send call until B's node emits it. The first message
+ * - DM latency: node A (router 0) sends `--messages` direct messages, one every 200 ms, to node
+ *   B (router 1); each is timed from the send call until B's node emits it. The first message
  *   (lookup and stream setup) is reported on its own; median and p95 are of the rest.
  * - Room fan-out: `--members` nodes spread over the routers share a room; `--posts` times a post
  *   from member 0 until the last other member has it.
@@ -67,6 +67,8 @@ export async function run (args: string[], report: typeof Report): Promise<void>
     note(`${n} routers up; timing ${messages} DMs between routers 0 and 1`)
     const times: number[] = []
     for (let i = 0; i <= messages; i++) {
+      // One message every 200 ms, as people type: latency, not queueing behind a burst.
+      await new Promise(resolve => setTimeout(resolve, 200))
       const text = `ping ${i}`
       const got = arrival(b, e => e.type === 'message' && e.text === text)
       const t0 = performance.now()

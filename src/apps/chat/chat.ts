@@ -46,8 +46,8 @@ const MAX_LINKS = 64
 /** Links to one peer at most. */
 const LINKS_PER_PEER = 2
 /** DMs accepted from one sender: per second, and burst. */
-export const DM_RATE = 2
-export const DM_BURST = 20
+export const DM_RATE = 5
+export const DM_BURST = 50
 const DM_SENDERS_MAX = 4096
 /** How often stored history is trimmed to its bound. */
 const TRIM_EVERY_MS = 10 * 60_000
