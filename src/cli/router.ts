@@ -202,7 +202,12 @@ export async function runRouter (argv: string[]): Promise<number> {
 
   try {
     fsNode = await startFsNode(cfg, apis, log)
-    chatNode = await startChatNode(cfg, apis, log)
+    // Chat is optional: a router whose chat node cannot start (e.g. a data directory path too long
+    // for a Unix socket) runs without it and says why.
+    chatNode = await startChatNode(cfg, apis, log).catch((err: unknown) => {
+      log.error('chat node not started', { error: errText(err) })
+      return undefined
+    })
   } catch (err) {
     log.error('app node failed to start', { error: errText(err) })
     await fsNode?.close().catch(() => {})
