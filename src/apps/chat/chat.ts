@@ -175,7 +175,8 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
     if (this.crypto.equal(target.hash, this.selfHash)) throw new ConfigError('that is your own address')
     if (this.store.outboxSize() >= OUTBOX_MAX) throw new LimitError(`${OUTBOX_MAX} messages are waiting for delivery already; try again later`)
     const post = signPost(this.crypto, { kind: 'dm', conv: target.hash, author: this.opts.keys.destination.bytes, nick: this.nick, ts: this.now(), text: checkText(text) }, this.opts.keys.signing.secretKey)
-    const entry: OutboxEntry = { post, to: target.dial, created: post.ts, tries: 0, next: post.ts }
+    // The first try is this call's; a background round takes it up only if that try is lost (a crash).
+    const entry: OutboxEntry = { post, to: target.dial, created: post.ts, tries: 0, next: post.ts + this.dialTimeoutMs + (waitMs ?? this.replyTimeoutMs) }
     await this.store.addHistory(target.hash, { post, state: 'queued' })
     await this.store.putOutbox(entry)
     this.counts.dmSent++
