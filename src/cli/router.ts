@@ -76,6 +76,10 @@ Options:
   --fs-quota MB          disk quota for stored blocks (default: 1024) [UMBRA_FS_QUOTA_MB]
   --fs-seed DEST         an fs node's base64 destination to bootstrap from; repeatable
                          [UMBRA_FS_SEEDS, comma-separated]
+  --cover off|low        cover traffic preset: low sends link chaff, 20 cells/s per link
+                         when idle (at most 20 KiB/s per link; see docs/cover.md)
+                         (default: off) [UMBRA_COVER]
+  --cover-link-rate N    link chaff cells per second per link, 0-10000 [UMBRA_COVER_LINK_RATE]
   --chat on|off          run the chat node (a client of this router's SAM bridge; idle
                          until \`umbra chat init NICK\`; state in <data dir>/chat)
                          (default: on) [UMBRA_CHAT]
@@ -105,6 +109,8 @@ const OPTIONS = {
   'fs-quota': { type: 'string' },
   'fs-seed': { type: 'string', multiple: true },
   chat: { type: 'string' },
+  cover: { type: 'string' },
+  'cover-link-rate': { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -123,6 +129,7 @@ function routerConfigFrom (cfg: ResolvedConfig, seeds: readonly SeedEntry[]): Ro
     network: cfg.network,
     seeds: seeds.map(s => s.bytes),
     tunnels: { maxTransit: cfg.transit.maxTunnels },
+    cover: { linkRate: cfg.cover.linkRate, strict: cfg.cover.strict, loopIntervalMs: cfg.cover.loopIntervalMs, destinationRate: cfg.cover.destinationRate },
     accounting: {
       upBytesPerSec: cfg.bandwidth.outKBps * 1000,
       downBytesPerSec: cfg.bandwidth.inKBps * 1000,

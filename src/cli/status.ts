@@ -69,6 +69,11 @@ function formatStatus (s: Partial<RouterStatus>, url: string): string {
     row('credit', `${str(a.creditPeers)} peers; we offer priority ${str(a.offer)}`)
     for (const c of top) row('', `${str(c.peer).slice(0, 16)}… ${str(c.credit)}`)
   }
+  const c = s.cover
+  if (typeof c === 'object' && c !== null) {
+    const kb = (n: unknown): string => typeof n === 'number' ? `${(n / 1000).toFixed(0)} KB` : '?'
+    row('cover', `${c.linkRate > 0 ? `link chaff ${str(c.linkRate)}/s per link` : 'off'}; sent ${str(c.realCellsSent)} real cells (${kb(c.realBytesSent)}), ${str(c.chaffSent)} chaff (${kb(c.chaffBytesSent)}); received ${str(c.chaffReceived)} chaff`)
+  }
   row('control', url)
   return lines.join('\n') + '\n'
 }

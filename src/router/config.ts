@@ -15,6 +15,7 @@
 import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { isIP } from 'node:net'
+import { COVER_PRESETS, coverSettings, type CoverSettings } from '../cover/presets.ts'
 import { ConfigError } from '../util/errors.ts'
 import { isLoopbackHost } from '../util/net.ts'
 import type { LogLevel } from '../util/log.ts'
@@ -89,6 +90,8 @@ export interface ResolvedConfig {
   fs: FsConfig
   /** The chat node (`docs/chat.md`): on unless disabled; needs the SAM bridge. Idle until `umbra chat init`. */
   chat: { enabled: boolean }
+  /** Cover traffic (`docs/cover.md`): a preset and its settings after overrides (default off). */
+  cover: { preset: string } & CoverSettings
   /** The config file that was read (absolute), or null. */
   configFile: string | null
 }
@@ -141,6 +144,8 @@ export interface ConfigFlags {
   'fs-quota'?: string
   'fs-seed'?: string[]
   chat?: string
+  cover?: string
+  'cover-link-rate'?: string
 }
 
 /** Environment variables (a `process.env`). */
@@ -181,6 +186,7 @@ function defaultConfig (env: Env = process.env): ResolvedConfig {
     serverTunnels: [],
     fs: { enabled: true, quotaMB: DEFAULT_FS_QUOTA_MB, seeds: [] },
     chat: { enabled: true },
+    cover: { preset: 'off', ...COVER_PRESETS.off },
     configFile: null
   }
 }
@@ -206,6 +212,8 @@ interface Layer {
   fsQuotaMB?: number
   fsSeeds?: string[]
   chatEnabled?: boolean
+  coverPreset?: string
+  coverOverrides?: Partial<CoverSettings>
 }
 
 /**
@@ -222,6 +230,7 @@ export function resolveConfig (src: ConfigSources): ResolvedConfig {
   }
   layers.push(envLayer(src.env, cwd), flagLayer(src.flags, cwd))
   const cfg = defaultConfig(src.env)
+  const cover: { preset: string, overrides: Partial<CoverSettings> } = { preset: 'off', overrides: {} }
   for (const l of layers) {
     if (l.dataDir !== undefined) cfg.dataDir = l.dataDir
     if (l.listen !== undefined) cfg.listen = l.listen
@@ -242,7 +251,10 @@ export function resolveConfig (src: ConfigSources): ResolvedConfig {
     if (l.fsQuotaMB !== undefined) cfg.fs.quotaMB = l.fsQuotaMB
     if (l.fsSeeds !== undefined) cfg.fs.seeds = l.fsSeeds
     if (l.chatEnabled !== undefined) cfg.chat.enabled = l.chatEnabled
+    if (l.coverPreset !== undefined) { cover.preset = l.coverPreset; cover.overrides = {} }
+    if (l.coverOverrides !== undefined) cover.overrides = { ...cover.overrides, ...l.coverOverrides }
   }
+  cfg.cover = { preset: cover.preset, ...coverSettings(cover.preset, cover.overrides) }
   if (src.file !== undefined && src.fileName !== undefined) cfg.configFile = resolve(cwd, src.fileName)
   return cfg
 }
@@ -323,9 +335,10 @@ export function formatControlAddress (a: ControlAddress): string {
 
 // ---- the three sources -------------------------------------------------------------------
 
-const FILE_KEYS = ['dataDir', 'listen', 'network', 'control', 'log', 'bandwidth', 'transit', 'seeds', 'sam', 'socks', 'serverTunnels', 'fs', 'chat'] as const
+const FILE_KEYS = ['dataDir', 'listen', 'network', 'control', 'log', 'bandwidth', 'transit', 'seeds', 'sam', 'socks', 'serverTunnels', 'fs', 'chat', 'cover'] as const
 const FS_KEYS = ['enabled', 'quotaMB', 'seeds'] as const
 const CHAT_KEYS = ['enabled'] as const
+const COVER_KEYS = ['preset', 'linkRate'] as const
 const TRANSIT_KEYS = ['maxTunnels', 'perPeerKBps'] as const
 const SERVICE_KEYS = ['address', 'udpPort', 'users'] as const
 const TUNNEL_KEYS = ['name', 'target', 'hops'] as const
@@ -403,6 +416,12 @@ function fileLayer (json: unknown, file: string, base: string): Layer {
     }
     if (o.quotaMB !== undefined) l.fsQuotaMB = fsQuota(o.quotaMB, at('fs.quotaMB'))
     if (o.seeds !== undefined) l.fsSeeds = fsSeeds(strList(o.seeds, at('fs.seeds'), MAX_FS_SEEDS, true), at('fs.seeds'))
+  }
+  if (top.cover !== undefined) {
+    const o = object(top.cover, file, 'cover')
+    onlyKeys(o, COVER_KEYS, file, 'cover.')
+    if (o.preset !== undefined) l.coverPreset = coverPreset(o.preset, at('cover.preset'))
+    if (o.linkRate !== undefined) l.coverOverrides = { linkRate: coverRate(o.linkRate, at('cover.linkRate')) }
   }
   if (top.chat !== undefined) {
     const o = object(top.chat, file, 'chat')
@@ -512,6 +531,8 @@ function envLayer (env: Env, cwd: string): Layer {
   if ((v = get('UMBRA_FS_QUOTA_MB')) !== undefined) l.fsQuotaMB = fsQuota(v, 'UMBRA_FS_QUOTA_MB', true)
   if ((v = get('UMBRA_FS_SEEDS')) !== undefined) l.fsSeeds = fsSeeds(splitList(v, 'UMBRA_FS_SEEDS'), 'UMBRA_FS_SEEDS')
   if ((v = get('UMBRA_CHAT')) !== undefined) l.chatEnabled = onOff(v, 'UMBRA_CHAT')
+  if ((v = get('UMBRA_COVER')) !== undefined) l.coverPreset = coverPreset(v, 'UMBRA_COVER')
+  if ((v = get('UMBRA_COVER_LINK_RATE')) !== undefined) l.coverOverrides = { linkRate: coverRate(v, 'UMBRA_COVER_LINK_RATE', true) }
   return l
 }
 
@@ -535,6 +556,8 @@ function flagLayer (f: ConfigFlags, cwd: string): Layer {
   if (f.socks !== undefined) l.socks = localService(f.socks, '--socks', undefined)
   if (f.fs !== undefined) l.fsEnabled = onOff(f.fs, '--fs')
   if (f.chat !== undefined) l.chatEnabled = onOff(f.chat, '--chat')
+  if (f.cover !== undefined) l.coverPreset = coverPreset(f.cover, '--cover')
+  if (f['cover-link-rate'] !== undefined) l.coverOverrides = { linkRate: coverRate(f['cover-link-rate'], '--cover-link-rate', true) }
   if (f['fs-quota'] !== undefined) l.fsQuotaMB = fsQuota(f['fs-quota'], '--fs-quota', true)
   if (f['fs-seed'] !== undefined) {
     if (f['fs-seed'].length > MAX_FS_SEEDS) throw new ConfigError(`--fs-seed: at most ${MAX_FS_SEEDS}`)
@@ -625,6 +648,23 @@ function network (v: string, where: string): string {
     throw new ConfigError(`${where}: network name must be 1-32 letters, digits, '.', '_' or '-', got '${v}'`)
   }
   return v
+}
+
+/** A cover preset the router can apply: `off` or `low` (`high` needs strict shaping, not wired yet). */
+function coverPreset (v: unknown, where: string): string {
+  if (v === 'off' || v === 'low') return v
+  if (v === 'high') throw new ConfigError(`${where}: cover preset 'high' needs strict shaping, which is not wired yet; use 'off' or 'low', or set a link rate`)
+  throw new ConfigError(`${where}: cover preset must be 'off' or 'low', got ${typeof v === 'string' ? `'${v.slice(0, 32)}'` : typeName(v)}`)
+}
+
+/** Link chaff slots per second: a whole number 0..10000. */
+function coverRate (v: unknown, where: string, fromText = false): number {
+  const n = fromText && typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 10_000) {
+    const got = typeof v === 'string' ? `'${v}'` : typeof v === 'number' ? String(v) : typeName(v)
+    throw new ConfigError(`${where} must be a whole number of chaff cells per second per link from 0 (none) to 10000, got ${got}`)
+  }
+  return n
 }
 
 function kbps (v: unknown, where: string, fromText = false): number {

@@ -30,6 +30,8 @@ export interface LinkSenderOptions {
   maxQueueBytes: number
   /** Told how long a router's queue waited before it drained (the accountant's queue delay). */
   onWaited?: (ms: number) => void
+  /** Told of every message handed to a link (the cover driver counts real cells). */
+  onSent?: (link: Link, msg: Uint8Array) => void
 }
 
 /** See module doc. */
@@ -66,8 +68,10 @@ export class LinkSender {
 
   private direct (key: string, link: Link, msg: Uint8Array): void {
     try {
-      if (!link.send(msg)) this.wait(key, link)
+      const more = link.send(msg)
       this.stats.sent++
+      this.opts.onSent?.(link, msg)
+      if (!more) this.wait(key, link)
     } catch (err) {
       if (!(err instanceof UmbraError)) throw err
       this.stats.dropped++
@@ -126,6 +130,7 @@ export class LinkSender {
       try {
         more = q.link.send(m)
         this.stats.sent++
+        this.opts.onSent?.(q.link, m)
       } catch (err) {
         if (!(err instanceof UmbraError)) throw err
         this.stats.dropped++

@@ -38,6 +38,8 @@ import type { DestinationKeys } from '../identity/destination.ts'
 import { DEFAULT_MAX_MESSAGE, LinkSender } from './link-sender.ts'
 import { DestinationSession } from './session.ts'
 import { Accountant, type AccountingOptions } from '../accounting/accountant.ts'
+import { LinkCover } from './link-cover.ts'
+import { COVER_PRESETS, type CoverSettings } from '../cover/presets.ts'
 
 /** The package version (reported in status). */
 export const VERSION = '0.1.0'
@@ -69,6 +71,8 @@ export interface RouterConfig {
   pool?: Partial<PoolSettings>
   /** Resource limits and the credit economy (defaults in ACCOUNTING_DEFAULTS: no limits). */
   accounting?: Partial<AccountingOptions>
+  /** Cover traffic (default off). Only link chaff (`linkRate`, fill-up) is applied so far. */
+  cover?: CoverSettings
 }
 
 /** Components injected for tests (STYLE.md §8). */
@@ -104,6 +108,8 @@ export class Router {
   readonly sessions = new Set<DestinationSession>()
   /** Admission, load and the credit ledger. */
   accounting!: Accountant
+  /** Link chaff and the real/cover counters. */
+  cover!: LinkCover
   /** Messages of types no layer claims (tests and tools use these). */
   onMessage: (peer: PeerContact, msg: Uint8Array, link: Link) => void = () => {}
 
@@ -175,19 +181,23 @@ export class Router {
     const sender = router.sender = new LinkSender(links, (id) => {
       const rec = netdb!.store.get(RecordKind.ROUTER_INFO, id)
       return rec?.kind === RecordKind.ROUTER_INFO ? contactOf(crypto, rec.info) : undefined
-    }, router.log, { dialTimeoutMs: config.dialTimeoutMs ?? 5000, maxQueueBytes: 8 * 1024 * 1024, onWaited: (ms) => { accounting.queued(ms) } })
+    }, router.log, { dialTimeoutMs: config.dialTimeoutMs ?? 5000, maxQueueBytes: 8 * 1024 * 1024, onWaited: (ms) => { accounting.queued(ms) }, onSent: (link, msg) => { cover.sent(link, msg) } })
     const tunnels = router.tunnels = new TunnelManager({
       crypto, clock, log: router.log, ownId, staticKey: keys.static,
       send: (peer, msg) => { sender.send(peer, msg) },
       maxMessage: (peer) => sender.maxMessage(peer),
       accounting
     }, config.tunnels)
+    const cover = router.cover = new LinkCover(config.cover ?? COVER_PRESETS.off)
+    links.onLinkOpen = (link) => { cover.opened(link) }
     links.onMessage = (peer, msg, link) => {
       if (isTunnelType(msg[0])) tunnels.handle(peer.id, msg)
+      else if (cover.received(msg)) return
       else if (isNetDbType(msg[0])) netdb!.handle(peer.id, msg)
       else router.onMessage(peer, msg, link)
     }
     links.onLinkClosed = (link) => {
+      cover.closed(link)
       const id = link.peer?.id
       if (id === undefined) return
       sender.linkClosed(id)
@@ -198,6 +208,7 @@ export class Router {
       router.addresses = await links.listen(config.listen)
       router.republish()
       netdb.start()
+      cover.start()
       router.bootstrapped = netdb.bootstrap(config.seeds ?? [])
       router.bootstrapped.catch((err: unknown) => { router.log.warn('netDb bootstrap failed', { err: String(err) }) })
     } catch (err) {
@@ -236,7 +247,8 @@ export class Router {
       peers: this.links.all().length,
       links,
       netdb: { routerInfos: this.netdb.store.count(RecordKind.ROUTER_INFO), leaseSets: this.netdb.store.count(RecordKind.LEASE_SET) },
-      accounting: this.accounting.status()
+      accounting: this.accounting.status(),
+      cover: { linkRate: this.cover.settings.linkRate, ...this.cover.stats }
     }
   }
 
@@ -301,6 +313,7 @@ export class Router {
 
   /** Closes links, listeners and transports. */
   async stop (): Promise<void> {
+    this.cover?.stop()
     for (const s of [...this.sessions]) await this.closeDestination(s)
     this.tunnels?.close()
     await this.netdb?.stop()

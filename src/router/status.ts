@@ -4,6 +4,7 @@
  */
 import type { TransportName } from '../link/transport.ts'
 import type { AccountingStatus } from '../accounting/accountant.ts'
+import type { CoverStats } from './link-cover.ts'
 
 /** A snapshot of a running router. */
 export interface RouterStatus {
@@ -25,4 +26,6 @@ export interface RouterStatus {
   netdb: { routerInfos: number, leaseSets: number }
   /** Load per resource, per-peer credit, drops by reason (`docs/accounting.md`). */
   accounting: AccountingStatus
+  /** Link chaff slots per second per link (0 = off), and real versus cover cells and bytes on links (`docs/cover.md`). */
+  cover: { linkRate: number } & CoverStats
 }

@@ -30,6 +30,7 @@ t.test('defaults', async t => {
     serverTunnels: [],
     fs: { enabled: true, quotaMB: 1024, seeds: [] },
     chat: { enabled: true },
+    cover: { preset: 'off', linkRate: 0, strict: false, loopIntervalMs: 0, destinationRate: 0 },
     configFile: null
   })
   t.equal(defaultDataDir({ HOME: '/h', XDG_DATA_HOME: '/xdg' }), '/xdg/umbra')
@@ -50,7 +51,7 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     seeds: { files: ['/f/seeds.txt'], infos: [b64(info!)] },
     sam: { address: '127.0.0.1:1000', udpPort: 999, users: { u: 'p w' } },
     socks: 'off',
-    serverTunnels: [{ name: 'web', target: '127.0.0.1:8080', hops: 2 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }, chat: { enabled: false }
+    serverTunnels: [{ name: 'web', target: '127.0.0.1:8080', hops: 2 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }, chat: { enabled: false }, cover: { preset: 'low' }
   }
   const env: Env = {
     UMBRA_DATA_DIR: '/e/data',
@@ -64,7 +65,8 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     UMBRA_MAX_TRANSIT: '30',
     UMBRA_SEED_FILE: '/e/seeds.txt',
     UMBRA_SAM: '127.0.0.1:2000',
-    UMBRA_CHAT: 'on'
+    UMBRA_CHAT: 'on',
+    UMBRA_COVER_LINK_RATE: '50'
   }
   const flags: ConfigFlags = {
     'data-dir': '/g/data',
@@ -81,7 +83,8 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     sam: 'off',
     socks: '127.0.0.1:0',
     'server-tunnel': ['b=127.0.0.1:9'],
-    chat: 'off'
+    chat: 'off',
+    cover: 'off'
   }
   const f = resolve({ file, fileName: '/f/umbra.json' })
   t.same(f, {
@@ -89,7 +92,8 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     log: { level: 'warn', format: 'json' }, bandwidth: { inKBps: 1, outKBps: 2 }, transit: { maxTunnels: 10, perPeerKBps: 20 },
     seeds: { files: ['/f/seeds.txt'], infos: [b64(info!)] }, configFile: '/f/umbra.json',
     sam: { host: '127.0.0.1', port: 1000, udpPort: 999, users: { u: 'p w' } }, socks: null,
-    serverTunnels: [{ name: 'web', host: '127.0.0.1', port: 8080, hops: 2 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }, chat: { enabled: false }
+    serverTunnels: [{ name: 'web', host: '127.0.0.1', port: 8080, hops: 2 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }, chat: { enabled: false },
+    cover: { preset: 'low', linkRate: 20, strict: false, loopIntervalMs: 5000, destinationRate: 0 }
   }, 'the file over the defaults')
   const e = resolve({ file, fileName: '/f/umbra.json', env })
   t.same(e, {
@@ -97,14 +101,16 @@ t.test('precedence: defaults < file < environment < flags, field by field', asyn
     log: { level: 'error', format: 'text' }, bandwidth: { inKBps: 3, outKBps: 4 }, transit: { maxTunnels: 30, perPeerKBps: 20 },
     seeds: { files: ['/e/seeds.txt'], infos: [b64(info!)] }, configFile: '/f/umbra.json',
     sam: { host: '127.0.0.1', port: 2000, udpPort: 1999 }, socks: null,
-    serverTunnels: [{ name: 'web', host: '127.0.0.1', port: 8080, hops: 2 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }, chat: { enabled: true }
+    serverTunnels: [{ name: 'web', host: '127.0.0.1', port: 8080, hops: 2 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }, chat: { enabled: true },
+    cover: { preset: 'low', linkRate: 50, strict: false, loopIntervalMs: 5000, destinationRate: 0 }
   }, 'the environment over the file (seeds.infos has no variable, so the file\'s stays)')
   const g = resolve({ file, fileName: '/f/umbra.json', env, flags })
   t.same(g, {
     dataDir: '/g/data', listen: ['http://127.0.0.1:4/x'], network: 'flagnet', control: null,
     log: { level: 'debug', format: 'json' }, bandwidth: { inKBps: 5, outKBps: 6 }, transit: { maxTunnels: 0, perPeerKBps: 50 },
     seeds: { files: ['/g/a.txt', '/g/b.txt'], infos: [b64(info!)] }, configFile: '/f/umbra.json',
-    sam: null, socks: { host: '127.0.0.1', port: 0 }, serverTunnels: [{ name: 'b', host: '127.0.0.1', port: 9 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }, chat: { enabled: false }
+    sam: null, socks: { host: '127.0.0.1', port: 0 }, serverTunnels: [{ name: 'b', host: '127.0.0.1', port: 9 }], fs: { enabled: true, quotaMB: 1024, seeds: [] }, chat: { enabled: false },
+    cover: { preset: 'off', linkRate: 0, strict: false, loopIntervalMs: 0, destinationRate: 0 }
   }, 'flags over everything')
   for (const [flags, msg] of [
     [{ sam: '0.0.0.0:7656' }, /--sam: .*loopback/],
@@ -281,4 +287,14 @@ t.test('chat: bad values are ConfigErrors naming their source', async t => {
   t.throws(() => resolve({ env: { UMBRA_CHAT: 'maybe' } }), { name: 'ConfigError', message: /UMBRA_CHAT/ })
   t.throws(() => resolve({ flags: { chat: 'maybe' } }), { name: 'ConfigError', message: /--chat/ })
   t.equal(resolve({ env: { UMBRA_CHAT: 'off' } }).chat.enabled, false)
+})
+
+t.test('cover: presets, link rate, and what is refused', async t => {
+  t.equal(resolve({ env: { UMBRA_COVER: 'low' } }).cover.linkRate, 20)
+  t.equal(resolve({ flags: { cover: 'low', 'cover-link-rate': '100' } }).cover.linkRate, 100)
+  t.equal(resolve({ file: { cover: { linkRate: 7 } }, fileName: '/f/umbra.json' }).cover.linkRate, 7, 'a rate without a preset')
+  t.throws(() => resolve({ flags: { cover: 'high' } }), { name: 'ConfigError', message: /--cover: cover preset 'high' needs strict shaping/ })
+  t.throws(() => resolve({ env: { UMBRA_COVER: 'max' } }), { name: 'ConfigError', message: /UMBRA_COVER: cover preset must be 'off' or 'low'/ })
+  t.throws(() => resolve({ flags: { 'cover-link-rate': '-1' } }), { name: 'ConfigError', message: /--cover-link-rate must be a whole number/ })
+  t.throws(() => resolve({ file: { cover: { strict: true } }, fileName: '/f/umbra.json' }), { name: 'ConfigError', message: /cover\.strict/ })
 })
