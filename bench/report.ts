@@ -30,8 +30,12 @@ export function percentile (xs: number[], p: number): number {
 
 /** The number after `name` in `args` (e.g. `--routers 8`), or `dflt`. */
 export function numArg (args: string[], name: string, dflt: number): number {
-  const i = args.indexOf(name)
-  return i >= 0 ? Number(args[i + 1]) : dflt
+  const flag = name.startsWith('--') ? name : `--${name}`
+  const i = args.indexOf(flag)
+  if (i < 0) return dflt
+  const n = Number(args[i + 1])
+  if (!Number.isFinite(n)) throw new Error(`${flag} needs a number, got '${args[i + 1] ?? ''}'`)
+  return n
 }
 
 /** One listen address per transport on loopback, free ports: routers take them in turn. */
