@@ -9,9 +9,10 @@
  * - Room fan-out: `--members` nodes spread over the routers share a room; `--posts` times a post
  *   from member 0 until the last other member has it.
  *
- * Cover traffic is not wired into the router yet (issue #6), so every figure is with cover off.
+ * Run once per cover preset the router can apply (`--cover off|low|both`, default both): `low`
+ * sends link chaff on every link (docs/cover.md); `high` (strict shaping) is not wired yet.
  *
- *   npm run bench -- chat [--routers 4] [--messages 50] [--members 10] [--posts 10] [--json]
+ *   npm run bench -- chat [--routers 4] [--messages 50] [--members 10] [--posts 10] [--cover both] [--json]
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -25,6 +26,16 @@ import type { ChatCore, ChatEvent } from '../src/apps/chat/chat.ts'
 import { median, note, numArg, percentile, type report as Report } from './report.ts'
 
 export async function run (args: string[], report: typeof Report): Promise<void> {
+  const i = args.indexOf('--cover')
+  const which = i >= 0 ? args[i + 1] : 'both'
+  const presets = which === 'both' ? ['off', 'low'] : [which ?? 'off']
+  for (const p of presets) {
+    if (p !== 'off' && p !== 'low') throw new Error(`--cover must be off, low or both, got '${p}'`)
+    await runPreset(args, report, p)
+  }
+}
+
+async function runPreset (args: string[], report: typeof Report, cover: 'off' | 'low'): Promise<void> {
   process.env.UMBRA_FROM_SOURCE = '1'
   const n = numArg(args, 'routers', 4)
   const messages = numArg(args, 'messages', 50)
@@ -35,7 +46,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
   const nodes: ChatNode[] = []
   const crypto = await loadCrypto()
   try {
-    procs.push(...await startFsNetwork(base, n, { network: 'bench-chat', logLevel: 'error', fs: false }))
+    procs.push(...await startFsNetwork(base, n, { network: 'bench-chat', logLevel: 'error', fs: false, extraArgs: ['--cover', cover] }))
     const open = async (i: number): Promise<ChatCore> => {
       const [host, port] = procs[i % n]!.sam.split(' ')[0]!.split(':') as [string, string]
       const node = await ChatNode.start({ dir: join(base, `user-${i}`), sam: { host, port: Number(port) }, crypto, log: silentLogger, tickMs: 1000 })
@@ -64,7 +75,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
     // DM latency.
     const [a, b] = [await open(0), await open(1)]
     await online([a, b])
-    note(`${n} routers up; timing ${messages} DMs between routers 0 and 1`)
+    note(`${n} routers up (cover ${cover}); timing ${messages} DMs between routers 0 and 1`)
     const times: number[] = []
     for (let i = 0; i <= messages; i++) {
       // One message every 200 ms, as people type: latency, not queueing behind a burst.
@@ -76,9 +87,9 @@ export async function run (args: string[], report: typeof Report): Promise<void>
       times.push((await got) - t0)
     }
     const [first, ...warm] = times
-    report('chat', 'DM 3+3 hops, first (lookup + stream setup)', 'latency', first!, 'ms')
-    report('chat', 'DM 3+3 hops, cover off', 'median', median(warm), 'ms', `${warm.length} messages`)
-    report('chat', 'DM 3+3 hops, cover off', 'p95', percentile(warm, 95), 'ms')
+    report('chat', `DM 3+3 hops, cover ${cover}, first (lookup + stream setup)`, 'latency', first!, 'ms')
+    report('chat', `DM 3+3 hops, cover ${cover}`, 'median', median(warm), 'ms', `${warm.length} messages`)
+    report('chat', `DM 3+3 hops, cover ${cover}`, 'p95', percentile(warm, 95), 'ms')
 
     // Room fan-out.
     const cores = [a, b]
@@ -100,8 +111,8 @@ export async function run (args: string[], report: typeof Report): Promise<void>
       await a.say('bench', text)
       fan.push(Math.max(...await all) - t0)
     }
-    report('chat', `room fan-out to ${members} members, cover off`, 'median', median(fan), 'ms', `${posts} posts, until the last member has it`)
-    report('chat', `room fan-out to ${members} members, cover off`, 'p95', percentile(fan, 95), 'ms')
+    report('chat', `room fan-out to ${members} members, cover ${cover}`, 'median', median(fan), 'ms', `${posts} posts, until the last member has it`)
+    report('chat', `room fan-out to ${members} members, cover ${cover}`, 'p95', percentile(fan, 95), 'ms')
   } finally {
     await Promise.allSettled(nodes.map(async x => { await x.close() }))
     await Promise.allSettled(procs.map(async p => await stopRouter(p)))

@@ -25,13 +25,13 @@ export function routerDir (base: string, i: number): string {
  * Starts the network and resolves once every router's netDb knows all `n` RouterInfos (not yet
  * once the fs nodes are online: see {@link waitForFsNodes}). On failure, stops what started.
  */
-export async function startFsNetwork (base: string, n: number, opts: { network: string, logLevel?: string, fs?: boolean }): Promise<RouterProc[]> {
+export async function startFsNetwork (base: string, n: number, opts: { network: string, logLevel?: string, fs?: boolean, extraArgs?: string[] }): Promise<RouterProc[]> {
   const plan = planTestnet(n)
   const procs: RouterProc[] = []
   const start = async (i: number, seedFiles: string[], fsSeeds: string[]): Promise<RouterProc> => {
     const p = await spawnRouter({
       index: i, dataDir: routerDir(base, i), listen: plan[i]!.listen, network: opts.network, control: '127.0.0.1:0',
-      seedFiles, sam: '127.0.0.1:0', socks: 'off', fs: opts.fs === false ? 'off' : { seeds: fsSeeds }, logLevel: opts.logLevel ?? 'warn'
+      seedFiles, sam: '127.0.0.1:0', socks: 'off', fs: opts.fs === false ? 'off' : { seeds: fsSeeds }, logLevel: opts.logLevel ?? 'warn', ...(opts.extraArgs !== undefined ? { extraArgs: opts.extraArgs } : {})
     }, 60_000)
     procs.push(p)
     return p
