@@ -208,7 +208,9 @@ export class Dht {
       for (const b of r.kblocks ?? []) if (seen.size < 1024) seen.set(Buffer.from(b).toString('base64'), b)
       lk.onCloser(c.id, this.learn(r.nodes), Date.now())
     }, signal, undefined, true)
-    return { blocks: [...seen.values()], unanswered: lk.stats.failures + lk.stats.timeouts }
+    // A lookup cut short by its deadline left queries unanswered (they are not counted as
+    // timeouts): the caller must not take its silence as "nobody has it".
+    return { blocks: [...seen.values()], unanswered: lk.stats.failures + lk.stats.timeouts + (lk.state === 'timed-out' ? 1 : 0) }
   }
 
   /** Closes every stream. */
