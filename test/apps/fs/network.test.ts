@@ -20,6 +20,8 @@ import { blockCount } from '../../../src/apps/fs/tree.ts'
 import { ClosedError, LimitError, NotFoundError, UmbraError } from '../../../src/util/errors.ts'
 import { Dht } from '../../../src/apps/fs/dht.ts'
 import { startTestNet } from './net-fixture.ts'
+import { createKBlock } from '../../../src/apps/fs/kblock.ts'
+import { compareDistance } from '../../../src/util/kademlia.ts'
 
 const net = await startTestNet(8)
 t.teardown(async () => { await net.close() })
@@ -198,4 +200,36 @@ t.test('a network with no room refuses a publish with a clear error', async (t) 
   t.ok(err instanceof UmbraError)
   // What the nodes held before stays readable.
   for (const x of tiny.nodes) for (const e of x.store.entries()) if (e.kind === 'chk') t.ok(x.store.get(e.query) !== undefined)
+})
+
+t.test('a search whose lookup runs out of time before the holders answer asks again', async (t) => {
+  // The keyword block lives only at the two nodes farthest from its query, so the lookup (k 8,
+  // alpha 3) reaches them in its third round; every node's first answer takes 700 ms, and the
+  // holders' first answer is a failure, which comes after the 2 s lookup deadline, when the
+  // lookup no longer counts it. That is not "nobody has it": the word must be asked again.
+  const expires = Math.floor(Date.now() / 1000) + 3600
+  const kb = createKBlock(net.crypto, 'deadline', { uri, meta: { name: 'late.txt', size: 1 } }, expires)
+  const far = [...net.nodes].sort((a, b) => compareDistance(kb.query, b.contact.id, a.contact.id)).slice(0, 2)
+  for (const x of far) await x.store.put('kblock', kb.query, kb.block, { priority: 1, expiresAtSec: expires })
+  const restore: Array<() => void> = []
+  for (const x of net.nodes) {
+    const handle = x.service.handle.bind(x.service)
+    let slow = true
+    const holder = far.includes(x)
+    x.service.handle = async (req) => {
+      if (req.op === 'search' && slow) {
+        slow = false
+        await new Promise(resolve => setTimeout(resolve, 700))
+        if (holder) throw new UmbraError('busy')
+      }
+      return await handle(req)
+    }
+    restore.push(() => { x.service.handle = handle })
+  }
+  t.teardown(() => { for (const r of restore) r() })
+  const client = new Dht({ dial: net.clientDial, requestTimeoutMs: 1000 })
+  t.teardown(() => { client.close() })
+  await client.bootstrap([net.nodes[0]!.contact])
+  const found = await search(client, net.crypto, ['deadline'], AbortSignal.timeout(30_000))
+  t.same(found.results.map(r => r.meta.name), ['late.txt'], 'found on a later try')
 })
