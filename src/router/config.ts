@@ -436,9 +436,7 @@ function fileLayer (json: unknown, file: string, base: string): Layer {
 
 /** A disk quota in MB: an integer 1..10^7. */
 function fsQuota (v: unknown, where: string, fromText = false): number {
-  const n = fromText && typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 10_000_000) throw new ConfigError(`${where} must be a whole number of MB from 1 to 10000000, got ${JSON.stringify(v)}`)
-  return n
+  return wholeNumber(v, where, 1, 10_000_000, 'MB from 1 to 10000000', fromText)
 }
 
 /** fs seeds: base64 destinations (I2P alphabet, at least 516 characters). */
@@ -659,28 +657,26 @@ function coverPreset (v: unknown, where: string): string {
 
 /** Link chaff slots per second: a whole number 0..10000. */
 function coverRate (v: unknown, where: string, fromText = false): number {
-  const n = fromText && typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 10_000) {
-    const got = typeof v === 'string' ? `'${v}'` : typeof v === 'number' ? String(v) : typeName(v)
-    throw new ConfigError(`${where} must be a whole number of chaff cells per second per link from 0 (none) to 10000, got ${got}`)
-  }
-  return n
+  return wholeNumber(v, where, 0, 10_000, 'chaff cells per second per link from 0 (none) to 10000', fromText)
 }
 
 function kbps (v: unknown, where: string, fromText = false): number {
-  const n = fromText && typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_BANDWIDTH_KBPS) {
-    const got = typeof v === 'string' ? `'${v}'` : typeof v === 'number' ? String(v) : typeName(v)
-    throw new ConfigError(`${where} must be a whole number of KB/s from 0 (unlimited) to ${MAX_BANDWIDTH_KBPS}, got ${got}`)
-  }
-  return n
+  return wholeNumber(v, where, 0, MAX_BANDWIDTH_KBPS, `KB/s from 0 (unlimited) to ${MAX_BANDWIDTH_KBPS}`, fromText)
 }
 
 function tunnelCount (v: unknown, where: string, fromText = false): number {
+  return wholeNumber(v, where, 0, MAX_TRANSIT_LIMIT, `tunnels from 0 to ${MAX_TRANSIT_LIMIT}`, fromText)
+}
+
+/**
+ * An integer `min..max` from a JSON number, or (`fromText`, for variables and flags) from
+ * decimal digits. ConfigError `<where> must be a whole number of <what>, got <v>` otherwise.
+ */
+function wholeNumber (v: unknown, where: string, min: number, max: number, what: string, fromText: boolean): number {
   const n = fromText && typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_TRANSIT_LIMIT) {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
     const got = typeof v === 'string' ? `'${v}'` : typeof v === 'number' ? String(v) : typeName(v)
-    throw new ConfigError(`${where} must be a whole number of tunnels from 0 to ${MAX_TRANSIT_LIMIT}, got ${got}`)
+    throw new ConfigError(`${where} must be a whole number of ${what}, got ${got}`)
   }
   return n
 }
