@@ -5,7 +5,7 @@
  * running there is nothing to export.
  */
 import { resolve } from 'node:path'
-import { writeFileAtomic } from '../router/files.ts'
+import { writeFileAtomic } from '../util/files.ts'
 import { decodeSeedInfo, formatSeedFile } from '../router/seed-file.ts'
 import { ConfigError, DecodeError } from '../util/errors.ts'
 import { failure, parse } from './args.ts'

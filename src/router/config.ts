@@ -23,7 +23,7 @@ import { parseLogFormat, parseLogLevel, type LogFormat } from '../util/log-write
 import { parseTransportUrl } from '../../transports/url.ts'
 import { ROUTER_INFO_LIMITS } from '../identity/index.ts'
 import { decodeInfos, SEED_FILE_LIMITS } from './seed-file.ts'
-import { readBounded } from './files.ts'
+import { readBounded } from '../util/files.ts'
 
 /** Name of the config file looked up in the data directory. */
 const CONFIG_FILE_NAME = 'umbra.json'

@@ -8,7 +8,7 @@ import { readFileSync, rmSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ConfigError } from '../util/errors.ts'
-import { readBounded, writeFileAtomic } from './files.ts'
+import { readBounded, writeFileAtomic } from '../util/files.ts'
 
 /** File name inside the data directory. */
 const CONTROL_FILE = 'control.json'

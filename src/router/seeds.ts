@@ -5,7 +5,7 @@
  */
 import { toHex } from '../util/bytes.ts'
 import { ConfigError } from '../util/errors.ts'
-import { readBounded } from './files.ts'
+import { readBounded } from '../util/files.ts'
 import { decodeInfos, MAX_SEED_FILE_BYTES, parseSeedFile, type SeedEntry } from './seed-file.ts'
 
 /** Reads every seed file and decodes every inline RouterInfo; exact duplicates kept once. */

@@ -9,11 +9,12 @@
  * keeps a SAM session up in the background (remade if it ends) and runs the engine
  * (`chat.ts`): accepts peers' streams, retries the outbox, keeps room links.
  */
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CryptoSuite } from '../../crypto/index.ts'
 import { openDataStore } from '../../util/datastore.ts'
+import { writeFileAtomic } from '../../util/files.ts'
 import type { DataStore } from '../../util/kv.ts'
 import type { Logger } from '../../util/log.ts'
 import { toHex } from '../../util/bytes.ts'
@@ -51,7 +52,6 @@ export const MAX_HISTORY_ANSWER = 200
 /** See module doc. */
 export class ChatNode {
   private core: ChatCore | undefined
-  private keys: DestinationKeys | undefined
   private session: Session | undefined
   private api: ChatApi | undefined
   private loop: Promise<void> | undefined
@@ -155,28 +155,26 @@ export class ChatNode {
       return { address: this.core.address, nick }
     }
     const keys = generateDestination(this.opts.crypto)
-    await writeAtomic(join(this.opts.dir, KEY_FILE), privateKeyToBase64(keys) + '\n', 0o600)
+    await writeFileAtomic(join(this.opts.dir, KEY_FILE), privateKeyToBase64(keys) + '\n', 0o600)
     await this.store.setNick(nick)
     this.begin(keys)
     return { address: this.core!.address, nick }
   }
 
   private begin (keys: DestinationKeys): void {
-    this.keys = keys
     const core = new ChatCore({ crypto: this.opts.crypto, store: this.store, keys, nick: this.store.nick() ?? 'anonymous', log: this.opts.log })
     core.on('event', (e) => { for (const fn of this.listeners) fn(e) })
     this.core = core
     void this.store.trimHistory().catch(() => {})
-    this.loop = this.run()
+    this.loop = this.run(keys, core)
   }
 
   /** Keeps a SAM session up; while it is, runs the engine's rounds. */
-  private async run (): Promise<void> {
+  private async run (keys: DestinationKeys, core: ChatCore): Promise<void> {
     const signal = this.stop.signal
-    const core = this.core!
     await keepSession({
       sam: this.opts.sam,
-      privateKey: privateKeyToBase64(this.keys!),
+      privateKey: privateKeyToBase64(keys),
       id: `umbra-chat-${toHex(core.selfHash).slice(0, 12)}`,
       tunnelLength: this.opts.tunnelLength,
       what: 'chat node',
@@ -232,10 +230,4 @@ async function loadKey (opts: ChatNodeOptions): Promise<DestinationKeys | undefi
     if (err instanceof DecodeError) throw new ConfigError(`${path} does not hold a destination key: ${err.message}`)
     throw err
   }
-}
-
-async function writeAtomic (path: string, text: string, mode: number): Promise<void> {
-  const tmp = `${path}.tmp`
-  await writeFile(tmp, text, { mode })
-  await rename(tmp, path)
 }

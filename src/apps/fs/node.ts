@@ -9,11 +9,12 @@
  * The SAM session is made in the background and remade if it ends, so a node can start before
  * its router has tunnels. Every request travels through tunnels: a node never learns who asks.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CryptoSuite } from '../../crypto/index.ts'
 import { openDataStore } from '../../util/datastore.ts'
+import { writeFileAtomic } from '../../util/files.ts'
 import type { DataStore } from '../../util/kv.ts'
 import type { Logger } from '../../util/log.ts'
 import { toHex } from '../../util/bytes.ts'
@@ -94,7 +95,7 @@ export class FsNode {
     }
     const node = new FsNode(opts, privateKey, db, store)
     const file: NodeFile = { destination: node.destination, sam: `${opts.sam.host.includes(':') ? `[${opts.sam.host}]` : opts.sam.host}:${opts.sam.port}` }
-    await writeAtomic(join(opts.dir, NODE_FILE), JSON.stringify(file, null, 2) + '\n', 0o644)
+    await writeFileAtomic(join(opts.dir, NODE_FILE), JSON.stringify(file, null, 2) + '\n', 0o644)
     node.loop = node.run()
     return node
   }
@@ -178,12 +179,6 @@ async function loadOrCreateKey (opts: FsNodeOptions): Promise<string> {
     }
   }
   const gen = await generateDestination(opts.sam)
-  await writeAtomic(path, gen.privateKey + '\n', 0o600)
+  await writeFileAtomic(path, gen.privateKey + '\n', 0o600)
   return gen.privateKey
-}
-
-async function writeAtomic (path: string, text: string, mode: number): Promise<void> {
-  const tmp = `${path}.tmp`
-  await writeFile(tmp, text, { mode })
-  await rename(tmp, path)
 }

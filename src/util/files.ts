@@ -1,10 +1,11 @@
 /**
- * Small, bounded file helpers for the router's own files (config, seed files, control.json):
- * a size-capped read with errors that name the file, and an atomic write (temp file, rename).
+ * Small, bounded file helpers for the router's and the apps' own files (config, seed files,
+ * control.json, app keys): a size-capped read with errors that name the file, and an atomic
+ * write (temp file, rename).
  */
 import { open, rename, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { ConfigError } from '../util/errors.ts'
+import { ConfigError } from './errors.ts'
 
 /** A text file of at most `max` bytes; ConfigError naming the file otherwise. */
 export async function readBounded (file: string, max: number): Promise<string> {
