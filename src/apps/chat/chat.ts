@@ -372,10 +372,7 @@ export class ChatCore extends EventEmitter<{ event: [ChatEvent] }> {
       if (!isB32Address(ref) && !isBase64Destination(ref)) throw err
       conv = this.resolveRecipient(ref).hash
     }
-    return this.store.readHistory(conv, Math.max(1, Math.min(1000, limit))).map((e) => {
-      const ev = this.messageEvent(e.post, room, true)
-      return ev
-    })
+    return this.store.readHistory(conv, Math.max(1, Math.min(1000, limit))).map(e => this.messageEvent(e.post, room, true))
   }
 
   /** Counters and state for `umbra chat status`. */
