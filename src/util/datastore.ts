@@ -15,7 +15,7 @@ import { open as openLmdb, type Database, type RootDatabase } from 'lmdb'
 import { constants, promises as fs, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ClosedError, ConfigError, LimitError } from './errors.ts'
-import type { DataStore, KvBucket } from './kv.ts'
+import type { DataStore, KeyRange, KvBucket } from './kv.ts'
 
 /** Longest key in bytes (LMDB's portable key limit). */
 export const MAX_KEY_BYTES = 511
@@ -134,9 +134,12 @@ class LmdbBucket implements KvBucket {
     await this.store.track(this.db.remove(copy(key)))
   }
 
-  * entries (): IterableIterator<[Uint8Array, Uint8Array]> {
+  * entries (range: KeyRange = {}): IterableIterator<[Uint8Array, Uint8Array]> {
     this.store.check()
-    const it = this.db.getRange({})[Symbol.iterator]()
+    const it = this.db.getRange({
+      ...(range.start !== undefined ? { start: copy(range.start) } : {}),
+      ...(range.end !== undefined ? { end: copy(range.end) } : {})
+    })[Symbol.iterator]()
     try {
       while (true) {
         this.store.check()

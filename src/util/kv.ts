@@ -14,11 +14,14 @@ export interface KvBucket {
   put (key: Uint8Array, value: Uint8Array): Promise<void>
   /** Removes `key` (no error if absent); resolves once durable. */
   delete (key: Uint8Array): Promise<void>
-  /** Every pair, in key order. */
-  entries (): IterableIterator<[Uint8Array, Uint8Array]>
+  /** Every pair in key order; with `range`, those with `start <= key < end` (either bound optional). */
+  entries (range?: KeyRange): IterableIterator<[Uint8Array, Uint8Array]>
   /** How many pairs. */
   count (): number
 }
+
+/** Bounds of a key range: `start` included, `end` excluded. */
+export interface KeyRange { start?: Uint8Array, end?: Uint8Array }
 
 /** An open database: a set of buckets. */
 export interface DataStore {

@@ -10,7 +10,7 @@
 import type { CryptoSuite } from '../../crypto/index.ts'
 import type { DataStore, KvBucket } from '../../util/kv.ts'
 import { packRecord, unpackRecord, type PlainRecord } from '../../wire/msgpack.ts'
-import { compareBytes, toHex } from '../../util/bytes.ts'
+import { toHex } from '../../util/bytes.ts'
 import { decodePost, postRecord, type Post } from './messages.ts'
 
 /** History entries kept per conversation. */
@@ -113,8 +113,7 @@ export class ChatStore {
   /** The last `limit` entries of a conversation, oldest first. */
   readHistory (conv: Uint8Array, limit: number): StoredEntry[] {
     const out: StoredEntry[] = []
-    for (const [k, v] of this.history.entries()) {
-      if (compareBytes(k.subarray(0, 32), conv) !== 0) continue
+    for (const [, v] of this.history.entries(convRange(conv))) {
       const e = this.decodeEntry(v)
       if (e !== undefined) out.push(e)
     }
@@ -216,6 +215,16 @@ export class ChatStore {
       return e
     } catch { return undefined }
   }
+}
+
+/** The keys of one conversation: from `conv || 0…` up to (excluded) the next conversation id. */
+function convRange (conv: Uint8Array): { start: Uint8Array, end?: Uint8Array } {
+  const end = conv.slice()
+  let i = end.length - 1
+  while (i >= 0 && end[i] === 0xff) end[i--] = 0
+  if (i < 0) return { start: conv }
+  end[i]!++
+  return { start: conv, end }
 }
 
 /** `conv || ts u64 BE || id`. */

@@ -111,6 +111,17 @@ t.test('historyKey: conv || ts (u64 BE) || id, so a conversation sorts by time',
   t.ok(Buffer.compare(historyKey(convB, Number.MAX_SAFE_INTEGER, id), historyKey(filled(32, 0xbc), 0, id)) < 0, 'conversation first')
 })
 
+t.test('history: conversation ids ending in 0xff bytes read only their own entries', async t => {
+  const { store } = await fresh(t)
+  const convFF = filled(32, 0xff)
+  const convNear = filled(32, 0xff)
+  convNear[30] = 0xfe
+  await store.addHistory(convFF, { post: post(alice, convFF, T0, 'ff', 'say') })
+  await store.addHistory(convNear, { post: post(alice, convNear, T0, 'near', 'say') })
+  t.same(texts(store.readHistory(convFF, 10)), ['ff'], 'the last possible conversation id')
+  t.same(texts(store.readHistory(convNear, 10)), ['near'], 'an id ending in 0xff does not take in the next')
+})
+
 t.test('history: add, read in time order per conversation, limit, has', async t => {
   const { store } = await fresh(t)
   const order = [5, 1, 4, 2, 3]
