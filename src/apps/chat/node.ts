@@ -19,7 +19,7 @@ import type { DataStore } from '../../util/kv.ts'
 import type { Logger } from '../../util/log.ts'
 import { toHex } from '../../util/bytes.ts'
 import { ConfigError, DecodeError } from '../../util/errors.ts'
-import { destinationFromPrivate, generateDestination, privateKeyToBase64, type DestinationKeys } from '../../identity/destination.ts'
+import { destinationFromPrivate, generateDestination, isB32Address, privateKeyToBase64, type DestinationKeys } from '../../identity/destination.ts'
 import type { Session } from '../../api/client/index.ts'
 import { keepSession } from '../session-keeper.ts'
 import { isBase64Destination } from '../../api/client/address.ts'
@@ -206,7 +206,7 @@ export class ChatNode {
 
 /** A DM target (address or destination) rather than a room reference. */
 function isDmTarget (to: string): boolean {
-  return /\.b32\.(umbra|i2p)$/i.test(to.trim()) || isBase64Destination(to.trim())
+  return isB32Address(to.trim()) || isBase64Destination(to.trim())
 }
 
 function str (v: unknown, what: string): string {
