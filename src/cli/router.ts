@@ -80,6 +80,11 @@ Options:
                          when idle (at most 20 KiB/s per link; see docs/cover.md)
                          (default: off) [UMBRA_COVER]
   --cover-link-rate N    link chaff cells per second per link, 0-10000 [UMBRA_COVER_LINK_RATE]
+  --cover-loop-ms N      mean ms between cover loops through each destination's own
+                         tunnels, 0 (none) or 100-3600000 [UMBRA_COVER_LOOP_MS]
+  --cover-send-rate N    Poisson sending: each destination sends N messages/s, real
+                         or dummy, and at most N real ones (0 = off, the default)
+                         [UMBRA_COVER_SEND_RATE]
   --chat on|off          run the chat node (a client of this router's SAM bridge; idle
                          until \`umbra chat init NICK\`; state in <data dir>/chat)
                          (default: on) [UMBRA_CHAT]
@@ -111,6 +116,8 @@ const OPTIONS = {
   chat: { type: 'string' },
   cover: { type: 'string' },
   'cover-link-rate': { type: 'string' },
+  'cover-loop-ms': { type: 'string' },
+  'cover-send-rate': { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
 

@@ -146,6 +146,8 @@ export interface ConfigFlags {
   chat?: string
   cover?: string
   'cover-link-rate'?: string
+  'cover-loop-ms'?: string
+  'cover-send-rate'?: string
 }
 
 /** Environment variables (a `process.env`). */
@@ -338,7 +340,7 @@ export function formatControlAddress (a: ControlAddress): string {
 const FILE_KEYS = ['dataDir', 'listen', 'network', 'control', 'log', 'bandwidth', 'transit', 'seeds', 'sam', 'socks', 'serverTunnels', 'fs', 'chat', 'cover'] as const
 const FS_KEYS = ['enabled', 'quotaMB', 'seeds'] as const
 const CHAT_KEYS = ['enabled'] as const
-const COVER_KEYS = ['preset', 'linkRate'] as const
+const COVER_KEYS = ['preset', 'linkRate', 'loopIntervalMs', 'destinationRate'] as const
 const TRANSIT_KEYS = ['maxTunnels', 'perPeerKBps'] as const
 const SERVICE_KEYS = ['address', 'udpPort', 'users'] as const
 const TUNNEL_KEYS = ['name', 'target', 'hops'] as const
@@ -421,7 +423,9 @@ function fileLayer (json: unknown, file: string, base: string): Layer {
     const o = object(top.cover, file, 'cover')
     onlyKeys(o, COVER_KEYS, file, 'cover.')
     if (o.preset !== undefined) l.coverPreset = coverPreset(o.preset, at('cover.preset'))
-    if (o.linkRate !== undefined) l.coverOverrides = { linkRate: coverRate(o.linkRate, at('cover.linkRate')) }
+    if (o.linkRate !== undefined) l.coverOverrides = { ...l.coverOverrides, linkRate: coverRate(o.linkRate, at('cover.linkRate')) }
+    if (o.loopIntervalMs !== undefined) l.coverOverrides = { ...l.coverOverrides, loopIntervalMs: loopMs(o.loopIntervalMs, at('cover.loopIntervalMs')) }
+    if (o.destinationRate !== undefined) l.coverOverrides = { ...l.coverOverrides, destinationRate: sendRate(o.destinationRate, at('cover.destinationRate')) }
   }
   if (top.chat !== undefined) {
     const o = object(top.chat, file, 'chat')
@@ -530,7 +534,9 @@ function envLayer (env: Env, cwd: string): Layer {
   if ((v = get('UMBRA_FS_SEEDS')) !== undefined) l.fsSeeds = fsSeeds(splitList(v, 'UMBRA_FS_SEEDS'), 'UMBRA_FS_SEEDS')
   if ((v = get('UMBRA_CHAT')) !== undefined) l.chatEnabled = onOff(v, 'UMBRA_CHAT')
   if ((v = get('UMBRA_COVER')) !== undefined) l.coverPreset = coverPreset(v, 'UMBRA_COVER')
-  if ((v = get('UMBRA_COVER_LINK_RATE')) !== undefined) l.coverOverrides = { linkRate: coverRate(v, 'UMBRA_COVER_LINK_RATE', true) }
+  if ((v = get('UMBRA_COVER_LINK_RATE')) !== undefined) l.coverOverrides = { ...l.coverOverrides, linkRate: coverRate(v, 'UMBRA_COVER_LINK_RATE', true) }
+  if ((v = get('UMBRA_COVER_LOOP_MS')) !== undefined) l.coverOverrides = { ...l.coverOverrides, loopIntervalMs: loopMs(v, 'UMBRA_COVER_LOOP_MS', true) }
+  if ((v = get('UMBRA_COVER_SEND_RATE')) !== undefined) l.coverOverrides = { ...l.coverOverrides, destinationRate: sendRate(v, 'UMBRA_COVER_SEND_RATE', true) }
   return l
 }
 
@@ -555,7 +561,9 @@ function flagLayer (f: ConfigFlags, cwd: string): Layer {
   if (f.fs !== undefined) l.fsEnabled = onOff(f.fs, '--fs')
   if (f.chat !== undefined) l.chatEnabled = onOff(f.chat, '--chat')
   if (f.cover !== undefined) l.coverPreset = coverPreset(f.cover, '--cover')
-  if (f['cover-link-rate'] !== undefined) l.coverOverrides = { linkRate: coverRate(f['cover-link-rate'], '--cover-link-rate', true) }
+  if (f['cover-link-rate'] !== undefined) l.coverOverrides = { ...l.coverOverrides, linkRate: coverRate(f['cover-link-rate'], '--cover-link-rate', true) }
+  if (f['cover-loop-ms'] !== undefined) l.coverOverrides = { ...l.coverOverrides, loopIntervalMs: loopMs(f['cover-loop-ms'], '--cover-loop-ms', true) }
+  if (f['cover-send-rate'] !== undefined) l.coverOverrides = { ...l.coverOverrides, destinationRate: sendRate(f['cover-send-rate'], '--cover-send-rate', true) }
   if (f['fs-quota'] !== undefined) l.fsQuotaMB = fsQuota(f['fs-quota'], '--fs-quota', true)
   if (f['fs-seed'] !== undefined) {
     if (f['fs-seed'].length > MAX_FS_SEEDS) throw new ConfigError(`--fs-seed: at most ${MAX_FS_SEEDS}`)
@@ -658,6 +666,18 @@ function coverPreset (v: unknown, where: string): string {
 /** Link chaff slots per second: a whole number 0..10000. */
 function coverRate (v: unknown, where: string, fromText = false): number {
   return wholeNumber(v, where, 0, 10_000, 'chaff cells per second per link from 0 (none) to 10000', fromText)
+}
+
+/** Mean ms between cover loops per tunnel pool: 0 (none) or a whole number 100..3600000. */
+function loopMs (v: unknown, where: string, fromText = false): number {
+  const n = wholeNumber(v, where, 0, 3_600_000, 'milliseconds, 0 (no loops) or 100 to 3600000', fromText)
+  if (n > 0 && n < 100) throw new ConfigError(`${where} must be 0 (no loops) or at least 100 ms, got ${n}`)
+  return n
+}
+
+/** Poisson sending for destinations, messages per second: a whole number 0 (off)..10000. */
+function sendRate (v: unknown, where: string, fromText = false): number {
+  return wholeNumber(v, where, 0, 10_000, 'messages per second per destination from 0 (off) to 10000', fromText)
 }
 
 function kbps (v: unknown, where: string, fromText = false): number {

@@ -22,7 +22,7 @@ import { MemoryTransport, type MemoryTransportOptions } from '../../transports/m
 import { TcpTransport } from '../../transports/tcp/index.ts'
 import type { Transport } from '../link/transport.ts'
 import { UdpTransport, type UdpTransportOptions } from '../../transports/udp/index.ts'
-import type { RouterStatus } from './status.ts'
+import type { LoopStats, RouterStatus } from './status.ts'
 import { NetDb, type NetDbOptions } from '../netdb/netdb.ts'
 import { isNetDbType, RecordKind } from '../netdb/messages.ts'
 import { RECORD_POLICY_DEFAULTS } from '../netdb/records.ts'
@@ -248,8 +248,20 @@ export class Router {
       links,
       netdb: { routerInfos: this.netdb.store.count(RecordKind.ROUTER_INFO), leaseSets: this.netdb.store.count(RecordKind.LEASE_SET) },
       accounting: this.accounting.status(),
-      cover: { linkRate: this.cover.settings.linkRate, ...this.cover.stats }
+      cover: { linkRate: this.cover.settings.linkRate, ...this.cover.stats, ...this.loopStats() }
     }
+  }
+
+  /** Loops of the local destinations' pools, summed. */
+  private loopStats (): LoopStats {
+    const out: LoopStats = { loopIntervalMs: this.cover.settings.loopIntervalMs, loopsSent: 0, loopBytesSent: 0, loopsReturned: 0, loopsLost: 0 }
+    for (const { pool: { stats } } of this.sessions) {
+      out.loopsSent += stats.loopsSent
+      out.loopBytesSent += stats.loopBytes
+      out.loopsReturned += stats.testsPassed
+      out.loopsLost += stats.testsFailed
+    }
+    return out
   }
 
   /** How other routers reach this one. */
@@ -279,6 +291,8 @@ export class Router {
     pool?: Partial<PoolSettings>
     /** Only these routers (IDs in hex) may be hops of its tunnels (experiments, trusted relays). */
     via?: readonly string[]
+    /** Poisson sending, slots per second (default: the cover settings' `destinationRate`; 0 = off). */
+    sendRate?: number
     signal?: AbortSignal
   } = {}): Promise<DestinationSession> {
     const via = opts.via !== undefined ? new Set(opts.via) : undefined
@@ -294,7 +308,7 @@ export class Router {
         random: () => getU32(this.crypto.randomBytes(4), 0) / 0x1_0000_0000,
         randomBytes: (n) => this.crypto.randomBytes(n)
       }
-    }, { ...(opts.keys !== undefined ? { keys: opts.keys } : {}), pool: poolSettings({ ...this.config.pool, ...opts.pool }) })
+    }, { ...(opts.keys !== undefined ? { keys: opts.keys } : {}), sendRate: opts.sendRate ?? this.cover.settings.destinationRate, pool: poolSettings({ loopIntervalMs: Math.round(this.cover.settings.loopIntervalMs), ...this.config.pool, ...opts.pool }) })
     this.sessions.add(session)
     try {
       await session.start(opts.signal)

@@ -33,6 +33,7 @@ import type { Logger } from '../util/log.ts'
 import { toHex } from '../util/bytes.ts'
 import { DecodeError, NotFoundError, UmbraError } from '../util/errors.ts'
 import { CLOVE_HEADER, decodeClove, encodeClove } from './clove.ts'
+import { SendPacer } from './send-pacer.ts'
 
 /** A datagram that arrived at a destination. */
 export interface Datagram {
@@ -80,7 +81,17 @@ export interface SessionOptions {
   mss?: number
   /** Send buffer and receive window of each stream (default 1 MiB: tunnel round trips under load are tens of ms). */
   streamWindowBytes?: number
+  /**
+   * Poisson sending (cover, `send-pacer.ts`): outbound messages go one per slot of a Poisson
+   * clock of this many slots per second, each through a random outbound tunnel, with a loop as
+   * a dummy in every empty slot. Caps what the destination sends at this many messages per
+   * second. 0 (default) sends at once.
+   */
+  sendRate?: number
 }
+
+/** A message waiting for its slot (Poisson sending). */
+interface Paced { router: Uint8Array, tunnelId: number, garlic: Uint8Array }
 
 const MAX_REMOTES = 4096
 const LS_RESEND_MS = 30_000
@@ -91,6 +102,9 @@ const LS_RESEND_MS = 30_000
  * session, at most once per this interval.
  */
 const STALL_MS = 2000
+/** Poisson sending: messages waiting for slots at most, and at least this many seconds of slots. */
+const PACER_MIN_QUEUE = 64
+const PACER_QUEUE_SECONDS = 2
 /** Stream retransmission bounds for tunnel paths (see the constructor). */
 export const STREAM_MAX_RTO_MS = 3000
 export const STREAM_MAX_RETRANSMITS = 12
@@ -106,6 +120,8 @@ export class DestinationSession {
   readonly pool: TunnelPool
   readonly garlic: Garlic
   readonly streams: StreamManager
+  /** Poisson sending, when on (`SessionOptions.sendRate`). */
+  readonly pacer: SendPacer<Paced> | undefined
   /** A datagram arrived. */
   onDatagram: (d: Datagram) => void = () => {}
   /** Counters. */
@@ -128,6 +144,11 @@ export class DestinationSession {
     this.pool = new TunnelPool({ ...deps.pool, manager: deps.tunnels, clock: deps.clock, log: deps.log }, opts.pool, this.address.slice(0, 8))
     this.pool.onMessage = (data) => { this.receive(data) }
     this.pool.onInboundChange = () => { this.schedulePublish() }
+    const rate = opts.sendRate ?? 0
+    if (rate > 0) {
+      this.pacer = new SendPacer<Paced>(rate, Math.max(PACER_MIN_QUEUE, Math.ceil(rate * PACER_QUEUE_SECONDS)), deps.pool.random,
+        (m) => { this.sendPaced(m) }, () => { this.pool.coverLoop() })
+    }
     this.streams = new StreamManager({
       clock: deps.clock,
       mss: opts.mss ?? defaultMss(),
@@ -148,6 +169,7 @@ export class DestinationSession {
     this.tickTimer = setInterval(() => { this.garlic.tick(this.deps.clock.wall()) }, 10_000)
     this.tickTimer.unref()
     await this.pool.ready(signal)
+    this.pacer?.start()
     await this.publish().catch((err: unknown) => {
       // Stored here already; the netDb republishes it, so an unreachable storer is not fatal.
       this.deps.log.warn('LeaseSet not stored at every closest router', { dest: this.address, err: String(err) })
@@ -253,11 +275,31 @@ export class DestinationSession {
       if (lease === undefined) this.fetchLeaseSet(hex, true).catch(() => {})
       return
     }
+    this.pool.noteSent(garlic.length)
+    if (this.pacer !== undefined) {
+      if (!this.pacer.offer({ router: lease.gateway, tunnelId: lease.tunnelId, garlic })) this.stats.dropped++
+      return
+    }
     this.stats.sent++
-    this.deps.tunnels.sendOut(r.out, [{
+    this.sendVia(r.out, lease.gateway, lease.tunnelId, garlic)
+  }
+
+  /**
+   * A message's slot came (Poisson sending): it goes through a random live outbound tunnel, so
+   * that each tunnel's first hop sees the same share of slots whatever the user does.
+   */
+  private sendPaced (m: Paced): void {
+    const out = this.pool.pickOutbound()
+    if (out === undefined || this.closed) { this.stats.dropped++; return }
+    this.stats.sent++
+    this.sendVia(out, m.router, m.tunnelId, m.garlic)
+  }
+
+  private sendVia (out: OutboundTunnel, router: Uint8Array, tunnelId: number, garlic: Uint8Array): void {
+    this.deps.tunnels.sendOut(out, [{
       kind: DeliveryKind.TUNNEL,
-      router: lease.gateway,
-      tunnelId: lease.tunnelId,
+      router,
+      tunnelId,
       data: encodeTunnelMessage({ kind: DeliveryKind.LOCAL, data: garlic })
     }])
   }
@@ -376,6 +418,7 @@ export class DestinationSession {
     if (this.publishTimer !== undefined) clearTimeout(this.publishTimer)
     if (this.tickTimer !== undefined) clearInterval(this.tickTimer)
     await this.streams.close()
+    this.pacer?.stop()
     this.pool.stop()
   }
 }

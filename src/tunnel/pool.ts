@@ -2,12 +2,17 @@
  * A tunnel pool: the inbound and outbound tunnels of one owner (a destination, or the router
  * itself), kept at the configured quantity and length. Builds replacements before tunnels
  * expire and at once when one fails; tests each outbound tunnel through one of its inbound
- * tunnels and retires tunnels that fail twice in a row; forgets tunnels whose first (outbound)
- * or last (inbound) hop's link went down. Hops are drawn by peer profile, distinct within a
+ * tunnels (a loop: out through the one, back in through the other) and retires tunnels that fail
+ * twice in a row; with loop cover on (`loopIntervalMs`) also sends loops at Poisson-distributed
+ * times through random pairs, so that an observer sees traffic when the owner is idle and a
+ * tunnel that drops traffic is found within seconds. Loops look like garlic existing-session
+ * messages of the sizes the owner really sends (docs/cover.md). Forgets tunnels whose first
+ * (outbound) or last (inbound) hop's link went down. Hops are drawn by peer profile, distinct within a
  * tunnel and never ourselves. The first inbound tunnel's request goes straight to its gateway
  * (there is no outbound tunnel yet); later ones go through an outbound tunnel, and outbound
  * tunnels are answered through an inbound one.
  */
+import { setMaxListeners } from 'node:events'
 import type { Clock } from '../util/clock.ts'
 import type { Logger } from '../util/log.ts'
 import { ConfigError, AbortError } from '../util/errors.ts'
@@ -17,7 +22,12 @@ import type { HopTarget } from './plan.ts'
 import { pickHops } from './select.ts'
 import { pickOne, shuffle } from '../util/random.ts'
 import { toHex } from '../util/bytes.ts'
+import { exponentialMs } from '../cover/poisson.ts'
 import type { InboundTunnel, OutboundTunnel } from './tunnel.ts'
+
+type OwnTunnel = InboundTunnel | OutboundTunnel
+/** A loop: through which tunnels, sent when (monotonic ms). */
+interface Loop { out: OutboundTunnel, inb: InboundTunnel, sentAt: number }
 
 /** How a pool is shaped. */
 export interface PoolSettings {
@@ -33,10 +43,12 @@ export interface PoolSettings {
   testTimeoutMs: number
   /** Build a replacement this long before a tunnel expires. Default 90 000 ms. */
   rebuildBeforeMs: number
+  /** Loop cover: mean ms between loops at Poisson-distributed times (0 = none, else >= 100). Default 0. */
+  loopIntervalMs: number
 }
 
 /** Defaults of {@link PoolSettings}. */
-export const POOL_DEFAULTS: PoolSettings = { length: 3, quantity: 2, variance: 0, testIntervalMs: 10_000, testTimeoutMs: 3000, rebuildBeforeMs: 90_000 }
+export const POOL_DEFAULTS: PoolSettings = { length: 3, quantity: 2, variance: 0, testIntervalMs: 10_000, testTimeoutMs: 3000, rebuildBeforeMs: 90_000, loopIntervalMs: 0 }
 
 /** Checks pool settings; ConfigError on bad values. */
 export function poolSettings (s: Partial<PoolSettings> = {}): PoolSettings {
@@ -51,6 +63,8 @@ export function poolSettings (s: Partial<PoolSettings> = {}): PoolSettings {
   int('testIntervalMs', 0, 3_600_000)
   int('testTimeoutMs', 1, 60_000)
   int('rebuildBeforeMs', 0, 300_000)
+  int('loopIntervalMs', 0, 3_600_000)
+  if (out.loopIntervalMs > 0 && out.loopIntervalMs < MIN_LOOP_MS) throw new ConfigError(`tunnel loopIntervalMs must be 0 (none) or >= ${MIN_LOOP_MS}, got ${out.loopIntervalMs}`)
   return out
 }
 
@@ -69,9 +83,40 @@ export interface PoolDeps {
 }
 
 /** Counters of a pool. */
-export interface PoolStats { built: number, failedBuilds: number, testsPassed: number, testsFailed: number, retired: number }
+export interface PoolStats {
+  built: number
+  failedBuilds: number
+  /** Loops (tests and cover) that came back in time. */
+  testsPassed: number
+  /** Loops that did not come back in time (through tunnels both still in the pool). */
+  testsFailed: number
+  retired: number
+  /** Cover loops sent (Poisson-scheduled, besides the periodic tests). */
+  loopsSent: number
+  /** Bytes of the cover loops sent (messages, before fragmenting into cells). */
+  loopBytes: number
+}
 
-const TEST_TAG = 0x00
+/** Shortest mean interval of loop cover accepted, ms. */
+const MIN_LOOP_MS = 100
+/**
+ * First byte of a loop: that of a garlic existing-session message (`garlic/layout.ts` TYPE_ES),
+ * so a loop looks like one to the endpoint of the outbound tunnel, which sees messages in clear.
+ */
+const LOOP_TYPE = 0x01
+/** Random token after the type byte; what identifies a loop coming back. */
+const TOKEN_BYTES = 16
+const LOOP_MIN_BYTES = 1 + TOKEN_BYTES
+/** Loops are drawn from the sizes of the last this many messages the owner sent. */
+const SIZE_MEMORY = 32
+/** Size range of loops before the owner has sent anything: one cell's worth of garlic. */
+const DEFAULT_LOOP_BYTES: readonly [number, number] = [LOOP_MIN_BYTES + 8, 960]
+/** Largest loop sent (bigger messages the owner sends are sampled down to this). */
+const MAX_LOOP_BYTES = 4096
+/** Most loops in flight at once; more are not sent. */
+const MAX_PENDING_LOOPS = 256
+/** Most lost loops kept waiting to be attributed. */
+const MAX_UNRESOLVED = 64
 /** How long routers of a failed build or tunnel are avoided. */
 const SUSPECT_MS = 30_000
 
@@ -79,7 +124,7 @@ const SUSPECT_MS = 30_000
 export class TunnelPool {
   readonly inbound: InboundTunnel[] = []
   readonly outbound: OutboundTunnel[] = []
-  readonly stats: PoolStats = { built: 0, failedBuilds: 0, testsPassed: 0, testsFailed: 0, retired: 0 }
+  readonly stats: PoolStats = { built: 0, failedBuilds: 0, testsPassed: 0, testsFailed: 0, retired: 0, loopsSent: 0, loopBytes: 0 }
   /** A message (a DELIVER_LOCAL body) came out of one of our inbound tunnels. */
   onMessage: (data: Uint8Array, via: InboundTunnel) => void = () => {}
   /** The set of inbound tunnels changed (time to republish a LeaseSet). */
@@ -89,20 +134,38 @@ export class TunnelPool {
   private buildingOut = 0
   private timer: NodeJS.Timeout | undefined
   private lastTest = 0
-  private readonly tests = new Map<string, { out: OutboundTunnel, inb: InboundTunnel, timer: NodeJS.Timeout }>()
+  private loopTimer: NodeJS.Timeout | undefined
+  /** Loops in flight by token (hex). */
+  private readonly tests = new Map<string, Loop & { timer: NodeJS.Timeout }>()
+  /** When the last loop sent through each tunnel that came back was sent (ms). */
+  private readonly passedAt = new WeakMap<OwnTunnel, number>()
+  /** Lost loops proven to be each tunnel's fault since it last passed one. */
+  private readonly blamed = new WeakMap<OwnTunnel, number>()
+  /** Lost loops not yet attributed: neither tunnel has passed a loop since (oldest first). */
+  private unresolved: Loop[] = []
+  private testRound = 0
+  /** When the latest-sent loop that came back was sent (ms). */
+  private lastPassSentAt = -Infinity
+  /** Sizes of the last messages the owner sent (a ring), which loops imitate. */
+  private readonly sizes: number[] = []
+  private sizeAt = 0
   private readonly waiters = new Set<() => void>()
   /** Routers in a build that timed out or a tunnel that failed, avoided until the time given (ms). */
   private readonly suspects = new Map<string, number>()
   private readonly abort = new AbortController()
   private stopped = false
 
-  constructor (private readonly deps: PoolDeps, readonly settings: PoolSettings, readonly name: string) {}
+  constructor (private readonly deps: PoolDeps, readonly settings: PoolSettings, readonly name: string) {
+    // Every build in flight listens on it (up to 4 × quantity at once).
+    setMaxListeners(8 * settings.quantity + 8, this.abort.signal)
+  }
 
   /** Starts building and keeps the pool full until {@link stop}. */
   start (): void {
     this.timer = setInterval(() => { this.maintain() }, 500)
     this.timer.unref()
     this.maintain()
+    this.scheduleLoop()
   }
 
   /** Resolves once there is at least one tunnel each way. */
@@ -256,44 +319,148 @@ export class TunnelPool {
   private notify (): void { for (const w of [...this.waiters]) w() }
 
   private onInbound (data: Uint8Array, via: InboundTunnel): void {
-    if (data[0] === TEST_TAG && data.length === 17) { this.testReturned(data); return }
+    if (this.tests.size > 0 && data.length >= LOOP_MIN_BYTES && data[0] === LOOP_TYPE && this.loopReturned(data)) return
     this.onMessage(data, via)
+  }
+
+  /** The owner sent a message of `bytes` through this pool (loops imitate the sizes). */
+  noteSent (bytes: number): void {
+    this.sizes[this.sizeAt] = bytes
+    this.sizeAt = (this.sizeAt + 1) % SIZE_MEMORY
+  }
+
+  /** A loop's size: one the owner sent lately, or one cell's worth of garlic before it sent any. */
+  private loopSize (): number {
+    const r = this.deps.random
+    const n = this.sizes.length > 0
+      ? this.sizes[Math.floor(r() * this.sizes.length)]!
+      : DEFAULT_LOOP_BYTES[0] + Math.floor(r() * (DEFAULT_LOOP_BYTES[1] - DEFAULT_LOOP_BYTES[0] + 1))
+    return Math.max(LOOP_MIN_BYTES, Math.min(MAX_LOOP_BYTES, n))
   }
 
   /** Sends a test through each outbound tunnel to one of our inbound tunnels. */
   private runTests (): void {
     const ins = this.live(this.inbound)
     if (ins.length === 0) return
-    this.live(this.outbound).forEach((out, i) => {
-      if (out.length === 0) return
-      const inb = ins[i % ins.length]!
-      const token = this.deps.randomBytes(16)
-      const key = toHex(token)
-      const gw = inb.gateway(this.deps.ownId)
-      const data = new Uint8Array(17)
-      data[0] = TEST_TAG
-      data.set(token, 1)
-      const timer = setTimeout(() => {
-        this.tests.delete(key)
-        this.stats.testsFailed++
-        for (const t of [out, inb]) if (++t.strikes >= 2) this.fail(t, 'failed two tests')
-      }, this.settings.testTimeoutMs)
-      timer.unref()
-      this.tests.set(key, { out, inb, timer })
-      this.deps.manager.sendOut(out, [{ kind: DeliveryKind.TUNNEL, router: gw.id, tunnelId: gw.tunnelId, data: encodeTunnelMessage({ kind: DeliveryKind.LOCAL, data }) }])
-    })
+    // The pairs rotate from round to round, so a loss can be pinned on one side by the other's passes.
+    const round = this.testRound++
+    this.live(this.outbound).forEach((out, i) => { this.sendLoop(out, ins[(i + round) % ins.length]!) })
   }
 
-  private testReturned (data: Uint8Array): void {
-    const key = toHex(data.subarray(1))
+  private scheduleLoop (): void {
+    const every = this.settings.loopIntervalMs
+    if (this.stopped || every <= 0) return
+    this.loopTimer = setTimeout(() => {
+      this.loopTimer = undefined
+      this.coverLoop()
+      this.scheduleLoop()
+    }, Math.min(exponentialMs(1000 / every, this.deps.random), 2 ** 31 - 1))
+    this.loopTimer.unref()
+  }
+
+  /**
+   * Sends one loop of cover through a random live outbound tunnel and a random live inbound one;
+   * false when there is no such pair (or too many loops are in flight). While a tunnel has lost
+   * a loop and not passed one since, loops go through it with a partner that has not: so the
+   * loss is pinned on the right tunnel within a loop or two.
+   */
+  coverLoop (): boolean {
+    const outs = this.live(this.outbound).filter(o => o.length > 0)
+    const ins = this.live(this.inbound)
+    let out = pickOne(outs, this.deps.random)
+    let inb = pickOne(ins, this.deps.random)
+    const suspect = pickOne([...outs, ...ins].filter(x => x.strikes > 0), this.deps.random)
+    if (suspect !== undefined && 'receiveId' in suspect) {
+      inb = suspect
+      out = pickOne(outs.filter(o => o.strikes === 0), this.deps.random) ?? out
+    } else if (suspect !== undefined) {
+      out = suspect
+      inb = pickOne(ins.filter(i => i.strikes === 0), this.deps.random) ?? inb
+    }
+    if (out === undefined || inb === undefined) return false
+    const bytes = this.sendLoop(out, inb)
+    if (bytes === 0) return false
+    this.stats.loopsSent++
+    this.stats.loopBytes += bytes
+    return true
+  }
+
+  /** Sends a loop out through `out` and back in through `inb`; its size, or 0 if not sent. */
+  private sendLoop (out: OutboundTunnel, inb: InboundTunnel): number {
+    if (out.length === 0 || this.stopped || this.tests.size >= MAX_PENDING_LOOPS) return 0
+    const data = this.deps.randomBytes(this.loopSize())
+    data[0] = LOOP_TYPE
+    const key = toHex(data.subarray(1, LOOP_MIN_BYTES))
+    const sentAt = this.deps.clock.now()
+    const timer = setTimeout(() => {
+      this.tests.delete(key)
+      this.loopLost({ out, inb, sentAt })
+    }, this.settings.testTimeoutMs)
+    timer.unref()
+    this.tests.set(key, { out, inb, sentAt, timer })
+    const gw = inb.gateway(this.deps.ownId)
+    this.deps.manager.sendOut(out, [{ kind: DeliveryKind.TUNNEL, router: gw.id, tunnelId: gw.tunnelId, data: encodeTunnelMessage({ kind: DeliveryKind.LOCAL, data }) }])
+    return data.length
+  }
+
+  /** Blames `t` for a lost loop; retired at the second blame since it last passed one. */
+  private blame (t: OwnTunnel): void {
+    const n = (this.blamed.get(t) ?? 0) + 1
+    this.blamed.set(t, n)
+    if (n >= 2) this.fail(t, 'dropped loops')
+  }
+
+  /**
+   * A loop did not come back. Whichever of its two tunnels has since carried a loop sent later
+   * that came back is cleared, and the other is blamed; when neither has, the loss waits for the
+   * first of them to pass one. A tunnel blamed twice is retired. While no loop sent after the
+   * lost one has come back through any pair (every tunnel may be broken, so no one can be
+   * cleared), a tunnel that lost three loops in a row is retired too.
+   */
+  private loopLost (l: Loop): void {
+    const { out, inb } = l
+    // A tunnel that left the pool meanwhile (expired, retired) explains the loss by itself.
+    if (!this.outbound.includes(out) || !this.inbound.includes(inb)) return
+    this.stats.testsFailed++
+    const outOk = (this.passedAt.get(out) ?? -Infinity) > l.sentAt
+    const inOk = (this.passedAt.get(inb) ?? -Infinity) > l.sentAt
+    if (outOk && !inOk) this.blame(inb)
+    else if (inOk && !outOk) this.blame(out)
+    else if (!outOk && !inOk) {
+      this.unresolved.push(l)
+      if (this.unresolved.length > MAX_UNRESOLVED) this.unresolved.shift()
+    }
+    const nothingPassed = this.lastPassSentAt < l.sentAt
+    for (const t of [out, inb]) if (++t.strikes >= 3 && nothingPassed) this.fail(t, 'lost three loops in a row')
+  }
+
+  /** Whether `data` is one of our loops coming back (and if so, counts it). */
+  private loopReturned (data: Uint8Array): boolean {
+    const key = toHex(data.subarray(1, LOOP_MIN_BYTES))
     const t = this.tests.get(key)
-    if (t === undefined) return
+    if (t === undefined) return false
     clearTimeout(t.timer)
     this.tests.delete(key)
     this.stats.testsPassed++
+    this.lastPassSentAt = Math.max(this.lastPassSentAt, t.sentAt)
     this.deps.manager.confirmed(t.out)
-    t.out.strikes = 0
-    t.inb.strikes = 0
+    for (const x of [t.out, t.inb]) {
+      x.strikes = 0
+      this.blamed.delete(x)
+      this.passedAt.set(x, Math.max(this.passedAt.get(x) ?? -Infinity, t.sentAt))
+    }
+    // Losses of loops sent earlier through one of these two were the other tunnel's doing.
+    const pending = this.unresolved
+    this.unresolved = []
+    for (const l of pending) {
+      const outOk = l.out === t.out && t.sentAt > l.sentAt
+      const inOk = l.inb === t.inb && t.sentAt > l.sentAt
+      if (outOk && inOk) continue
+      if (outOk) this.blame(l.inb)
+      else if (inOk) this.blame(l.out)
+      else this.unresolved.push(l)
+    }
+    return true
   }
 
   /** Stops building and testing and retires every tunnel. */
@@ -302,8 +469,10 @@ export class TunnelPool {
     this.stopped = true
     this.abort.abort()
     if (this.timer !== undefined) clearInterval(this.timer)
+    if (this.loopTimer !== undefined) clearTimeout(this.loopTimer)
     for (const t of this.tests.values()) clearTimeout(t.timer)
     this.tests.clear()
+    this.unresolved = []
     for (const t of [...this.inbound, ...this.outbound]) this.deps.manager.retire(t)
     this.inbound.length = 0
     this.outbound.length = 0

@@ -47,7 +47,7 @@ export function sealClearCell (crypto: CryptoSuite, macKey: Uint8Array, cell: Ui
 abstract class OwnTunnel {
   /** A short name for logs ("out:1a2b3c4d"). */
   readonly name: string
-  /** Tests failed in a row. */
+  /** Loops through it lost in a row (or builds through it that timed out), reset when one passes. */
   strikes = 0
   /** Cells it carried (sent into it, or arrived intact out of it). */
   cells = 0

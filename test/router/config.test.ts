@@ -298,3 +298,16 @@ t.test('cover: presets, link rate, and what is refused', async t => {
   t.throws(() => resolve({ flags: { 'cover-link-rate': '-1' } }), { name: 'ConfigError', message: /--cover-link-rate must be a whole number/ })
   t.throws(() => resolve({ file: { cover: { strict: true } }, fileName: '/f/umbra.json' }), { name: 'ConfigError', message: /cover\.strict/ })
 })
+
+t.test('cover: loop interval and Poisson sending, from every layer, merged with the preset', async t => {
+  t.equal(resolve({ env: { UMBRA_COVER: 'low' } }).cover.loopIntervalMs, 5000, 'the preset\'s loops')
+  const c = resolve({ flags: { cover: 'low', 'cover-loop-ms': '250', 'cover-send-rate': '40' } }).cover
+  t.same([c.linkRate, c.loopIntervalMs, c.destinationRate], [20, 250, 40], 'flags override the preset, each its own setting')
+  const f = resolve({ file: { cover: { loopIntervalMs: 1000, destinationRate: 5, linkRate: 3 } }, fileName: '/f/umbra.json' }).cover
+  t.same([f.linkRate, f.loopIntervalMs, f.destinationRate], [3, 1000, 5], 'file keys')
+  t.equal(resolve({ env: { UMBRA_COVER_LOOP_MS: '0', UMBRA_COVER_SEND_RATE: '12' } }).cover.destinationRate, 12)
+  t.throws(() => resolve({ flags: { 'cover-loop-ms': '50' } }), { name: 'ConfigError', message: /--cover-loop-ms must be 0 \(no loops\) or at least 100 ms/ })
+  t.throws(() => resolve({ env: { UMBRA_COVER_LOOP_MS: 'soon' } }), { name: 'ConfigError', message: /UMBRA_COVER_LOOP_MS must be a whole number/ })
+  t.throws(() => resolve({ file: { cover: { destinationRate: 20000 } }, fileName: '/f/umbra.json' }), { name: 'ConfigError', message: /cover\.destinationRate must be a whole number/ })
+  t.throws(() => resolve({ flags: { 'cover-send-rate': '1.5' } }), { name: 'ConfigError', message: /--cover-send-rate must be a whole number/ })
+})

@@ -1,0 +1,70 @@
+// Poisson sending for destinations (issue #6): the pacer's own contract with real timers, and a
+// destination that sends through it over real routers (TCP, UDP and HTTP on 127.0.0.1): its
+// messages leave at the same mean rate of slots whether its user is idle or streaming, the idle
+// slots carry loops through its own tunnels, and a stream through the slots arrives intact.
+import t from 'tap'
+import { createHash, randomBytes } from 'node:crypto'
+import { SendPacer } from '../../src/router/send-pacer.ts'
+import { startNetwork, until } from '../tunnel/fixtures.ts'
+
+t.test('the pacer sends what it is offered in order, one per slot, and fills empty slots with dummies', async t => {
+  const sent: number[] = []
+  let dummies = 0
+  const p = new SendPacer<number>(400, 5, Math.random, (n) => { sent.push(n) }, () => { dummies++ })
+  t.throws(() => new SendPacer<number>(-1, 5, Math.random, () => {}, () => {}), { name: 'ConfigError' })
+  for (let i = 0; i < 8; i++) p.offer(i)
+  t.same(p.stats, { sent: 0, dummies: 0, refused: 3, queued: 5 }, 'beyond the queue bound messages are refused')
+  p.start()
+  t.ok(await until(() => sent.length === 5 && dummies >= 5, 10_000), 'the queue drains and empty slots become dummies')
+  t.same(sent, [0, 1, 2, 3, 4], 'in the order offered')
+  p.offer(9)
+  p.stop()
+  const after = dummies
+  await new Promise(resolve => setTimeout(resolve, 50))
+  t.equal(dummies, after, 'a stopped pacer sends nothing')
+  t.notOk(p.offer(10), 'a stopped pacer refuses messages')
+  t.equal(p.stats.queued, 0, 'stop drops what waits')
+})
+
+t.test('a destination with Poisson sending keeps its rate while idle and while streaming', async t => {
+  const rate = 60
+  const net = await startNetwork(t, 5, { pool: { length: 2, quantity: 2 } })
+  const [alice, bob] = await Promise.all([net[0]!.createDestination({ sendRate: rate }), net[1]!.createDestination()])
+  const pacer = alice.pacer!
+  t.ok(pacer !== undefined, 'the destination paces its sends')
+  const window = async (work: () => Promise<void>): Promise<{ real: number, dummies: number, seconds: number }> => {
+    const s0 = pacer.stats
+    const t0 = performance.now()
+    await work()
+    const s1 = pacer.stats
+    return { real: s1.sent - s0.sent, dummies: s1.dummies - s0.dummies, seconds: (performance.now() - t0) / 1000 }
+  }
+  const idle = await window(async () => { await new Promise(resolve => setTimeout(resolve, 3000)) })
+
+  const data = randomBytes(96 * 1024)
+  const got: Buffer[] = []
+  const done = new Promise<void>((resolve, reject) => {
+    bob.listen(80, (s) => {
+      s.on('data', (c: Buffer) => got.push(c))
+      s.once('end', () => { s.end(); resolve() })
+      s.once('error', reject)
+    })
+  })
+  const busy = await window(async () => {
+    const s = await alice.connect(bob.address, { toPort: 80 })
+    s.on('error', () => {}) // the routers stop at teardown
+    s.resume()
+    s.end(data)
+    await done
+  })
+  const all = Buffer.concat(got)
+  t.equal(createHash('sha256').update(all).digest('hex'), createHash('sha256').update(data).digest('hex'), 'the stream arrived intact through the slots')
+  const per = (w: typeof idle): number => (w.real + w.dummies) / w.seconds
+  t.comment(`idle: ${idle.real} real + ${idle.dummies} dummies in ${idle.seconds.toFixed(1)} s; streaming: ${busy.real} real + ${busy.dummies} dummies in ${busy.seconds.toFixed(1)} s`)
+  for (const [name, w] of [['idle', idle], ['streaming', busy]] as const) {
+    t.ok(per(w) > 0.6 * rate && per(w) < 1.4 * rate, `${name}: ${per(w).toFixed(1)} messages/s leave, as the ${rate}/s of slots`)
+  }
+  t.equal(idle.real, 0, 'idle: every slot carries a dummy')
+  t.ok(busy.real > busy.dummies, 'streaming: real messages take the slots the dummies had')
+  t.ok(alice.pool.stats.loopsSent >= idle.dummies && alice.pool.stats.testsPassed > 0, 'the dummies are loops through its own tunnels, and they come back')
+})
