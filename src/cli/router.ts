@@ -76,8 +76,11 @@ Options:
   --fs-quota MB          disk quota for stored blocks (default: 1024) [UMBRA_FS_QUOTA_MB]
   --fs-seed DEST         an fs node's base64 destination to bootstrap from; repeatable
                          [UMBRA_FS_SEEDS, comma-separated]
-  --cover off|low        cover traffic preset: low sends link chaff, 20 cells/s per link
-                         when idle (at most 20 KiB/s per link; see docs/cover.md)
+  --cover off|low|high   cover traffic preset (see docs/cover.md): low sends link chaff,
+                         20 cells/s per link when idle (at most 20 KiB/s per link), and a
+                         loop every 5 s per destination; high shapes every link to 400
+                         cells/s, real or chaff (400 KiB/s per link all the time, and
+                         real traffic capped at that), and a loop every second
                          (default: off) [UMBRA_COVER]
   --cover-link-rate N    link chaff cells per second per link, 0-10000 [UMBRA_COVER_LINK_RATE]
   --cover-loop-ms N      mean ms between cover loops through each destination's own

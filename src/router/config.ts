@@ -340,7 +340,7 @@ export function formatControlAddress (a: ControlAddress): string {
 const FILE_KEYS = ['dataDir', 'listen', 'network', 'control', 'log', 'bandwidth', 'transit', 'seeds', 'sam', 'socks', 'serverTunnels', 'fs', 'chat', 'cover'] as const
 const FS_KEYS = ['enabled', 'quotaMB', 'seeds'] as const
 const CHAT_KEYS = ['enabled'] as const
-const COVER_KEYS = ['preset', 'linkRate', 'loopIntervalMs', 'destinationRate'] as const
+const COVER_KEYS = ['preset', 'linkRate', 'strict', 'loopIntervalMs', 'destinationRate'] as const
 const TRANSIT_KEYS = ['maxTunnels', 'perPeerKBps'] as const
 const SERVICE_KEYS = ['address', 'udpPort', 'users'] as const
 const TUNNEL_KEYS = ['name', 'target', 'hops'] as const
@@ -424,6 +424,10 @@ function fileLayer (json: unknown, file: string, base: string): Layer {
     onlyKeys(o, COVER_KEYS, file, 'cover.')
     if (o.preset !== undefined) l.coverPreset = coverPreset(o.preset, at('cover.preset'))
     if (o.linkRate !== undefined) l.coverOverrides = { ...l.coverOverrides, linkRate: coverRate(o.linkRate, at('cover.linkRate')) }
+    if (o.strict !== undefined) {
+      if (typeof o.strict !== 'boolean') throw new ConfigError(`${at('cover.strict')} must be true or false`)
+      l.coverOverrides = { ...l.coverOverrides, strict: o.strict }
+    }
     if (o.loopIntervalMs !== undefined) l.coverOverrides = { ...l.coverOverrides, loopIntervalMs: loopMs(o.loopIntervalMs, at('cover.loopIntervalMs')) }
     if (o.destinationRate !== undefined) l.coverOverrides = { ...l.coverOverrides, destinationRate: sendRate(o.destinationRate, at('cover.destinationRate')) }
   }
@@ -656,11 +660,10 @@ function network (v: string, where: string): string {
   return v
 }
 
-/** A cover preset the router can apply: `off` or `low` (`high` needs strict shaping, not wired yet). */
+/** A cover preset: `off`, `low` or `high`. */
 function coverPreset (v: unknown, where: string): string {
-  if (v === 'off' || v === 'low') return v
-  if (v === 'high') throw new ConfigError(`${where}: cover preset 'high' needs strict shaping, which is not wired yet; use 'off' or 'low', or set a link rate`)
-  throw new ConfigError(`${where}: cover preset must be 'off' or 'low', got ${typeof v === 'string' ? `'${v.slice(0, 32)}'` : typeName(v)}`)
+  if (v === 'off' || v === 'low' || v === 'high') return v
+  throw new ConfigError(`${where}: cover preset must be 'off', 'low' or 'high', got ${typeof v === 'string' ? `'${v.slice(0, 32)}'` : typeName(v)}`)
 }
 
 /** Link chaff slots per second: a whole number 0..10000. */

@@ -32,6 +32,8 @@ export interface LinkSenderOptions {
   onWaited?: (ms: number) => void
   /** Told of every message handed to a link (the cover driver counts real cells). */
   onSent?: (link: Link, msg: Uint8Array) => void
+  /** Offered every message before it goes to its open link; true = taken (strict cover shaping queues it). */
+  shape?: (link: Link, msg: Uint8Array) => boolean
 }
 
 /** See module doc. */
@@ -67,6 +69,7 @@ export class LinkSender {
   }
 
   private direct (key: string, link: Link, msg: Uint8Array): void {
+    if (this.opts.shape?.(link, msg) === true) { this.stats.sent++; return }
     try {
       const more = link.send(msg)
       this.stats.sent++
@@ -126,6 +129,7 @@ export class LinkSender {
     while (q.msgs.size > 0) {
       const m = q.msgs.shift()!
       q.bytes -= m.length
+      if (this.opts.shape?.(q.link, m) === true) { this.stats.sent++; continue }
       let more: boolean
       try {
         more = q.link.send(m)

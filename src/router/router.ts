@@ -71,7 +71,7 @@ export interface RouterConfig {
   pool?: Partial<PoolSettings>
   /** Resource limits and the credit economy (defaults in ACCOUNTING_DEFAULTS: no limits). */
   accounting?: Partial<AccountingOptions>
-  /** Cover traffic (default off). Only link chaff (`linkRate`, fill-up) is applied so far. */
+  /** Cover traffic (default off): link chaff (fill-up or strict), loops and Poisson sending (`docs/cover.md`). */
   cover?: CoverSettings
 }
 
@@ -181,7 +181,7 @@ export class Router {
     const sender = router.sender = new LinkSender(links, (id) => {
       const rec = netdb!.store.get(RecordKind.ROUTER_INFO, id)
       return rec?.kind === RecordKind.ROUTER_INFO ? contactOf(crypto, rec.info) : undefined
-    }, router.log, { dialTimeoutMs: config.dialTimeoutMs ?? 5000, maxQueueBytes: 8 * 1024 * 1024, onWaited: (ms) => { accounting.queued(ms) }, onSent: (link, msg) => { cover.sent(link, msg) } })
+    }, router.log, { dialTimeoutMs: config.dialTimeoutMs ?? 5000, maxQueueBytes: 8 * 1024 * 1024, onWaited: (ms) => { accounting.queued(ms) }, onSent: (link, msg) => { cover.sent(link, msg) }, shape: (link, msg) => cover.offer(link, msg) })
     const tunnels = router.tunnels = new TunnelManager({
       crypto, clock, log: router.log, ownId, staticKey: keys.static,
       send: (peer, msg) => { sender.send(peer, msg) },

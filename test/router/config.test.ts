@@ -293,10 +293,11 @@ t.test('cover: presets, link rate, and what is refused', async t => {
   t.equal(resolve({ env: { UMBRA_COVER: 'low' } }).cover.linkRate, 20)
   t.equal(resolve({ flags: { cover: 'low', 'cover-link-rate': '100' } }).cover.linkRate, 100)
   t.equal(resolve({ file: { cover: { linkRate: 7 } }, fileName: '/f/umbra.json' }).cover.linkRate, 7, 'a rate without a preset')
-  t.throws(() => resolve({ flags: { cover: 'high' } }), { name: 'ConfigError', message: /--cover: cover preset 'high' needs strict shaping/ })
-  t.throws(() => resolve({ env: { UMBRA_COVER: 'max' } }), { name: 'ConfigError', message: /UMBRA_COVER: cover preset must be 'off' or 'low'/ })
+  t.same(resolve({ flags: { cover: 'high' } }).cover, { preset: 'high', linkRate: 400, strict: true, loopIntervalMs: 1000, destinationRate: 0 }, 'high: strict shaping')
+  t.equal(resolve({ file: { cover: { preset: 'high', strict: false } }, fileName: '/f/umbra.json' }).cover.strict, false, 'strict can be turned off')
+  t.throws(() => resolve({ env: { UMBRA_COVER: 'max' } }), { name: 'ConfigError', message: /UMBRA_COVER: cover preset must be 'off', 'low' or 'high'/ })
   t.throws(() => resolve({ flags: { 'cover-link-rate': '-1' } }), { name: 'ConfigError', message: /--cover-link-rate must be a whole number/ })
-  t.throws(() => resolve({ file: { cover: { strict: true } }, fileName: '/f/umbra.json' }), { name: 'ConfigError', message: /cover\.strict/ })
+  t.throws(() => resolve({ file: { cover: { strict: 'yes' } }, fileName: '/f/umbra.json' }), { name: 'ConfigError', message: /cover\.strict must be true or false/ })
 })
 
 t.test('cover: loop interval and Poisson sending, from every layer, merged with the preset', async t => {

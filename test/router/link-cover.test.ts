@@ -65,6 +65,46 @@ t.test('fill-up: idle slots become chaff; real cells displace it; back-pressure 
   cover.closed(slow as unknown as Link)
 })
 
+t.test('strict: real cells wait for slots, one cell per message; chaff fills the rest; the queue is bounded', async (t) => {
+  let now = 0
+  const cover = new LinkCover({ ...COVER_PRESETS.off, linkRate: 50, strict: true }, seeded(2), () => now)
+  t.equal(cover.strict, true)
+  const link = fakeLink()
+  cover.opened(link as unknown as Link)
+  const cells = [1, 2, 3].map(n => new Uint8Array(CELL_BYTES).fill(n))
+  const msg = encodeData([11, 12, 13], cells)
+  t.equal(cover.offer(link as unknown as Link, msg), true, 'a TUNNEL_DATA message is taken')
+  t.equal(link.sent.length, 0, 'nothing goes before a slot')
+  t.equal(cover.stats.realCellsQueued, 3)
+  t.equal(cover.offer(link as unknown as Link, new Uint8Array([0x31, 0, 0])), false, 'other messages are left to the caller')
+  now = 10_000
+  cover.tick()
+  const slots = link.sent.length
+  t.ok(slots > 300 && slots < 700, `about 50 slots/s for 10 s: ${slots}`)
+  t.ok(link.sent.every(m => m.length === COVER_MESSAGE_BYTES), 'every message has the size of one cell')
+  t.same(link.sent.slice(0, 3), [0, 1, 2].map(i => encodeData([11 + i], [cells[i]!])), 'real cells first, in order, one per message')
+  t.ok(link.sent.slice(3).every(m => m[0] === LINK_COVER), 'then chaff')
+  t.same([cover.stats.realCellsSent, cover.stats.realCellsQueued, cover.stats.chaffSent], [3, 0, slots - 3])
+
+  // A busy second sends exactly the slots too: real cells take them, no chaff; the rest waits.
+  const before = link.sent.length
+  for (let i = 0; i < 2; i++) cover.offer(link as unknown as Link, encodeData(Array(30).fill(5), Array.from({ length: 30 }, () => new Uint8Array(CELL_BYTES))))
+  now = 11_000
+  cover.tick()
+  const second = link.sent.slice(before)
+  t.ok(second.length > 20 && second.length < 60, `one second of slots: ${second.length}`)
+  t.ok(second.every(m => m[0] === 0x30), 'all of them real')
+  t.equal(cover.stats.realCellsQueued, 60 - second.length, 'the rest waits')
+
+  // The queue holds half a second of slots, at least 64 cells.
+  for (let i = 0; i < 4; i++) cover.offer(link as unknown as Link, encodeData(Array(50).fill(6), Array.from({ length: 50 }, () => new Uint8Array(CELL_BYTES))))
+  t.equal(cover.stats.realCellsQueued, 64, 'the queue stops at 64 cells')
+  t.ok(cover.stats.realCellsDropped > 0, 'beyond it cells are dropped and counted')
+  cover.closed(link as unknown as Link)
+  t.equal(cover.stats.realCellsQueued, 0, 'a closed link drops its queue')
+  t.equal(cover.offer(link as unknown as Link, msg), false, 'a link without a shaper is left to the caller')
+})
+
 t.test('off: no shapers, no chaff', async (t) => {
   const cover = new LinkCover(COVER_PRESETS.off)
   const link = fakeLink()
