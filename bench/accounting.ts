@@ -9,9 +9,22 @@
  * Figures: the contributor's throughput unloaded and under the flood (medians, and their
  * ratio), and the share of F's cells L dropped. (What admission costs per relayed cell is not
  * measured here yet.)
+ *
+ * Flood (bench/flood.ts, 4 processes): an attacker sends a target router T junk build messages
+ * (--junk-rate a second, default 300) and replays of one real build request (--replay-rate,
+ * default 200), several times T's build capacity: the build requests T opens per second, its
+ * accountant's configured `buildsPerSec` (--capacity, default 100). Meanwhile an honest router
+ * builds --honest tunnels (default 100) through T, --honest-rate a second (default 20); the
+ * honest routers earned credit at T beforehand (--no-credit: they did not; honest builds then
+ * share T's idle capacity with the flood, and each one dropped costs a 5 s build timeout).
+ * Figures: honest build success quiet and under the flood (target >= 95%), the flood's rate
+ * against T's capacity, what T dropped (unopened, opened as junk, replays), how many build
+ * requests T opened per second, T's CPU time, honest build times.
+ *   --only freeloader | flood runs one experiment (default both).
  */
 import { LOOPBACK_LISTEN, median, note, numArg as arg, type report as Report } from './report.ts'
 import { Peer } from './tunnel.ts'
+import { flood as floodExperiment } from './flood.ts'
 import { CELL_WIRE_BYTES, type AccountingStatus } from '../src/accounting/accountant.ts'
 
 const TCP = LOOPBACK_LISTEN[0]!
@@ -94,6 +107,13 @@ export async function freeloader (opts: { mb: number, limitKBps: number, flood: 
 }
 
 export async function run (args: string[], report: typeof Report): Promise<void> {
+  const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined
+  if (only !== undefined && only !== 'freeloader' && only !== 'flood') throw new Error(`--only must be freeloader or flood, not ${only}`)
+  if (only !== 'flood') await runFreeloader(args, report)
+  if (only !== 'freeloader') await runFlood(args, report)
+}
+
+async function runFreeloader (args: string[], report: typeof Report): Promise<void> {
   const mb = arg(args, '--mb', 2)
   const limitKBps = arg(args, '--limit', 1000)
   const flood = arg(args, '--flood', 3)
@@ -108,4 +128,24 @@ export async function run (args: string[], report: typeof Report): Promise<void>
   report('accounting', 'freeloader', 'kept', 100 * f / u, '%', 'target >= 90')
   report('accounting', 'freeloader', 'flood dropped at L', 100 * last.droppedAtL / Math.max(1, last.floodCells), '%',
     `${last.droppedAtL} cells dropped of ${last.floodCells} F sent; ${last.buildsRefusedAtL} of F's builds refused`)
+}
+
+async function runFlood (args: string[], report: typeof Report): Promise<void> {
+  const capacity = arg(args, '--capacity', 100)
+  const honest = arg(args, '--honest', 100)
+  note('flood experiment: 4 router processes')
+  const r = await floodExperiment({
+    capacity, honest, honestRate: arg(args, '--honest-rate', 20), junkRate: arg(args, '--junk-rate', 300), replayRate: arg(args, '--replay-rate', 200), credit: !args.includes('--no-credit')
+  }, note)
+  const sent = r.junkSent + r.replaysSent
+  const rate = sent / r.floodSec
+  const t = r.atT
+  report('accounting', 'flood', 'honest builds quiet', 100 * r.quiet / honest, '%', `${r.quiet} of ${honest} 2-hop builds through T`)
+  report('accounting', 'flood', 'honest builds flooded', 100 * r.flooded / honest, '%', `${r.flooded} of ${honest}; target >= 95`)
+  report('accounting', 'flood', 'flood rate', rate, 'msgs/s', `${(rate / capacity).toFixed(1)}x T's capacity (${capacity} opened/s): ${r.junkSent} junk + ${r.replaysSent} replays in ${r.floodSec.toFixed(1)} s`)
+  report('accounting', 'flood', 'dropped at T', 100 * (t.unopened + t.unreadable + t.replayed) / Math.max(1, sent), '% of flood',
+    `${t.unopened} unopened, ${t.unreadable} opened as junk, ${t.replayed} replays`)
+  report('accounting', 'flood', 'opened at T', (t.unreadable + t.replayed + t.accepted + t.refused) / r.spanSec, 'builds/s', `capacity ${capacity}; ${t.accepted} accepted, ${t.refused} refused`)
+  report('accounting', 'flood', 'T CPU', 100 * r.cpuMs / 1000 / r.spanSec, '% of a core', `over ${r.spanSec.toFixed(1)} s of flood`)
+  report('accounting', 'flood', 'honest build time', median(r.floodedMs), 'ms', `median under the flood; quiet ${median(r.quietMs).toFixed(1)} ms`)
 }

@@ -8,6 +8,9 @@
  * (bytes/s), accounting returns its status; UMBRA_PEER_CONFIG (JSON) adds router settings.
  * lookup {address} (finds a LeaseSet in the netDb), sink {port} (answers each stream with the bytes it asks for, reports what it got as an
  * `sunk` event), echo {port}, stream {to, port, up, down}, ping {to, port, count}, stats.
+ * An attacker's commands: blast {hops, count, rate} (cells), build-flood {hop, rate} (real
+ * 1-hop builds), build-junk {hop, junk, replays, count, ms} (junk and replayed build messages,
+ * see `buildJunk`); blast-stop ends any of them.
  */
 import { createHash } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -20,12 +23,15 @@ import { parseB32Address } from '../src/identity/destination.ts'
 import type { DestinationSession } from '../src/router/session.ts'
 import type { StreamSocket } from '../src/streaming/socket.ts'
 import type { OutboundTunnel } from '../src/tunnel/tunnel.ts'
+import { BUILD_BODY_BYTES, BUILD_RECORDS, RECORD_BYTES, RECORD_ID_PREFIX_BYTES } from '../src/tunnel/build.ts'
+import { encodeBuild } from '../src/tunnel/messages.ts'
+import { planInbound, randomId } from '../src/tunnel/plan.ts'
 
 const listen = process.argv[2] ?? 'tcp://127.0.0.1:0'
 const seeds = process.argv.slice(3).map(s => new Uint8Array(Buffer.from(s, 'base64')))
 const dataDir = await mkdtemp(join(tmpdir(), 'umbra-bench-'))
-/** Extra router settings as JSON (`accounting`, `tunnels`), for experiments. */
-const extra = JSON.parse(process.env.UMBRA_PEER_CONFIG ?? '{}') as Pick<RouterConfig, 'accounting' | 'tunnels'>
+/** Extra router settings as JSON (`accounting`, `tunnels`, `cover`), for experiments. */
+const extra = JSON.parse(process.env.UMBRA_PEER_CONFIG ?? '{}') as Pick<RouterConfig, 'accounting' | 'tunnels' | 'cover'>
 const router = await Router.start({
   dataDir, listen: [listen], network: 'bench', seeds, persist: false,
   netdb: { exploreMs: 500 },
@@ -177,6 +183,49 @@ async function buildFlood (hop: string, rate: number): Promise<object> {
   return r
 }
 
+/**
+ * Floods `hop` with build messages it has to open, sent straight to it at `junk` and `replays`
+ * per second, at most `count` of each, for at most `ms`, or until `blast-stop`:
+ * - junk: well-framed TUNNEL_BUILD messages of random records, one of which starts with the
+ *   hop's ID prefix, so the hop spends an X25519 and an AEAD check before finding it junk;
+ * - replays: one real request for a 1-hop inbound tunnel through the hop, sent once (the hop
+ *   accepts it), then the same bytes again and again (its replay filter must drop them).
+ * Reports how many of each were sent, and over how long.
+ */
+async function buildJunk (hop: string, junk: number, replays: number, count: number, ms: number): Promise<object> {
+  const target = router.hopCandidates().find(c => c.idHex === hop)
+  if (target === undefined) throw new Error(`router ${hop.slice(0, 12)} unknown`)
+  const c = router.crypto
+  stopBlast = false
+  const plan = planInbound(c, [target], router.id, { nowSec: Math.floor(router.clock.wall() / 1000), lifetimeSec: 600, priority: router.accounting.offer() })
+  const real = encodeBuild(plan.firstMsgId, plan.body)
+  router.sender.send(target.id, real)
+  await new Promise(resolve => setTimeout(resolve, 100))
+  const r = { junk: 0, replays: 0, ms: 0 }
+  const start = performance.now()
+  const end = start + ms
+  for (let now = start; now < end && !stopBlast && (r.junk < count || r.replays < count); now = performance.now()) {
+    const s = (now - start) / 1000
+    const dueJunk = Math.min(count, Math.floor(s * junk))
+    const dueReplays = Math.min(count, Math.floor(s * replays))
+    // In random order, so that neither kind is always first when the hop has room to open one.
+    while (r.junk < dueJunk || r.replays < dueReplays) {
+      if (Math.random() * (dueJunk - r.junk + dueReplays - r.replays) < dueJunk - r.junk) {
+        const body = c.randomBytes(BUILD_BODY_BYTES)
+        body.set(target.id.subarray(0, RECORD_ID_PREFIX_BYTES), (c.randomBytes(1)[0]! % BUILD_RECORDS) * RECORD_BYTES)
+        router.sender.send(target.id, encodeBuild(randomId(c), body))
+        r.junk++
+      } else {
+        router.sender.send(target.id, real)
+        r.replays++
+      }
+    }
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+  r.ms = performance.now() - start
+  return r
+}
+
 let blaster: { key: string, out: OutboundTunnel } | undefined
 /** Set by `blast-stop`: a running blast or builds loop ends. */
 let stopBlast = false
@@ -227,9 +276,11 @@ async function handle (m: Record<string, unknown>): Promise<object> {
     case 'ping': return await ping(m.to as string, m.port as number, m.count as number)
     case 'blast': return await blast(m.hops as string[], m.count as number, m.rate as number | undefined)
     case 'build-flood': return await buildFlood(m.hop as string, m.rate as number)
+    case 'build-junk': return await buildJunk(m.hop as string, m.junk as number, m.replays as number, (m.count as number | undefined) ?? 100_000, (m.ms as number | undefined) ?? 60_000)
     case 'blast-stop': stopBlast = true; return {}
     case 'bandwidth': router.accounting.setBandwidth(m.up as number, m.down as number); return {}
     case 'accounting': return router.accounting.status()
+    case 'cover': return router.status().cover
     case 'lookup': {
       const ls = await router.netdb.findLeaseSet(parseB32Address(m.address as string), AbortSignal.timeout(15_000))
       return { leases: ls.leases.length }

@@ -79,6 +79,15 @@ export interface TunnelStats {
   buildsAccepted: number
   buildsRefused: number
   buildsDropped: number
+  /**
+   * Of the dropped build requests, why: left unopened (the accountant: building or bandwidth
+   * is scarce and the sender has no credit), did not open (no record for us, or ours does not
+   * decrypt or parse: junk), or a replay (its record's ephemeral key was seen before). The
+   * rest of `buildsDropped` are answers to no build of ours.
+   */
+  buildsUnopened: number
+  buildsUnreadable: number
+  buildsReplayed: number
   /** Our builds that succeeded / were refused / timed out. */
   built: number
   buildRefused: number
@@ -109,6 +118,7 @@ export class TunnelManager {
   readonly profiles = new PeerProfiles()
   readonly stats: TunnelStats = {
     transitCells: 0, unknownTunnel: 0, replayed: 0, refusedCells: 0, badMac: 0, malformed: 0, buildsAccepted: 0, buildsRefused: 0, buildsDropped: 0,
+    buildsUnopened: 0, buildsUnreadable: 0, buildsReplayed: 0,
     built: 0, buildRefused: 0, buildTimeouts: 0, delivered: 0, undeliverable: 0
   }
 
@@ -333,18 +343,17 @@ export class TunnelManager {
     const { msgId, body } = decodeBuild(msg)
     if (this.pending.get(msgId)?.plan.direction === 'in') { this.onReply(msgId, body, 'in'); return }
     const fromHex = toHex(from)
-    if (!this.acct.admitBuildMessage(fromHex)) { this.stats.buildsDropped++; return }
+    if (!this.acct.admitBuildMessage(fromHex)) { this.stats.buildsDropped++; this.stats.buildsUnopened++; return }
     const d = this.deps
     let opened
     try {
       opened = openRecord(d.crypto, { id: d.ownId, staticSecret: d.staticKey.secretKey, staticPublic: d.staticKey.publicKey }, body)
     } catch {
-      this.stats.buildsDropped++
-      return
+      opened = undefined
     }
-    if (opened === undefined) { this.stats.buildsDropped++; return }
+    if (opened === undefined) { this.stats.buildsDropped++; this.stats.buildsUnreadable++; return }
     const now = d.clock.now()
-    if (!this.ephemerals.add(opened.ephemeral, now)) { this.stats.buildsDropped++; return }
+    if (!this.ephemerals.add(opened.ephemeral, now)) { this.stats.buildsDropped++; this.stats.buildsReplayed++; return }
     const r = opened.request
     let status = admit(r, { nowSec: this.nowSec(), maxSkewSec: this.opts.maxSkewSec, ownId: d.ownId, transit: this.transit })
     if (status === BuildStatus.ACCEPTED) {
