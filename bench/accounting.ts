@@ -1,6 +1,6 @@
 /**
  * Accounting benchmark and experiments: routers as separate processes on 127.0.0.1 (TCP).
- *   npm run bench -- accounting [--json] [--mb 2] [--limit 1000] [--flood 3] [--builds 200] [--rounds 3]
+ *   npm run bench -- accounting [--json] [--only freeloader|flood|cover] [--mb 2] [--limit 1000] [--flood 3] [--builds 200] [--rounds 3]
  * Freeloader: a loaded router L (downstream limit --limit KB/s) carries a contributor's stream
  * (C1 → C2, 1-hop tunnels through L only); C1..C3 earned credit at L by carrying L's own
  * download beforehand. A freeloader F (relays nothing: transit limit 0) then floods L with
@@ -20,11 +20,17 @@
  * Figures: honest build success quiet and under the flood (target >= 95%), the flood's rate
  * against T's capacity, what T dropped (unopened, opened as junk, replays), how many build
  * requests T opened per second, T's CPU time, honest build times.
- *   --only freeloader | flood runs one experiment (default both).
+ *
+ * Cover presets (bench/cover-cost.ts): for each of off, low and high, --cover-routers processes
+ * (default 6) run with the preset; a --cover-mb MB stream (default 8) over 3+3 hops, and what
+ * each router sends as cover (chaff and loops) while idle for --cover-idle seconds (default 5).
+ * Figures: stream throughput and its cost against off; idle cover KB/s per router.
+ *   --only freeloader | flood | cover runs one experiment (default all).
  */
 import { LOOPBACK_LISTEN, median, note, numArg as arg, type report as Report } from './report.ts'
 import { Peer } from './tunnel.ts'
 import { flood as floodExperiment } from './flood.ts'
+import { presetCost } from './cover-cost.ts'
 import { CELL_WIRE_BYTES, type AccountingStatus } from '../src/accounting/accountant.ts'
 
 const TCP = LOOPBACK_LISTEN[0]!
@@ -108,9 +114,30 @@ export async function freeloader (opts: { mb: number, limitKBps: number, flood: 
 
 export async function run (args: string[], report: typeof Report): Promise<void> {
   const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined
-  if (only !== undefined && only !== 'freeloader' && only !== 'flood') throw new Error(`--only must be freeloader or flood, not ${only}`)
-  if (only !== 'flood') await runFreeloader(args, report)
-  if (only !== 'freeloader') await runFlood(args, report)
+  const parts = ['freeloader', 'flood', 'cover']
+  if (only !== undefined && !parts.includes(only)) throw new Error(`--only must be ${parts.join(', ')}, not ${only}`)
+  if (only === undefined || only === 'freeloader') await runFreeloader(args, report)
+  if (only === undefined || only === 'flood') await runFlood(args, report)
+  if (only === undefined || only === 'cover') await runCoverCost(args, report)
+}
+
+async function runCoverCost (args: string[], report: typeof Report): Promise<void> {
+  const mb = arg(args, '--cover-mb', 8)
+  const routers = arg(args, '--cover-routers', 6)
+  const idleSeconds = arg(args, '--cover-idle', 5)
+  note(`cover presets: ${routers} router processes each, a ${mb} MB stream over 3+3 hops`)
+  const results = []
+  for (const preset of ['off', 'low', 'high'] as const) {
+    const r = await presetCost(preset, { routers, mb, idleSeconds })
+    results.push(r)
+    note(`${preset}: ${r.streamMBps.toFixed(2)} MB/s; idle cover ${r.idleCoverKBps.toFixed(1)} KB/s per router`)
+  }
+  const off = results[0]!.streamMBps
+  for (const r of results) {
+    report('accounting', `cover ${r.preset}`, 'stream', r.streamMBps, 'MB/s', `${mb} MB, 3+3 hops, ${routers} routers`)
+    report('accounting', `cover ${r.preset}`, 'throughput cost', 100 * (1 - r.streamMBps / off), '%', 'versus preset off')
+    report('accounting', `cover ${r.preset}`, 'idle cover sent', r.idleCoverKBps, 'KB/s per router', `chaff and loops over ${idleSeconds} s idle`)
+  }
 }
 
 async function runFreeloader (args: string[], report: typeof Report): Promise<void> {
