@@ -6,7 +6,7 @@
 import { report, setJson } from './report.ts'
 
 const [name, ...rest] = process.argv.slice(2)
-const known = ['link', 'handshake', 'netdb', 'tunnel', 'api', 'accounting', 'fs', 'chat', 'cover']
+const known = ['link', 'handshake', 'netdb', 'tunnel', 'api', 'accounting', 'fs', 'chat', 'cover', 'admission']
 if (name === undefined || !known.includes(name)) {
   process.stderr.write(`usage: npm run bench -- <${known.join('|')}> [--json]\n`)
   process.exit(2)

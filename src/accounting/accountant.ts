@@ -258,10 +258,13 @@ export class Accountant {
     this.gatePeer = peer
     this.gateOther = Math.max(this.up.load(now), this.queue.load(now))
     this.gateLoad = Math.max(this.gateOther, this.down.load(now))
-    this.gateCredit = this.ledger.credit(peer)
+    const limit = this.cellLimit()
+    // Without a bandwidth limit the load cannot rise during the message, so while it is below 1
+    // every cell is free and the credit is never consulted: it is not looked up (hashing the
+    // 64-character ID is most of what a one-cell message costs here).
+    this.gateCredit = limit > 0 || this.gateLoad >= 1 ? this.ledger.credit(peer) : 0
     this.gateCredited = this.gateCredit > 0
     this.gateBucket = this.peerBucket(peer, now)
-    const limit = this.cellLimit()
     if (limit > 0 && !this.gateCredited) {
       const rate = Math.max(0, limit - IDLE_MARGIN * this.creditedDemand.rate(now))
       this.idle.set(rate, Math.max(CELL_WIRE_BYTES, limit / 4), now)
