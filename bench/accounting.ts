@@ -7,8 +7,8 @@
  * cells (--flood times L's limit) and build requests (--builds per second) while the stream is
  * measured again.
  * Figures: the contributor's throughput unloaded and under the flood (medians, and their
- * ratio), and the share of F's cells L dropped. (What admission costs per relayed cell is not
- * measured here yet.)
+ * ratio), and the share of F's cells L dropped. (What admission costs per relayed cell:
+ * `npm run bench -- admission`.)
  *
  * Flood (bench/flood.ts, 4 processes): an attacker sends a target router T junk build messages
  * (--junk-rate a second, default 300) and replays of one real build request (--replay-rate,

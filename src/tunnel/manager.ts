@@ -142,6 +142,8 @@ export class TunnelManager {
   private flushScheduled = false
   /** The sender of the TUNNEL_DATA message being handled, and whether its cells' gate is open. */
   private gateFrom: Uint8Array = new Uint8Array(0)
+  /** Peer IDs in hex by the ID bytes the link layer hands us (the same array for every message of a link). */
+  private readonly hexIds = new WeakMap<Uint8Array, string>()
   private gateOpen = false
   private nextMessageId: number
   private readonly timer: NodeJS.Timeout
@@ -197,11 +199,18 @@ export class TunnelManager {
     })
   }
 
+  /** `toHex(id)`, computed once per ID array (this runs for every message relayed). */
+  private hexOf (id: Uint8Array): string {
+    let hex = this.hexIds.get(id)
+    if (hex === undefined) this.hexIds.set(id, hex = toHex(id))
+    return hex
+  }
+
   private onCell (tid: number, buf: Uint8Array, off: number, now: number): void {
     const hop = this.transit.get(tid)
     if (hop !== undefined) {
       if (this.replay.seen(buf, off, now)) { this.stats.replayed++; return }
-      if (!this.gateOpen) { this.acct.beginCells(toHex(this.gateFrom)); this.gateOpen = true }
+      if (!this.gateOpen) { this.acct.beginCells(this.hexOf(this.gateFrom)); this.gateOpen = true }
       if (!this.acct.admitCell(hop.priority)) { this.stats.refusedCells++; return }
       hop.layer.apply(buf, off)
       this.stats.transitCells++
@@ -255,7 +264,7 @@ export class TunnelManager {
     if (hop !== undefined && hop.role === 'gateway') {
       // The cells this message becomes pass admission as one (our own endpoint's need not).
       if (compareBytes(from, this.deps.ownId) !== 0) {
-        this.acct.beginCells(toHex(from))
+        this.acct.beginCells(this.hexOf(from))
         if (!this.acct.admitCell(hop.priority, Math.max(1, Math.ceil(message.length / MAX_FRAGMENT_DATA)))) { this.stats.refusedCells++; return }
       }
       let q = this.gwQueue.get(tunnelId)
