@@ -50,11 +50,21 @@ export interface FreeloaderResult {
 }
 
 /** Bytes/s of one stream of `bytes` from `from` to the sink of `to` (address). */
-async function streamRate (from: Peer, to: Peer, address: string, bytes: number): Promise<number> {
+async function streamRate (from: Peer, to: Peer, address: string, bytes: number, l?: Peer): Promise<number> {
+  let polling = process.env.UMBRA_BENCH_DEBUG !== undefined && l !== undefined
+  const loads: Array<Record<string, number>> = []
+  const poll = (async () => { while (polling) { loads.push((await l!.call('accounting') as unknown as AccountingStatus).load); await new Promise(resolve => setTimeout(resolve, 100)) } })()
   const r = await from.call('stream', { to: address, port: 80, up: bytes, down: 0 }, 120_000)
+  polling = false
+  await poll
+  if (loads.length > 0) {
+    const keys = Object.keys(loads[0]!)
+    process.stderr.write('loads at L (mean/max): ' + keys.map(k => `${k} ${(loads.reduce((n, x) => n + x[k]!, 0) / loads.length).toFixed(2)}/${Math.max(...loads.map(x => x[k]!)).toFixed(2)}`).join(', ') + '\n')
+  }
   const sunk = await to.event(60_000)
   if (sunk.bytes !== bytes) throw new Error(`stream delivered ${String(sunk.bytes)} of ${bytes} bytes`)
   if (sunk.sha !== r.upSha) throw new Error('stream corrupted')
+  if (process.env.UMBRA_BENCH_DEBUG !== undefined) process.stderr.write(`stream: ${JSON.stringify(r.streamStats)}\n`)
   return bytes / (((sunk.end as number) - (r.start as number)) / 1000)
 }
 
@@ -91,19 +101,20 @@ export async function freeloader (opts: { mb: number, limitKBps: number, flood: 
     let after = await l.call('accounting') as unknown as AccountingStatus
     for (let i = 0; i < opts.rounds; i++) {
       log(`round ${i + 1}: the contributor's stream through L alone, then under F's flood…`)
-      r.unloaded.push(await streamRate(c1, c2, address, bytes))
+      r.unloaded.push(await streamRate(c1, c2, address, bytes, l))
       const before = await l.call('accounting') as unknown as AccountingStatus
       const fBefore = await f.call('stats') as { outbox: { cellsSent: number } }
       const flooding = f.call('blast', { hops: [l.id, c3.id], count: Math.round(floodRate * 600), rate: floodRate }, 700_000)
       const building = f.call('build-flood', { hop: l.id, rate: opts.buildRate }, 700_000)
       await new Promise(resolve => setTimeout(resolve, 300))
-      r.flooded.push(await streamRate(c1, c2, address, bytes))
+      r.flooded.push(await streamRate(c1, c2, address, bytes, l))
       await f.call('blast-stop')
       after = await l.call('accounting') as unknown as AccountingStatus
       const fAfter = await f.call('stats') as { outbox: { cellsSent: number } }
       await Promise.all([flooding, building])
       r.floodCells += fAfter.outbox.cellsSent - fBefore.outbox.cellsSent
       r.droppedAtL += dropped(after) - dropped(before)
+      log(`  at L: free ${after.stats.free.cell - before.stats.free.cell}, paid ${after.stats.paid.cell - before.stats.paid.cell}, dropped ${JSON.stringify(Object.fromEntries(Object.entries(after.stats.dropped.cell).map(([k, v]) => [k, v - before.stats.dropped.cell[k as keyof typeof before.stats.dropped.cell]])))}; F sent ${fAfter.outbox.cellsSent - fBefore.outbox.cellsSent}`)
       r.buildsRefusedAtL += buildsRefused(after) - buildsRefused(before)
     }
     return { ...r, loaded: after }
@@ -150,6 +161,7 @@ async function runFreeloader (args: string[], report: typeof Report): Promise<vo
   const last = await freeloader({ mb, limitKBps, flood, rounds, buildRate }, note)
   const u = median(last.unloaded) / 1e6
   const f = median(last.flooded) / 1e6
+  note(`rounds: alone ${last.unloaded.map(x => (x / 1e6).toFixed(2)).join(', ')} MB/s; under the flood ${last.flooded.map(x => (x / 1e6).toFixed(2)).join(', ')} MB/s`)
   report('accounting', 'freeloader', 'contributor unloaded', u, 'MB/s', `median of ${rounds}; L limited to ${limitKBps} KB/s`)
   report('accounting', 'freeloader', 'contributor under flood', f, 'MB/s', `median of ${rounds}; F floods at ${flood}x L's limit`)
   report('accounting', 'freeloader', 'kept', 100 * f / u, '%', 'target >= 90')

@@ -11,7 +11,7 @@ import type { Clock } from '../util/clock.ts'
 import { systemClock } from '../util/clock.ts'
 import { fromHex, toHex } from '../util/bytes.ts'
 import { ConfigError } from '../util/errors.ts'
-import { decide, type DropReason } from './admission.ts'
+import { ceiling, decide, type DropReason } from './admission.ts'
 import { TokenBucket } from '../util/token-bucket.ts'
 import { decodeCredit, encodeCredit, Ledger } from './ledger.ts'
 import { DecayingRate, DelayMonitor, GaugeMonitor, HARD_LOAD, RateMonitor, Resource } from './load.ts'
@@ -94,6 +94,8 @@ const ZERO_REASONS = (): Record<DropReason | 'peer-limit', number> => ({ priorit
 const DEMAND_TAU_MS = 5000
 /** Contributors' measured demand is taken with this margin when working out idle capacity. */
 const IDLE_MARGIN = 1.1
+/** Share of a priority's scarce band (1 to its ceiling) over which paid cells are dropped early at random. */
+const EARLY_BAND = 0.5
 /** Idle per-peer buckets are forgotten after this. */
 const PEER_IDLE_MS = 60_000
 
@@ -137,7 +139,9 @@ export class Accountant {
   private readonly creditedDemand = new DecayingRate(DEMAND_TAU_MS)
   private readonly idle: TokenBucket
 
-  constructor (opts: Partial<AccountingOptions> = {}, private readonly clock: Clock = systemClock, private readonly bucket?: KvBucket) {
+  /** `random` (uniform in [0, 1)) decides random early drops (see {@link Accountant.admitCell}). */
+  constructor (opts: Partial<AccountingOptions> = {}, private readonly clock: Clock = systemClock, private readonly bucket?: KvBucket,
+    private readonly random: () => number = Math.random) {
     this.opts = accountingOptions(opts)
     const now = clock.now()
     this.up = new RateMonitor(this.opts.upBytesPerSec, now)
@@ -284,7 +288,7 @@ export class Accountant {
     const limited = this.cellLimit() > 0
     if (this.gateCredited && limited) this.creditedDemand.add(bytes, now)
     const d = decide(this.gateLoad, priority, this.gateCredit, this.ledger.avgReceived)
-    if (!d.ok || (!d.free && this.gateCredit < cells * Price.CELL) ||
+    if (!d.ok || (!d.free && this.gateCredit < cells * Price.CELL) || (!d.free && this.earlyDrop(d.effective)) ||
       (d.free && !this.gateCredited && limited && !this.idle.take(bytes, now))) {
       this.stats.dropped.cell[d.reason ?? 'priority'] += cells
       return false
@@ -326,6 +330,19 @@ export class Accountant {
     this.stats.charged += this.ledger.charge(peer, d.effective)
     this.stats.paid[kind]++
     return true
+  }
+
+  /**
+   * Random early drop of a paid cell: in the top {@link EARLY_BAND} of the load band a priority
+   * is served in, a cell is dropped with a probability rising from 0 to 1 towards the ceiling.
+   * A stream over its share then loses single cells spread over its window, which its sender
+   * repairs from later acknowledgements, rather than every cell of a burst at the ceiling,
+   * which only a retransmission timeout repairs.
+   */
+  private earlyDrop (effective: number): boolean {
+    const top = ceiling(effective, this.ledger.avgReceived)
+    const from = top - EARLY_BAND * (top - 1)
+    return this.gateLoad > from && this.random() < (this.gateLoad - from) / (top - from)
   }
 
   private peerBucket (peer: string, now: number): TokenBucket | undefined {

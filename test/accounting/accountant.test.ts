@@ -40,8 +40,9 @@ t.test('without limits everything is free and nobody is charged', async t => {
 
 t.test('scarce bandwidth: a contributor is served free, then for credit; a freeloader gets nothing', async t => {
   const c = clock()
-  // 100 cells/s downstream; the first half of the one-second burst is excess.
-  const acct = new Accountant({ downBytesPerSec: 100 * CELL_WIRE_BYTES }, c)
+  // 100 cells/s downstream; the first half of the one-second burst is excess. (No random early
+  // drops here: the draw is always just below 1.)
+  const acct = new Accountant({ downBytesPerSec: 100 * CELL_WIRE_BYTES }, c, undefined, () => 0.999999)
   acct.earn(A, 40)
   t.equal(cells(acct, A, 60), 60, 'the contributor is served')
   t.equal(acct.stats.free.cell, 50, 'free while the bandwidth is in excess')
@@ -86,6 +87,31 @@ t.test('a freeloader gets only what contributors leave idle', async t => {
   t.ok(half.a >= 0.95 * half.aOffered, 'a contributor using half the limit gets all it asks')
   t.ok(half.f > 0.25 * 100 * 20, `the freeloader gets a share of the idle half (${half.f} cells in 20 s)`)
   t.ok(half.f + half.a <= 1.1 * 100 * 20, 'never more than the limit in all')
+})
+
+t.test('paid cells are dropped early at random near their ceiling, more the nearer, none below', async t => {
+  /** Cells of 100 judged at a load held where `held` cells of the 100-cell burst are used. */
+  const dropsAt = (held: number): number => {
+    const c = clock()
+    let x = 12345
+    const random = (): number => { x = (Math.imul(x, 1664525) + 1013904223) >>> 0; return x / 2 ** 32 }
+    const acct = new Accountant({ downBytesPerSec: 100 * CELL_WIRE_BYTES }, c, undefined, random)
+    acct.earn(A, 1_000_000)
+    let dropped = 0
+    for (let i = 0; i < 400; i++) {
+      acct.received(held * CELL_WIRE_BYTES) // fill the bucket to the level, then judge one cell
+      if (cells(acct, A, 1) === 0) dropped++
+      c.t += 2000 // the bucket refills completely
+    }
+    return dropped
+  }
+  // Priority 4 at price 0: ceiling 1.8, the early band 1.4..1.8 = 70..90 of the 100-cell burst used.
+  const below = dropsAt(65)
+  const low = dropsAt(75)
+  const high = dropsAt(86)
+  t.equal(below, 0, 'no early drop below the band')
+  t.ok(low > 0 && low < high, `more drops nearer the ceiling (${low} then ${high} of 400)`)
+  t.ok(high < 400, 'but not all before it')
 })
 
 t.test('exhausted bandwidth refuses even those with credit', async t => {
