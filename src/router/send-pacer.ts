@@ -18,6 +18,8 @@ export interface PacerStats {
   sent: number
   /** Slots that carried a dummy. */
   dummies: number
+  /** Empty slots whose dummy could not be sent (no tunnels yet, or too many loops in flight). */
+  missed: number
   /** Messages refused because the queue was full. */
   refused: number
   /** Messages waiting now. */
@@ -32,14 +34,15 @@ export class SendPacer<T> {
   private readonly shaper: LinkShaper<T>
   private timer: NodeJS.Timeout | undefined
   private stopped = false
-  private readonly counts = { sent: 0, dummies: 0 }
+  private readonly counts = { sent: 0, dummies: 0, missed: 0 }
 
   /**
    * `rate` slots per second (> 0, at most 10 000); `send` is called with each message at its
-   * slot, `dummy` at each empty slot. Throws ConfigError on a bad rate or queue bound.
+   * slot, `dummy` at each empty slot (it says whether it sent one). Throws ConfigError on a bad
+   * rate or queue bound.
    */
   constructor (rate: number, maxQueue: number, random: () => number,
-    private readonly send: (item: T) => void, private readonly dummy: () => void,
+    private readonly send: (item: T) => void, private readonly dummy: () => boolean,
     private readonly now: () => number = () => performance.now()) {
     this.shaper = new LinkShaper<T>({ rate, strict: true, maxQueueCells: maxQueue }, random, now())
   }
@@ -80,7 +83,10 @@ export class SendPacer<T> {
     // After a stall (a blocked event loop) the slots missed are not all made up in one burst of dummies.
     const { release, chaff } = this.shaper.tick(this.now(), Math.ceil(this.shaper.rate / 5))
     for (const item of release) { this.counts.sent++; this.send(item) }
-    for (let i = 0; i < chaff; i++) { this.counts.dummies++; this.dummy() }
+    for (let i = 0; i < chaff; i++) {
+      if (this.dummy()) this.counts.dummies++
+      else this.counts.missed++
+    }
     this.schedule()
   }
 }

@@ -147,7 +147,7 @@ export class DestinationSession {
     const rate = opts.sendRate ?? 0
     if (rate > 0) {
       this.pacer = new SendPacer<Paced>(rate, Math.max(PACER_MIN_QUEUE, Math.ceil(rate * PACER_QUEUE_SECONDS)), deps.pool.random,
-        (m) => { this.sendPaced(m) }, () => { this.pool.coverLoop() })
+        (m) => { this.sendPaced(m) }, () => this.pool.coverLoop())
     }
     this.streams = new StreamManager({
       clock: deps.clock,

@@ -113,8 +113,8 @@ const SIZE_MEMORY = 32
 const DEFAULT_LOOP_BYTES: readonly [number, number] = [LOOP_MIN_BYTES + 8, 960]
 /** Largest loop sent (bigger messages the owner sends are sampled down to this). */
 const MAX_LOOP_BYTES = 4096
-/** Most loops in flight at once; more are not sent. */
-const MAX_PENDING_LOOPS = 256
+/** Most loops in flight at once (about 3 s of Poisson sending at 1000/s); more are not sent. */
+const MAX_PENDING_LOOPS = 4096
 /** Most lost loops kept waiting to be attributed. */
 const MAX_UNRESOLVED = 64
 /** How long routers of a failed build or tunnel are avoided. */

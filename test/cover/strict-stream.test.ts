@@ -4,7 +4,7 @@
 // 127.0.0.1.
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
-import { startNetwork } from '../tunnel/fixtures.ts'
+import { collectStream, startNetwork } from '../tunnel/fixtures.ts'
 import { COVER_PRESETS } from '../../src/cover/presets.ts'
 
 t.test('a stream crosses strictly shaped links intact', async t => {
@@ -12,14 +12,7 @@ t.test('a stream crosses strictly shaped links intact', async t => {
   const net = await startNetwork(t, 5, { cover, pool: { length: 2, quantity: 2 } })
   const [alice, bob] = await Promise.all([net[0]!.createDestination(), net[1]!.createDestination()])
   const data = randomBytes(192 * 1024)
-  const got: Buffer[] = []
-  const done = new Promise<void>((resolve, reject) => {
-    bob.listen(80, (s) => {
-      s.on('data', (c: Buffer) => got.push(c))
-      s.once('end', () => { s.end(); resolve() })
-      s.once('error', reject)
-    })
-  })
+  const { chunks: got, done } = collectStream(bob, 80)
   const s = await alice.connect(bob.address, { toPort: 80 })
   s.on('error', () => {}) // the routers stop at teardown
   s.resume()

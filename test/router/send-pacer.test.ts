@@ -5,18 +5,22 @@
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
 import { SendPacer } from '../../src/router/send-pacer.ts'
-import { startNetwork, until } from '../tunnel/fixtures.ts'
+import { collectStream, startNetwork, until } from '../tunnel/fixtures.ts'
 
 t.test('the pacer sends what it is offered in order, one per slot, and fills empty slots with dummies', async t => {
   const sent: number[] = []
   let dummies = 0
-  const p = new SendPacer<number>(400, 5, Math.random, (n) => { sent.push(n) }, () => { dummies++ })
-  t.throws(() => new SendPacer<number>(-1, 5, Math.random, () => {}, () => {}), { name: 'ConfigError' })
+  let room = true
+  const p = new SendPacer<number>(400, 5, Math.random, (n) => { sent.push(n) }, () => { if (room) dummies++; return room })
+  t.throws(() => new SendPacer<number>(-1, 5, Math.random, () => {}, () => true), { name: 'ConfigError' })
   for (let i = 0; i < 8; i++) p.offer(i)
-  t.same(p.stats, { sent: 0, dummies: 0, refused: 3, queued: 5 }, 'beyond the queue bound messages are refused')
+  t.same(p.stats, { sent: 0, dummies: 0, missed: 0, refused: 3, queued: 5 }, 'beyond the queue bound messages are refused')
   p.start()
   t.ok(await until(() => sent.length === 5 && dummies >= 5, 10_000), 'the queue drains and empty slots become dummies')
   t.same(sent, [0, 1, 2, 3, 4], 'in the order offered')
+  t.equal(p.stats.dummies, dummies, 'dummies counted')
+  room = false
+  t.ok(await until(() => p.stats.missed > 0, 10_000), 'an empty slot whose dummy cannot go is counted as missed')
   p.offer(9)
   p.stop()
   const after = dummies
@@ -42,14 +46,7 @@ t.test('a destination with Poisson sending keeps its rate while idle and while s
   const idle = await window(async () => { await new Promise(resolve => setTimeout(resolve, 3000)) })
 
   const data = randomBytes(96 * 1024)
-  const got: Buffer[] = []
-  const done = new Promise<void>((resolve, reject) => {
-    bob.listen(80, (s) => {
-      s.on('data', (c: Buffer) => got.push(c))
-      s.once('end', () => { s.end(); resolve() })
-      s.once('error', reject)
-    })
-  })
+  const { chunks: got, done } = collectStream(bob, 80)
   const busy = await window(async () => {
     const s = await alice.connect(bob.address, { toPort: 80 })
     s.on('error', () => {}) // the routers stop at teardown

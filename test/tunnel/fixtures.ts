@@ -2,6 +2,7 @@
 import type { Test } from 'tap'
 import { startRouter } from '../router/fixtures.ts'
 import type { Router, RouterConfig } from '../../src/router/router.ts'
+import type { DestinationSession } from '../../src/router/session.ts'
 import { RecordKind } from '../../src/netdb/messages.ts'
 
 /** Listen addresses by router index: TCP, UDP and HTTP in turn (each also on HTTP, so all can meet). */
@@ -26,4 +27,20 @@ export async function startNetwork (t: Test, n: number, extra: Partial<RouterCon
   const ok = await until(() => all.every(r => r.netdb.store.count(RecordKind.ROUTER_INFO) >= n), 20_000)
   if (!ok) throw new Error(`netDb did not converge: ${all.map(r => r.netdb.store.count(RecordKind.ROUTER_INFO)).join(',')}`)
   return all
+}
+
+/**
+ * Accepts one stream on `port` of `dest` and collects what it carries; `done` resolves when the
+ * sender ends it (which is answered with an end), and rejects on a stream error.
+ */
+export function collectStream (dest: DestinationSession, port: number): { chunks: Buffer[], done: Promise<void> } {
+  const chunks: Buffer[] = []
+  const done = new Promise<void>((resolve, reject) => {
+    dest.listen(port, (s) => {
+      s.on('data', (c: Buffer) => chunks.push(c))
+      s.once('end', () => { s.end(); resolve() })
+      s.once('error', reject)
+    })
+  })
+  return { chunks, done }
 }
