@@ -11,6 +11,7 @@ import { loadConfig, parseControlAddress } from '../router/config.ts'
 import { loadCrypto, type CryptoSuite } from '../crypto/index.ts'
 import { ConfigError, NotFoundError } from '../util/errors.ts'
 import { Dht } from '../apps/fs/dht.ts'
+import { createLogger } from '../util/log-writer.ts'
 import { contactFromBase64, type Contact } from '../apps/fs/contacts.ts'
 import { NODE_FILE, type NodeFile } from '../apps/fs/node.ts'
 import { publish } from '../apps/fs/publish.ts'
@@ -110,7 +111,9 @@ async function openClient (v: CommonValues, signal: AbortSignal): Promise<Client
   if (seeds.length === 0) throw new ConfigError('no fs node to start from: give --seed')
   const crypto = await loadCrypto()
   const session = await createSession({ host: sam.host, port: sam.port, ...samUser(cfg), inboundLength: hops, outboundLength: hops, inboundQuantity: 2, outboundQuantity: 2, signal })
-  const dht = new Dht({ dial: async (b64, s) => await session.connect(b64, { signal: s }) })
+  // UMBRA_FS_DEBUG=1: the lookups' steps (which nodes were asked, what they answered) on stderr.
+  const log = process.env.UMBRA_FS_DEBUG === '1' ? createLogger({ level: 'debug', format: 'text' }) : undefined
+  const dht = new Dht({ dial: async (b64, s) => await session.connect(b64, { signal: s }), ...(log !== undefined ? { log } : {}) })
   const close = async (): Promise<void> => { dht.close(); await session.close().catch(() => {}) }
   try {
     await dht.bootstrap(seeds, signal)

@@ -432,6 +432,28 @@ export class TunnelPool {
     }
     const nothingPassed = this.lastPassSentAt < l.sentAt
     for (const t of [out, inb]) if (++t.strikes >= 3 && nothingPassed) this.fail(t, 'lost three loops in a row')
+    // Pin the loss now rather than at the next round of tests.
+    for (const t of [out, inb]) this.probe(t)
+  }
+
+  /**
+   * Sends a loop through `t` (still in the pool, with a loss not yet followed by a pass) and a
+   * partner that has lost nothing, unless a loop through `t` is already in flight.
+   */
+  private probe (t: OwnTunnel): void {
+    if (this.stopped || t.strikes === 0) return
+    for (const l of this.tests.values()) if (l.out === t || l.inb === t) return
+    if ('receiveId' in t) {
+      if (!this.inbound.includes(t)) return
+      const outs = this.live(this.outbound).filter(o => o.length > 0)
+      const out = pickOne(outs.filter(o => o.strikes === 0), this.deps.random) ?? pickOne(outs, this.deps.random)
+      if (out !== undefined) this.sendLoop(out, t)
+    } else {
+      if (!this.outbound.includes(t) || t.length === 0) return
+      const ins = this.live(this.inbound)
+      const inb = pickOne(ins.filter(i => i.strikes === 0), this.deps.random) ?? pickOne(ins, this.deps.random)
+      if (inb !== undefined) this.sendLoop(t, inb)
+    }
   }
 
   /** Whether `data` is one of our loops coming back (and if so, counts it). */

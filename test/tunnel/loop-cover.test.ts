@@ -22,6 +22,11 @@ t.test('loop cover finds a hop that drops traffic and retires only the tunnels t
   const hId = pool.outbound[0]!.hops[0]!.idHex
   const h = net.find(r => r.idHex === hId)!
   const bob = await b.createDestination({ via: [hId], pool: { length: 1, quantity: 1, testIntervalMs: 0, loopIntervalMs: 0 } })
+  // Carol has no loop cover, only tests every 5 s: a lost test is followed at once by probes
+  // that pin it, rather than by two more rounds of tests.
+  const carol = await b.createDestination({ via: hopIds, pool: { length: 1, quantity: 2, testIntervalMs: 5000, testTimeoutMs: 1500, loopIntervalMs: 0 } })
+  const carolTunnels = (): Array<{ uses: (id: string) => boolean }> => [...carol.pool.outbound, ...carol.pool.inbound]
+  const carolThrough = carolTunnels().filter(tn => tn.uses(hId))
   const through = tunnels().filter(tn => tn.uses(hId))
   const clean = tunnels().filter(tn => !tn.uses(hId))
   t.ok(through.length >= 1 && clean.length >= 2, `${through.length} of alice's tunnels use the hop, ${clean.length} do not`)
@@ -40,6 +45,9 @@ t.test('loop cover finds a hop that drops traffic and retires only the tunnels t
   t.ok(pool.stats.testsFailed > lostBefore, `loops were lost (${pool.stats.testsFailed - lostBefore})`)
   t.ok(clean.every(tn => tunnels().includes(tn)), 'no healthy tunnel was retired', { why })
   t.equal(bob.pool.stats.retired, 0, 'without loops nor tests the same broken hop goes unnoticed')
+  const t0 = performance.now()
+  t.ok(await until(() => carolThrough.every(tn => !carolTunnels().includes(tn)), 20_000),
+    `with tests every 5 s and probes, carol's ${carolThrough.length} tunnels through the hop were retired too (${((performance.now() - t0) / 1000).toFixed(1)} s after alice's)`)
   t.ok(bob.pool.outbound.some(o => o.uses(hId)), 'bob still sends through the dropping hop')
 
   const c = a.status().cover

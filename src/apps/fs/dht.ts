@@ -134,17 +134,23 @@ export class Dht {
       this.down.delete(toHex(s.id))
       this.add(s)
     }
-    await this.findNodes(this.table.selfId, signal).catch(() => [])
+    // Late answers count too (`drain`): the first request to a node goes over tunnels just
+    // built and may take longer than a lookup waits for it, and what it names fills the table
+    // the next lookups start from.
+    await this.findNodes(this.table.selfId, signal, true).catch(() => [])
     return this.table.size
   }
 
-  /** The nodes nearest `target` that answered an iterative FIND. */
-  async findNodes (target: Uint8Array, signal?: AbortSignal): Promise<Contact[]> {
+  /**
+   * The nodes nearest `target` that answered an iterative FIND; with `drain`, waits for queries
+   * still running when the lookup ends (their answers are learned, not queried further).
+   */
+  async findNodes (target: Uint8Array, signal?: AbortSignal, drain = false): Promise<Contact[]> {
     const lk = this.lookup(target, { alpha: 3, k: Math.min(this.k, 8) })
     await this.drive(lk, async (c) => {
       const r = await this.ask(c, { op: 'find', target }, signal)
       lk.onCloser(c.id, this.learn(r.nodes), Date.now())
-    }, signal)
+    }, signal, undefined, drain)
     return lk.closest(this.k)
   }
 
@@ -203,11 +209,22 @@ export class Dht {
     if (again) for (const c of this.table.closest(query, 8)) this.down.delete(toHex(c.id))
     const seen = new Map<string, Uint8Array>()
     const lk = this.lookup(query, { alpha: 3, k: 8 })
+    this.log.debug('search: lookup starts', { seeds: this.table.closest(query, 4 * this.k).length, known: this.table.size, down: this.down.size })
     await this.drive(lk, async (c) => {
-      const r = await this.ask(c, { op: 'search', query }, signal)
+      const node = toHex(c.id).slice(0, 12)
+      this.log.debug('search: asking', { node })
+      let r
+      try {
+        r = await this.ask(c, { op: 'search', query }, signal)
+      } catch (err) {
+        this.log.debug('search: node did not answer', { node, err: String(err) })
+        throw err
+      }
       for (const b of r.kblocks ?? []) if (seen.size < 1024) seen.set(Buffer.from(b).toString('base64'), b)
+      this.log.debug('search: node answered', { node, kblocks: r.kblocks?.length ?? 0, closer: r.nodes?.length ?? 0 })
       lk.onCloser(c.id, this.learn(r.nodes), Date.now())
     }, signal, undefined, true)
+    this.log.debug('search: lookup ended', { state: lk.state, found: seen.size, failures: lk.stats.failures, timeouts: lk.stats.timeouts, known: this.table.size })
     // A lookup cut short by its deadline left queries unanswered (they are not counted as
     // timeouts): the caller must not take its silence as "nobody has it".
     return { blocks: [...seen.values()], unanswered: lk.stats.failures + lk.stats.timeouts + (lk.state === 'timed-out' ? 1 : 0) }
