@@ -134,10 +134,17 @@ export class Dht {
       this.down.delete(toHex(s.id))
       this.add(s)
     }
-    // Late answers count too (`drain`): the first request to a node goes over tunnels just
-    // built and may take longer than a lookup waits for it, and what it names fills the table
-    // the next lookups start from.
-    await this.findNodes(this.table.selfId, signal, true).catch(() => [])
+    // Late answers count too: the first request to a node goes over tunnels just built and may
+    // take longer than a lookup waits for it (30 s has been seen), and what it names fills the
+    // table the next lookups start from. So this waits, while queries are still running, until
+    // an answer has named other nodes; the lookup drains on in the background.
+    const start = this.table.size
+    let settled = false
+    const lookup = this.findNodes(this.table.selfId, signal, true).catch(() => []).finally(() => { settled = true })
+    while (!settled && this.table.size <= start && !this.closed) {
+      throwIfAborted(signal)
+      await Promise.race([lookup, sleep(100)])
+    }
     return this.table.size
   }
 

@@ -189,6 +189,22 @@ t.test('a seed that could not be reached is asked again by the next bootstrap', 
   t.ok(await dht.bootstrap([net.nodes[0]!.contact]) >= net.nodes.length - 1, 'the second asks the seed again and learns the network')
 })
 
+t.test('a bootstrap waits for a seed whose first answer is slower than a lookup waits for it', async (t) => {
+  // The first stream to a node goes over tunnels just built: here it takes 2.5 s, longer than
+  // the lookup's 1.5 s query timeout. The bootstrap must still learn what the seed names, or
+  // the next search starts from the seed alone.
+  let first = true
+  const dht = new Dht({
+    dial: async (b64) => {
+      if (first) { first = false; await new Promise(resolve => setTimeout(resolve, 2500)) }
+      return await net.clientDial(b64)
+    },
+    requestTimeoutMs: 1500
+  })
+  t.teardown(() => { dht.close() })
+  t.ok(await dht.bootstrap([net.nodes[0]!.contact]) > 1, `the bootstrap learned the seed's nodes (${dht.table.size} known)`)
+})
+
 t.test('a network with no room refuses a publish with a clear error', async (t) => {
   const tiny = await startTestNet(3, { quotaBytes: 40_000 })
   t.teardown(async () => { await tiny.close() })
