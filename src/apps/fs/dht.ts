@@ -51,6 +51,8 @@ export interface PutReport {
 
 /** How long a node that could not be reached is skipped. */
 const DOWN_MS = 120_000
+/** How long a bootstrap waits for a first answer that names other nodes. */
+const BOOTSTRAP_WAIT_MS = 30_000
 
 interface Conn {
   client: Promise<RpcClient>
@@ -137,11 +139,13 @@ export class Dht {
     // Late answers count too: the first request to a node goes over tunnels just built and may
     // take longer than a lookup waits for it (30 s has been seen), and what it names fills the
     // table the next lookups start from. So this waits, while queries are still running, until
-    // an answer has named other nodes; the lookup drains on in the background.
+    // an answer has named other nodes, at most BOOTSTRAP_WAIT_MS; the lookup drains on in the
+    // background.
     const start = this.table.size
+    const until = Date.now() + BOOTSTRAP_WAIT_MS
     let settled = false
     const lookup = this.findNodes(this.table.selfId, signal, true).catch(() => []).finally(() => { settled = true })
-    while (!settled && this.table.size <= start && !this.closed) {
+    while (!settled && this.table.size <= start && !this.closed && Date.now() < until) {
       throwIfAborted(signal)
       await Promise.race([lookup, sleep(100)])
     }
@@ -214,9 +218,12 @@ export class Dht {
    */
   async search (query: Uint8Array, signal?: AbortSignal, again = false): Promise<{ blocks: Uint8Array[], unanswered: number }> {
     if (again) for (const c of this.table.closest(query, 8)) this.down.delete(toHex(c.id))
+    // Nodes near the query left out because they could not be reached lately have not said they
+    // hold nothing: they count as unanswered, so the caller asks again (with `again`).
+    const skipped = this.table.closest(query, 8).filter(c => !this.usable(c)).length
     const seen = new Map<string, Uint8Array>()
     const lk = this.lookup(query, { alpha: 3, k: 8 })
-    this.log.debug('search: lookup starts', { seeds: this.table.closest(query, 4 * this.k).length, known: this.table.size, down: this.down.size })
+    this.log.debug('search: lookup starts', { seeds: this.table.closest(query, 4 * this.k).length, skipped, known: this.table.size, down: this.down.size })
     await this.drive(lk, async (c) => {
       const node = toHex(c.id).slice(0, 12)
       this.log.debug('search: asking', { node })
@@ -234,7 +241,7 @@ export class Dht {
     this.log.debug('search: lookup ended', { state: lk.state, found: seen.size, failures: lk.stats.failures, timeouts: lk.stats.timeouts, known: this.table.size })
     // A lookup cut short by its deadline left queries unanswered (they are not counted as
     // timeouts): the caller must not take its silence as "nobody has it".
-    return { blocks: [...seen.values()], unanswered: lk.stats.failures + lk.stats.timeouts + (lk.state === 'timed-out' ? 1 : 0) }
+    return { blocks: [...seen.values()], unanswered: skipped + lk.stats.failures + lk.stats.timeouts + (lk.state === 'timed-out' ? 1 : 0) }
   }
 
   /** Closes every stream. */

@@ -205,6 +205,24 @@ t.test('a bootstrap waits for a seed whose first answer is slower than a lookup 
   t.ok(await dht.bootstrap([net.nodes[0]!.contact]) > 1, `the bootstrap learned the seed's nodes (${dht.table.size} known)`)
 })
 
+t.test('a search whose nearest nodes were unreachable at bootstrap asks them again', async (t) => {
+  // The command's tunnels were not ready when it bootstrapped: its one seed is marked
+  // unreachable. That is not "nobody has it": the search must ask again rather than end empty.
+  let failing = true
+  const dht = new Dht({
+    dial: async (b64) => {
+      if (failing) throw new ClosedError('no tunnels yet')
+      return await net.clientDial(b64)
+    },
+    requestTimeoutMs: 5000
+  })
+  t.teardown(() => { dht.close() })
+  t.equal(await dht.bootstrap([net.nodes[0]!.contact]), 1, 'the bootstrap reached nobody')
+  failing = false
+  const found = await search(dht, net.crypto, ['quarterly'])
+  t.same(found.results.map(r => r.uri), [uri], 'found once the seed is asked again')
+})
+
 t.test('a network with no room refuses a publish with a clear error', async (t) => {
   const tiny = await startTestNet(3, { quotaBytes: 40_000 })
   t.teardown(async () => { await tiny.close() })
