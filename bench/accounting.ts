@@ -1,6 +1,6 @@
 /**
  * Accounting benchmark and experiments: routers as separate processes on 127.0.0.1 (TCP).
- *   npm run bench -- accounting [--json] [--only freeloader|flood|cover] [--mb 2] [--limit 1000] [--flood 3] [--builds 200] [--rounds 3]
+ *   npm run bench -- accounting [--json] [--only freeloader|flood|cover|admission] [--mb 2] [--limit 1000] [--flood 3] [--builds 200] [--rounds 3]
  * Freeloader: a loaded router L (downstream limit --limit KB/s) carries a contributor's stream
  * (C1 → C2, 1-hop tunnels through L only); C1..C3 earned credit at L by carrying L's own
  * download beforehand. A freeloader F (relays nothing: transit limit 0) then floods L with
@@ -25,12 +25,15 @@
  * (default 6) run with the preset; a --cover-mb MB stream (default 8) over 3+3 hops, and what
  * each router sends as cover (chaff and loops) while idle for --cover-idle seconds (default 5).
  * Figures: stream throughput and its cost against off; idle cover KB/s per router.
- *   --only freeloader | flood | cover runs one experiment (default all).
+ *
+ * Admission cost per relayed cell: bench/admission.ts (also `npm run bench -- admission`).
+ *   --only freeloader | flood | cover | admission runs one experiment (default all).
  */
 import { LOOPBACK_LISTEN, median, note, numArg as arg, type report as Report } from './report.ts'
 import { Peer } from './tunnel.ts'
 import { flood as floodExperiment } from './flood.ts'
 import { presetCost } from './cover-cost.ts'
+import { run as runAdmission } from './admission.ts'
 import { CELL_WIRE_BYTES, type AccountingStatus } from '../src/accounting/accountant.ts'
 
 const TCP = LOOPBACK_LISTEN[0]!
@@ -125,11 +128,12 @@ export async function freeloader (opts: { mb: number, limitKBps: number, flood: 
 
 export async function run (args: string[], report: typeof Report): Promise<void> {
   const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined
-  const parts = ['freeloader', 'flood', 'cover']
+  const parts = ['freeloader', 'flood', 'cover', 'admission']
   if (only !== undefined && !parts.includes(only)) throw new Error(`--only must be ${parts.join(', ')}, not ${only}`)
   if (only === undefined || only === 'freeloader') await runFreeloader(args, report)
   if (only === undefined || only === 'flood') await runFlood(args, report)
   if (only === undefined || only === 'cover') await runCoverCost(args, report)
+  if (only === undefined || only === 'admission') await runAdmission(args.filter(a => a !== '--only' && a !== 'admission'), report)
 }
 
 async function runCoverCost (args: string[], report: typeof Report): Promise<void> {
