@@ -19,7 +19,8 @@
 import type { Link } from '../link/link.ts'
 import { LinkShaper } from '../cover/shaper.ts'
 import type { CoverSettings } from '../cover/presets.ts'
-import { CELL_ENTRY, DATA_HEADER, TunnelType } from '../tunnel/messages.ts'
+import { CELL_ENTRY, DATA_HEADER, TunnelType, encodeData, forEachCell } from '../tunnel/messages.ts'
+import { CELL_BYTES } from '../tunnel/layer.ts'
 
 /** Link message type of chaff. */
 export const LINK_COVER = 0x3f
@@ -106,15 +107,10 @@ export class LinkCover {
     const shaper = this.shapers.get(link)
     if (shaper === undefined) return false
     const now = this.now()
-    const cells = msg[1] ?? 0
-    for (let i = 0; i < cells; i++) {
-      const one = new Uint8Array(COVER_MESSAGE_BYTES)
-      one[0] = TunnelType.DATA
-      one[1] = 1
-      one.set(msg.subarray(DATA_HEADER + i * CELL_ENTRY, DATA_HEADER + (i + 1) * CELL_ENTRY), DATA_HEADER)
-      if (shaper.offer(one, 1, now)) this.stats.realCellsQueued++
+    forEachCell(msg, (tunnelId, buf, off) => {
+      if (shaper.offer(encodeData([tunnelId], [buf.subarray(off, off + CELL_BYTES)]), 1, now)) this.stats.realCellsQueued++
       else this.stats.realCellsDropped++
-    }
+    })
     return true
   }
 
