@@ -366,23 +366,25 @@ export class TunnelPool {
    */
   coverLoop (): boolean {
     const outs = this.live(this.outbound).filter(o => o.length > 0)
-    const ins = this.live(this.inbound)
-    let out = pickOne(outs, this.deps.random)
-    let inb = pickOne(ins, this.deps.random)
-    const suspect = pickOne([...outs, ...ins].filter(x => x.strikes > 0), this.deps.random)
-    if (suspect !== undefined && 'receiveId' in suspect) {
-      inb = suspect
-      out = pickOne(outs.filter(o => o.strikes === 0), this.deps.random) ?? out
-    } else if (suspect !== undefined) {
-      out = suspect
-      inb = pickOne(ins.filter(i => i.strikes === 0), this.deps.random) ?? inb
-    }
-    if (out === undefined || inb === undefined) return false
-    const bytes = this.sendLoop(out, inb)
+    const suspect = pickOne([...outs, ...this.live(this.inbound)].filter(x => x.strikes > 0), this.deps.random)
+    const pair = suspect !== undefined ? this.pairFor(suspect) : [pickOne(outs, this.deps.random), this.pickInbound()] as const
+    if (pair[0] === undefined || pair[1] === undefined) return false
+    const bytes = this.sendLoop(pair[0], pair[1])
     if (bytes === 0) return false
     this.stats.loopsSent++
     this.stats.loopBytes += bytes
     return true
+  }
+
+  /** `t` with a live partner in the other direction, one that has lost nothing if there is such. */
+  private pairFor (t: OwnTunnel): readonly [OutboundTunnel | undefined, InboundTunnel | undefined] {
+    const r = this.deps.random
+    if ('receiveId' in t) {
+      const outs = this.live(this.outbound).filter(o => o.length > 0)
+      return [pickOne(outs.filter(o => o.strikes === 0), r) ?? pickOne(outs, r), t]
+    }
+    const ins = this.live(this.inbound)
+    return [t, pickOne(ins.filter(i => i.strikes === 0), r) ?? pickOne(ins, r)]
   }
 
   /** Sends a loop out through `out` and back in through `inb`; its size, or 0 if not sent. */
@@ -442,18 +444,10 @@ export class TunnelPool {
    */
   private probe (t: OwnTunnel): void {
     if (this.stopped || t.strikes === 0) return
+    if (!('receiveId' in t ? this.inbound.includes(t) : this.outbound.includes(t))) return
     for (const l of this.tests.values()) if (l.out === t || l.inb === t) return
-    if ('receiveId' in t) {
-      if (!this.inbound.includes(t)) return
-      const outs = this.live(this.outbound).filter(o => o.length > 0)
-      const out = pickOne(outs.filter(o => o.strikes === 0), this.deps.random) ?? pickOne(outs, this.deps.random)
-      if (out !== undefined) this.sendLoop(out, t)
-    } else {
-      if (!this.outbound.includes(t) || t.length === 0) return
-      const ins = this.live(this.inbound)
-      const inb = pickOne(ins.filter(i => i.strikes === 0), this.deps.random) ?? pickOne(ins, this.deps.random)
-      if (inb !== undefined) this.sendLoop(t, inb)
-    }
+    const [out, inb] = this.pairFor(t)
+    if (out !== undefined && inb !== undefined) this.sendLoop(out, inb)
   }
 
   /** Whether `data` is one of our loops coming back (and if so, counts it). */
