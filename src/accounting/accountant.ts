@@ -11,7 +11,7 @@ import type { Clock } from '../util/clock.ts'
 import { systemClock } from '../util/clock.ts'
 import { fromHex, toHex } from '../util/bytes.ts'
 import { ConfigError } from '../util/errors.ts'
-import { ceiling, decide, type DropReason } from './admission.ts'
+import { decide, earlyDropChance, type DropReason } from './admission.ts'
 import { TokenBucket } from '../util/token-bucket.ts'
 import { decodeCredit, encodeCredit, Ledger } from './ledger.ts'
 import { DecayingRate, DelayMonitor, GaugeMonitor, HARD_LOAD, RateMonitor, Resource } from './load.ts'
@@ -94,8 +94,6 @@ const ZERO_REASONS = (): Record<DropReason | 'peer-limit', number> => ({ priorit
 const DEMAND_TAU_MS = 5000
 /** Contributors' measured demand is taken with this margin when working out idle capacity. */
 const IDLE_MARGIN = 1.1
-/** Share of a priority's scarce band (1 to its ceiling) over which paid cells are dropped early at random. */
-const EARLY_BAND = 0.5
 /** Idle per-peer buckets are forgotten after this. */
 const PEER_IDLE_MS = 60_000
 
@@ -332,17 +330,10 @@ export class Accountant {
     return true
   }
 
-  /**
-   * Random early drop of a paid cell: in the top {@link EARLY_BAND} of the load band a priority
-   * is served in, a cell is dropped with a probability rising from 0 to 1 towards the ceiling.
-   * A stream over its share then loses single cells spread over its window, which its sender
-   * repairs from later acknowledgements, rather than every cell of a burst at the ceiling,
-   * which only a retransmission timeout repairs.
-   */
+  /** Random early drop of a paid cell (`earlyDropChance` in admission.ts). */
   private earlyDrop (effective: number): boolean {
-    const top = ceiling(effective, this.ledger.avgReceived)
-    const from = top - EARLY_BAND * (top - 1)
-    return this.gateLoad > from && this.random() < (this.gateLoad - from) / (top - from)
+    const p = earlyDropChance(this.gateLoad, effective, this.ledger.avgReceived)
+    return p > 0 && this.random() < p
   }
 
   private peerBucket (peer: string, now: number): TokenBucket | undefined {

@@ -37,6 +37,23 @@ export function ceiling (effective: number, price: number): number {
   return 1 + (HARD_LOAD - 1) * effective / (effective + Math.max(1, price))
 }
 
+/** Share of a priority's scarce band (load 1 to its ceiling) over which paid requests are dropped early at random. */
+export const EARLY_BAND = 0.5
+
+/**
+ * Random early drop of a paid request of effective priority `effective` at `load`: the
+ * probability to drop it although {@link decide} serves it. 0 below the top {@link EARLY_BAND}
+ * of the band the priority is served in, rising linearly to 1 at its ceiling. A stream over its
+ * share then loses single cells spread over its window, which its sender repairs from later
+ * acknowledgements, rather than every cell of a burst at the ceiling, which only a
+ * retransmission timeout repairs.
+ */
+export function earlyDropChance (load: number, effective: number, price: number): number {
+  const top = ceiling(effective, price)
+  const from = top - EARLY_BAND * (top - 1)
+  return load > from ? Math.min(1, (load - from) / (top - from)) : 0
+}
+
 /**
  * Whether to serve a request (see module doc). `load` of the resource (the larger when several
  * are spent), `offered` priority, the peer's `credit`, and the going `price`.

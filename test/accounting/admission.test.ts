@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import fc from 'fast-check'
-import { ceiling, decide } from '../../src/accounting/admission.ts'
+import { EARLY_BAND, ceiling, decide, earlyDropChance } from '../../src/accounting/admission.ts'
 import { HARD_LOAD } from '../../src/accounting/load.ts'
 
 t.test('excess: everyone is served free, whatever their credit or offer', async t => {
@@ -50,4 +50,14 @@ t.test('scarce: higher effective priorities are served deeper into scarcity', as
       const hi = Math.max(a, b)
       return !decide(load, lo, lo, price).ok || decide(load, hi, hi, price).ok
     }))
+})
+
+t.test('early drop: none below the top half of a priority\'s band, rising to certain at its ceiling', async t => {
+  const top = ceiling(4, 0)
+  const from = top - EARLY_BAND * (top - 1)
+  t.equal(earlyDropChance(1.0, 4, 0), 0, 'none at load 1')
+  t.equal(earlyDropChance(from, 4, 0), 0, 'none at the bottom of the early band')
+  t.ok(Math.abs(earlyDropChance((from + top) / 2, 4, 0) - 0.5) < 1e-9, 'half way up the band: one in two')
+  t.equal(earlyDropChance(top, 4, 0), 1, 'certain at the ceiling')
+  t.ok(earlyDropChance(1.5, 40, 0) < earlyDropChance(1.5, 4, 0), 'a higher priority is dropped less at the same load')
 })
