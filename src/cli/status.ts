@@ -73,7 +73,7 @@ function formatStatus (s: Partial<RouterStatus>, url: string): string {
   if (typeof c === 'object' && c !== null) {
     const kb = (n: unknown): string => typeof n === 'number' ? `${(n / 1000).toFixed(0)} KB` : '?'
     row('cover', `${c.linkRate > 0 ? `link chaff ${str(c.linkRate)}/s per link` : 'off'}; sent ${str(c.realCellsSent)} real cells (${kb(c.realBytesSent)}), ${str(c.chaffSent)} chaff (${kb(c.chaffBytesSent)}); received ${str(c.chaffReceived)} chaff`)
-    row('loops', `${typeof c.loopIntervalMs === 'number' && c.loopIntervalMs > 0 ? `cover every ${str(c.loopIntervalMs)} ms on average per pool` : 'no loop cover'}; sent ${str(c.loopsSent)} (${kb(c.loopBytesSent)}); ${str(c.loopsReturned)} loops and tests came back, ${str(c.loopsLost)} lost`)
+    row('loops', `${typeof c.loopIntervalMs === 'number' && c.loopIntervalMs > 0 ? `cover every ${str(c.loopIntervalMs)} ms on average per pool` : 'no loop cover'}; sent ${str(c.loopsSent)} (${kb(c.loopBytesSent)}); ${str(c.loopsReturned)} loops and tests came back, ${str(c.loopsLost)} lost (${str(c.loopsLate)} of them came back late)`)
   }
   row('control', url)
   return lines.join('\n') + '\n'

@@ -254,12 +254,13 @@ export class Router {
 
   /** Loops of the local destinations' pools, summed. */
   private loopStats (): LoopStats {
-    const out: LoopStats = { loopIntervalMs: this.cover.settings.loopIntervalMs, loopsSent: 0, loopBytesSent: 0, loopsReturned: 0, loopsLost: 0 }
+    const out: LoopStats = { loopIntervalMs: this.cover.settings.loopIntervalMs, loopsSent: 0, loopBytesSent: 0, loopsReturned: 0, loopsLost: 0, loopsLate: 0 }
     for (const { pool: { stats } } of this.sessions) {
       out.loopsSent += stats.loopsSent
       out.loopBytesSent += stats.loopBytes
       out.loopsReturned += stats.testsPassed
       out.loopsLost += stats.testsFailed
+      out.loopsLate += stats.loopsLate
     }
     return out
   }

@@ -16,6 +16,8 @@ export interface LoopStats {
   /** Loops (cover and tests) that came back, and that did not. */
   loopsReturned: number
   loopsLost: number
+  /** Lost loops that came back late after all. */
+  loopsLate: number
 }
 
 /** A snapshot of a running router. */

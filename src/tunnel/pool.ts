@@ -24,10 +24,11 @@ import { pickOne, shuffle } from '../util/random.ts'
 import { toHex } from '../util/bytes.ts'
 import { exponentialMs } from '../cover/poisson.ts'
 import type { InboundTunnel, OutboundTunnel } from './tunnel.ts'
+import { LossJudge, type Loop as LossLoop, type Verdict } from './loss.ts'
 
 type OwnTunnel = InboundTunnel | OutboundTunnel
 /** A loop: through which tunnels, sent when (monotonic ms). */
-interface Loop { out: OutboundTunnel, inb: InboundTunnel, sentAt: number }
+interface Loop extends LossLoop<OwnTunnel> { out: OutboundTunnel, inb: InboundTunnel }
 
 /** How a pool is shaped. */
 export interface PoolSettings {
@@ -90,6 +91,8 @@ export interface PoolStats {
   testsPassed: number
   /** Loops that did not come back in time (through tunnels both still in the pool). */
   testsFailed: number
+  /** Lost loops that came back later after all (within a few timeouts). */
+  loopsLate: number
   retired: number
   /** Cover loops sent (Poisson-scheduled, besides the periodic tests). */
   loopsSent: number
@@ -115,8 +118,10 @@ const DEFAULT_LOOP_BYTES: readonly [number, number] = [LOOP_MIN_BYTES + 8, 960]
 const MAX_LOOP_BYTES = 4096
 /** Most loops in flight at once (about 3 s of Poisson sending at 1000/s); more are not sent. */
 const MAX_PENDING_LOOPS = 4096
-/** Most lost loops kept waiting to be attributed. */
-const MAX_UNRESOLVED = 64
+/** A loop that timed out still counts as a pass when it comes back within this many timeouts. */
+const LATE_TIMEOUTS = 4
+/** The fallback retires tunnels only after nothing came back for this many timeouts. */
+const QUIET_TIMEOUTS = 2
 /** How long routers of a failed build or tunnel are avoided. */
 const SUSPECT_MS = 30_000
 
@@ -124,7 +129,7 @@ const SUSPECT_MS = 30_000
 export class TunnelPool {
   readonly inbound: InboundTunnel[] = []
   readonly outbound: OutboundTunnel[] = []
-  readonly stats: PoolStats = { built: 0, failedBuilds: 0, testsPassed: 0, testsFailed: 0, retired: 0, loopsSent: 0, loopBytes: 0 }
+  readonly stats: PoolStats = { built: 0, failedBuilds: 0, testsPassed: 0, testsFailed: 0, loopsLate: 0, retired: 0, loopsSent: 0, loopBytes: 0 }
   /** A message (a DELIVER_LOCAL body) came out of one of our inbound tunnels. */
   onMessage: (data: Uint8Array, via: InboundTunnel) => void = () => {}
   /** The set of inbound tunnels changed (time to republish a LeaseSet). */
@@ -137,15 +142,11 @@ export class TunnelPool {
   private loopTimer: NodeJS.Timeout | undefined
   /** Loops in flight by token (hex). */
   private readonly tests = new Map<string, Loop & { timer: NodeJS.Timeout }>()
-  /** When the last loop sent through each tunnel that came back was sent (ms). */
-  private readonly passedAt = new WeakMap<OwnTunnel, number>()
-  /** Lost loops proven to be each tunnel's fault since it last passed one. */
-  private readonly blamed = new WeakMap<OwnTunnel, number>()
-  /** Lost loops not yet attributed: neither tunnel has passed a loop since (oldest first). */
-  private unresolved: Loop[] = []
+  /** Loops that timed out, by token, kept a while in case they come back late (oldest first). */
+  private readonly late = new Map<string, Loop & { lostAt: number }>()
+  /** Attributes lost loops to tunnels. */
+  private readonly judge: LossJudge<OwnTunnel>
   private testRound = 0
-  /** When the latest-sent loop that came back was sent (ms). */
-  private lastPassSentAt = -Infinity
   /** Sizes of the last messages the owner sent (a ring), which loops imitate. */
   private readonly sizes: number[] = []
   private sizeAt = 0
@@ -158,6 +159,7 @@ export class TunnelPool {
   constructor (private readonly deps: PoolDeps, readonly settings: PoolSettings, readonly name: string) {
     // Every build in flight listens on it (up to 4 × quantity at once).
     setMaxListeners(8 * settings.quantity + 8, this.abort.signal)
+    this.judge = new LossJudge(QUIET_TIMEOUTS * settings.testTimeoutMs)
   }
 
   /** Starts building and keeps the pool full until {@link stop}. */
@@ -218,6 +220,7 @@ export class TunnelPool {
     const i = list.indexOf(t)
     if (i < 0) return false
     list.splice(i, 1)
+    this.judge.forget(t)
     this.deps.manager.retire(t)
     this.stats.retired++
     if ('receiveId' in t) this.onInboundChange()
@@ -396,7 +399,7 @@ export class TunnelPool {
     const sentAt = this.deps.clock.now()
     const timer = setTimeout(() => {
       this.tests.delete(key)
-      this.loopLost({ out, inb, sentAt })
+      this.loopLost(key, { out, inb, sentAt })
     }, this.settings.testTimeoutMs)
     timer.unref()
     this.tests.set(key, { out, inb, sentAt, timer })
@@ -405,37 +408,27 @@ export class TunnelPool {
     return data.length
   }
 
-  /** Blames `t` for a lost loop; retired at the second blame since it last passed one. */
-  private blame (t: OwnTunnel): void {
-    const n = (this.blamed.get(t) ?? 0) + 1
-    this.blamed.set(t, n)
-    if (n >= 2) this.fail(t, 'dropped loops')
+  /**
+   * A loop did not come back in time: the judge (`loss.ts`) attributes the loss, and each of its
+   * two tunnels is probed with a partner that has lost nothing, so the loss is pinned now rather
+   * than at the next round of tests.
+   */
+  private loopLost (key: string, l: Loop): void {
+    // A tunnel that left the pool meanwhile (expired, retired) explains the loss by itself.
+    if (!this.outbound.includes(l.out) || !this.inbound.includes(l.inb)) return
+    this.stats.testsFailed++
+    const now = this.deps.clock.now()
+    for (const [k, x] of this.late) {
+      if (x.lostAt > now - LATE_TIMEOUTS * this.settings.testTimeoutMs && this.late.size < MAX_PENDING_LOOPS) break
+      this.late.delete(k)
+    }
+    this.late.set(key, { ...l, lostAt: now })
+    this.retire(this.judge.lost(l, now))
+    for (const t of [l.out, l.inb]) this.probe(t)
   }
 
-  /**
-   * A loop did not come back. Whichever of its two tunnels has since carried a loop sent later
-   * that came back is cleared, and the other is blamed; when neither has, the loss waits for the
-   * first of them to pass one. A tunnel blamed twice is retired. While no loop sent after the
-   * lost one has come back through any pair (every tunnel may be broken, so no one can be
-   * cleared), a tunnel that lost three loops in a row is retired too.
-   */
-  private loopLost (l: Loop): void {
-    const { out, inb } = l
-    // A tunnel that left the pool meanwhile (expired, retired) explains the loss by itself.
-    if (!this.outbound.includes(out) || !this.inbound.includes(inb)) return
-    this.stats.testsFailed++
-    const outOk = (this.passedAt.get(out) ?? -Infinity) > l.sentAt
-    const inOk = (this.passedAt.get(inb) ?? -Infinity) > l.sentAt
-    if (outOk && !inOk) this.blame(inb)
-    else if (inOk && !outOk) this.blame(out)
-    else if (!outOk && !inOk) {
-      this.unresolved.push(l)
-      if (this.unresolved.length > MAX_UNRESOLVED) this.unresolved.shift()
-    }
-    const nothingPassed = this.lastPassSentAt < l.sentAt
-    for (const t of [out, inb]) if (++t.strikes >= 3 && nothingPassed) this.fail(t, 'lost three loops in a row')
-    // Pin the loss now rather than at the next round of tests.
-    for (const t of [out, inb]) this.probe(t)
+  private retire (verdicts: Array<Verdict<OwnTunnel>>): void {
+    for (const v of verdicts) this.fail(v.tunnel, v.why)
   }
 
   /**
@@ -450,32 +443,27 @@ export class TunnelPool {
     if (out !== undefined && inb !== undefined) this.sendLoop(out, inb)
   }
 
-  /** Whether `data` is one of our loops coming back (and if so, counts it). */
+  /**
+   * Whether `data` is one of our loops coming back (and if so, counts it). One that comes back
+   * after its timeout is not counted as passed (it was counted lost), but it still proves both
+   * its tunnels work.
+   */
   private loopReturned (data: Uint8Array): boolean {
     const key = toHex(data.subarray(1, LOOP_MIN_BYTES))
     const t = this.tests.get(key)
-    if (t === undefined) return false
-    clearTimeout(t.timer)
-    this.tests.delete(key)
-    this.stats.testsPassed++
-    this.lastPassSentAt = Math.max(this.lastPassSentAt, t.sentAt)
-    this.deps.manager.confirmed(t.out)
-    for (const x of [t.out, t.inb]) {
-      x.strikes = 0
-      this.blamed.delete(x)
-      this.passedAt.set(x, Math.max(this.passedAt.get(x) ?? -Infinity, t.sentAt))
+    if (t !== undefined) {
+      clearTimeout(t.timer)
+      this.tests.delete(key)
+      this.stats.testsPassed++
+      this.deps.manager.confirmed(t.out)
+      this.retire(this.judge.passed(t, this.deps.clock.now()))
+      return true
     }
-    // Losses of loops sent earlier through one of these two were the other tunnel's doing.
-    const pending = this.unresolved
-    this.unresolved = []
-    for (const l of pending) {
-      const outOk = l.out === t.out && t.sentAt > l.sentAt
-      const inOk = l.inb === t.inb && t.sentAt > l.sentAt
-      if (outOk && inOk) continue
-      if (outOk) this.blame(l.inb)
-      else if (inOk) this.blame(l.out)
-      else this.unresolved.push(l)
-    }
+    const l = this.late.get(key)
+    if (l === undefined) return false
+    this.late.delete(key)
+    this.stats.loopsLate++
+    if (this.outbound.includes(l.out) && this.inbound.includes(l.inb)) this.retire(this.judge.passed(l, this.deps.clock.now()))
     return true
   }
 
@@ -488,7 +476,8 @@ export class TunnelPool {
     if (this.loopTimer !== undefined) clearTimeout(this.loopTimer)
     for (const t of this.tests.values()) clearTimeout(t.timer)
     this.tests.clear()
-    this.unresolved = []
+    this.late.clear()
+    this.judge.clear()
     for (const t of [...this.inbound, ...this.outbound]) this.deps.manager.retire(t)
     this.inbound.length = 0
     this.outbound.length = 0
