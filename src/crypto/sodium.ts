@@ -192,7 +192,7 @@ function wasmChacha20 (key: Uint8Array, nonce: Uint8Array, src: Uint8Array, srcO
   dst.set(heap.subarray(s.inp, s.inp + len), dstOff)
 }
 
-/** One-block AES-256 on OpenSSL contexts kept for the cipher's lifetime. */
+/** AES-256 (ECB, one or many blocks per call) on OpenSSL contexts kept for the cipher's lifetime. */
 class OpensslBlockCipher implements BlockCipher {
   private readonly enc: Cipher
   private readonly dec: Decipher
@@ -202,20 +202,22 @@ class OpensslBlockCipher implements BlockCipher {
     this.dec = createDecipheriv('aes-256-ecb', key, null).setAutoPadding(false)
   }
 
-  encrypt (src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number): void {
-    this.run(this.enc, src, srcOff, dst, dstOff)
+  encrypt (src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, blocks = 1): void {
+    this.run(this.enc, src, srcOff, dst, dstOff, blocks)
   }
 
-  decrypt (src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number): void {
-    this.run(this.dec, src, srcOff, dst, dstOff)
+  decrypt (src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, blocks = 1): void {
+    this.run(this.dec, src, srcOff, dst, dstOff, blocks)
   }
 
-  private run (c: Cipher | Decipher, src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number): void {
-    checkRange(src.length, srcOff, 16, 'AES input')
-    checkRange(dst.length, dstOff, 16, 'AES output')
-    // Without padding, ECB update() returns each whole block at once in both directions.
-    const out = c.update(srcOff === 0 && src.length === 16 ? src : src.subarray(srcOff, srcOff + 16))
-    if (out.length !== 16) throw new CryptoError('OpenSSL AES held back a block')
+  private run (c: Cipher | Decipher, src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, blocks: number): void {
+    if (!Number.isInteger(blocks) || blocks < 1) throw new CryptoError(`AES block count ${blocks}, not a positive integer`)
+    const len = 16 * blocks
+    checkRange(src.length, srcOff, len, 'AES input')
+    checkRange(dst.length, dstOff, len, 'AES output')
+    // Without padding, ECB update() returns every whole block at once in both directions.
+    const out = c.update(srcOff === 0 && src.length === len ? src : src.subarray(srcOff, srcOff + len))
+    if (out.length !== len) throw new CryptoError('OpenSSL AES held back a block')
     dst.set(out, dstOff)
   }
 

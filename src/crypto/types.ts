@@ -40,10 +40,14 @@ export interface AeadCipher {
  * permutation. Implementations keep one cipher context per direction; no per-call setup.
  */
 export interface BlockCipher {
-  /** Encrypts the block `src[srcOff, srcOff+16)` into `dst[dstOff, dstOff+16)` (may overlap). */
-  encrypt (src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number): void
-  /** Decrypts the block `src[srcOff, srcOff+16)` into `dst[dstOff, dstOff+16)` (may overlap). */
-  decrypt (src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number): void
+  /**
+   * Encrypts `blocks` consecutive blocks (ECB: each on its own) from `src[srcOff, srcOff+16·blocks)`
+   * into `dst[dstOff, …)` (may overlap exactly). One call for many blocks costs about as much as
+   * one for a single block: batch where you can.
+   */
+  encrypt (src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, blocks?: number): void
+  /** Decrypts `blocks` (default 1) consecutive blocks, as {@link encrypt} encrypts them. */
+  decrypt (src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, blocks?: number): void
   /** Releases the cipher contexts; the cipher must not be used afterwards. */
   dispose (): void
 }

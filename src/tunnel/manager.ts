@@ -22,7 +22,8 @@ import { CellOutbox } from './outbox.ts'
 import { planInbound, planOutbound, randomId, type BuildTerms, type HopTarget, type PlannedBuild } from './plan.ts'
 import { PeerProfiles } from './profiles.ts'
 import { ReplayFilter } from './replay.ts'
-import { TransitTable, type TransitRole } from './transit.ts'
+import { TransitTable, type TransitHop, type TransitRole } from './transit.ts'
+import { forEachGroup } from './cell-batch.ts'
 import { cellMacValid, InboundTunnel, OutboundTunnel, ownHop, sealClearCell } from './tunnel.ts'
 import { admit } from './admit.ts'
 import { RecentKeys } from '../util/recent-keys.ts'
@@ -184,19 +185,34 @@ export class TunnelManager {
 
   // ---- cells ----
 
+  /**
+   * A TUNNEL_DATA message: each cell is checked (replay, admission, known tunnel) and queued for
+   * its transit hop or inbound tunnel; each group's layers then run as one batch, and the cells
+   * go on (next hop, endpoint, our own inbound tunnel) in the order they came.
+   */
   private onData (from: Uint8Array, msg: Uint8Array): void {
     const now = this.deps.clock.now()
     this.gateFrom = from
     this.gateOpen = false
+    const targets: Array<TransitHop | InboundTunnel> = []
+    const offs: number[] = []
     forEachCell(msg, (tid, buf, off) => {
+      const t = this.admitCell(tid, buf, off, now)
+      if (t !== undefined) { targets.push(t); offs.push(off) }
+    })
+    forEachGroup(targets, offs, targets.length, (t, group) => {
+      if (t instanceof InboundTunnel) t.peelAll(msg, group)
+      else t.layer.applyAll(msg, group)
+    })
+    for (let i = 0; i < targets.length; i++) {
       try {
-        this.onCell(tid, buf, off, now)
+        this.forwardCell(targets[i]!, msg, offs[i]!, now)
       } catch (err) {
         // One bad cell (a payload that does not parse) never affects the others.
         if (!(err instanceof UmbraError)) throw err
         this.stats.malformed++
       }
-    })
+    }
   }
 
   /** `toHex(id)`, computed once per ID array (this runs for every message relayed). */
@@ -206,30 +222,38 @@ export class TunnelManager {
     return hex
   }
 
-  private onCell (tid: number, buf: Uint8Array, off: number, now: number): void {
+  /** Who transforms the cell at `off`: a transit hop (not a replay, and admitted) or one of our inbound tunnels; undefined if dropped. */
+  private admitCell (tid: number, buf: Uint8Array, off: number, now: number): TransitHop | InboundTunnel | undefined {
     const hop = this.transit.get(tid)
     if (hop !== undefined) {
-      if (this.replay.seen(buf, off, now)) { this.stats.replayed++; return }
+      if (this.replay.seen(buf, off, now)) { this.stats.replayed++; return undefined }
       if (!this.gateOpen) { this.acct.beginCells(this.hexOf(this.gateFrom)); this.gateOpen = true }
-      if (!this.acct.admitCell(hop.priority)) { this.stats.refusedCells++; return }
-      hop.layer.apply(buf, off)
-      this.stats.transitCells++
-      if (hop.role !== 'endpoint') {
-        this.onTransitCell?.(hop.role, buf.subarray(off, off + CELL_BYTES))
-        this.outbox.push(hop.next, hop.nextHex, hop.nextTunnelId, buf, off)
-        return
-      }
-      if (!cellMacValid(this.deps.crypto, hop.macKey, buf, off)) { this.stats.badMac++; return }
-      this.onTransitCell?.('endpoint', buf.subarray(off, off + CELL_BYTES))
-      for (const m of hop.reassembler!.receive(buf, off, now)) this.deliverAtEndpoint(m)
-      return
+      if (!this.acct.admitCell(hop.priority)) { this.stats.refusedCells++; return undefined }
+      return hop
     }
     const inb = this.inbound.get(tid)
-    if (inb === undefined || inb.length === 0) { this.stats.unknownTunnel++; return }
-    if (!inb.unwrap(this.deps.crypto, buf, off)) { this.stats.badMac++; return }
-    inb.cells++
-    this.acct.received(CELL_WIRE_BYTES)
-    for (const m of inb.reassembler.receive(buf, off, now)) this.deliverLocal(inb, m)
+    if (inb === undefined || inb.length === 0) { this.stats.unknownTunnel++; return undefined }
+    return inb
+  }
+
+  /** A cell after its layers: on to the next hop, out at our endpoint, or into our inbound tunnel. */
+  private forwardCell (t: TransitHop | InboundTunnel, buf: Uint8Array, off: number, now: number): void {
+    if (t instanceof InboundTunnel) {
+      if (!t.macValid(this.deps.crypto, buf, off)) { this.stats.badMac++; return }
+      t.cells++
+      this.acct.received(CELL_WIRE_BYTES)
+      for (const m of t.reassembler.receive(buf, off, now)) this.deliverLocal(t, m)
+      return
+    }
+    this.stats.transitCells++
+    if (t.role !== 'endpoint') {
+      this.onTransitCell?.(t.role, buf.subarray(off, off + CELL_BYTES))
+      this.outbox.push(t.next, t.nextHex, t.nextTunnelId, buf, off)
+      return
+    }
+    if (!cellMacValid(this.deps.crypto, t.macKey, buf, off)) { this.stats.badMac++; return }
+    this.onTransitCell?.('endpoint', buf.subarray(off, off + CELL_BYTES))
+    for (const m of t.reassembler!.receive(buf, off, now)) this.deliverAtEndpoint(m)
   }
 
   /** An outbound endpoint delivers a message a creator sent through its tunnel. */
@@ -291,31 +315,30 @@ export class TunnelManager {
     for (const [tid, msgs] of this.gwQueue) {
       const hop = this.transit.get(tid)
       if (hop === undefined) continue
-      this.packCells(msgs, (cell, nonces, nonceOff) => {
-        sealClearCell(crypto, hop.macKey, cell, 0, nonces, nonceOff)
-        hop.layer.apply(cell, 0)
+      const { cells, nonces } = this.packCells(msgs)
+      cells.forEach((cell, i) => { sealClearCell(crypto, hop.macKey, cell, 0, nonces, 16 * i) })
+      hop.layer.applyAll(cells, Array<number>(cells.length).fill(0))
+      for (const cell of cells) {
         this.onTransitCell?.('gateway', cell)
         this.outbox.push(hop.next, hop.nextHex, hop.nextTunnelId, cell, 0)
-      })
+      }
     }
     this.gwQueue.clear()
     for (const [tunnel, msgs] of this.outQueue) {
       const first = tunnel.first
       if (first === undefined) continue
-      this.packCells(msgs, (cell, nonces, nonceOff) => {
-        tunnel.wrap(crypto, cell, 0, nonces, nonceOff)
-        tunnel.cells++
-        this.outbox.push(first.id, first.idHex, first.receiveId, cell, 0)
-      })
+      const { cells, nonces } = this.packCells(msgs)
+      tunnel.wrapAll(crypto, cells, nonces)
+      tunnel.cells += cells.length
+      for (const cell of cells) this.outbox.push(first.id, first.idHex, first.receiveId, cell, 0)
     }
     this.outQueue.clear()
   }
 
-  /** Packs `msgs` into clear cells and hands each to `emit` with its random nonce (at `nonces[nonceOff]`). */
-  private packCells (msgs: Uint8Array[], emit: (cell: Uint8Array, nonces: Uint8Array, nonceOff: number) => void): void {
+  /** Packs `msgs` into clear cells, with a random nonce for each (cell i's at `nonces[16i]`). */
+  private packCells (msgs: Uint8Array[]): { cells: Uint8Array[], nonces: Uint8Array } {
     const cells = packMessages(msgs, () => this.messageId())
-    const nonces = this.deps.crypto.randomBytes(16 * cells.length)
-    cells.forEach((cell, i) => { emit(cell, nonces, i * 16) })
+    return { cells, nonces: this.deps.crypto.randomBytes(16 * cells.length) }
   }
 
   private messageId (): number {

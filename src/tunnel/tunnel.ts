@@ -8,7 +8,7 @@
  */
 import type { CryptoSuite } from '../crypto/types.ts'
 import type { HopKeys } from './build.ts'
-import { CELL_BYTES, CELL_NONCE_BYTES, HopLayer, MAC_BYTES, MAC_OFFSET, PAYLOAD_OFFSET } from './layer.ts'
+import { CELL_BYTES, CELL_NONCE_BYTES, HopLayer, MAC_BYTES, MAC_OFFSET, PAYLOAD_OFFSET, type CellBufs } from './layer.ts'
 import { Reassembler } from './fragment.ts'
 import { toHex } from '../util/bytes.ts'
 
@@ -77,12 +77,15 @@ export class OutboundTunnel extends OwnTunnel {
   get first (): OwnHop | undefined { return this.hops[0] }
 
   /**
-   * Turns a clear cell (payload filled) into what the first hop receives: a random nonce from
-   * `nonce`, the endpoint's MAC, then every hop's inverse layer from the last to the first.
+   * Turns clear cells (payloads filled, each in its own array at offset 0) into what the first
+   * hop receives: cell i gets the random nonce at `nonces[16i]` and the endpoint's MAC, then
+   * every hop's inverse layer from the last to the first, a batch per layer.
    */
-  wrap (crypto: CryptoSuite, cell: Uint8Array, off: number, nonce: Uint8Array, nonceOff: number): void {
-    sealClearCell(crypto, this.hops[this.hops.length - 1]!.keys.macKey, cell, off, nonce, nonceOff)
-    for (let i = this.hops.length - 1; i >= 0; i--) this.hops[i]!.layer.invert(cell, off)
+  wrapAll (crypto: CryptoSuite, cells: readonly Uint8Array[], nonces: Uint8Array): void {
+    const macKey = this.hops[this.hops.length - 1]!.keys.macKey
+    cells.forEach((cell, i) => { sealClearCell(crypto, macKey, cell, 0, nonces, 16 * i) })
+    const offs = Array<number>(cells.length).fill(0)
+    for (let i = this.hops.length - 1; i >= 0; i--) this.hops[i]!.layer.invertAll(cells, offs)
   }
 }
 
@@ -107,9 +110,13 @@ export class InboundTunnel extends OwnTunnel {
   /** The router that sends us this tunnel's cells (hex), if any. */
   get lastHex (): string | undefined { return this.hops[this.hops.length - 1]?.idHex }
 
-  /** Removes every layer from the cell at `off` (in place); false if the MAC fails. */
-  unwrap (crypto: CryptoSuite, cell: Uint8Array, off: number): boolean {
-    for (let i = this.hops.length - 1; i >= 0; i--) this.hops[i]!.layer.invert(cell, off)
+  /** Removes every layer from the `n` cells at `offs` of `cells` (in place), a batch per layer. */
+  peelAll (cells: CellBufs, offs: ArrayLike<number>, n = offs.length): void {
+    for (let i = this.hops.length - 1; i >= 0; i--) this.hops[i]!.layer.invertAll(cells, offs, n)
+  }
+
+  /** Whether the peeled cell at `off` carries our MAC (so no one changed it on the way). */
+  macValid (crypto: CryptoSuite, cell: Uint8Array, off: number): boolean {
     return cellMacValid(crypto, this.hops[0]!.keys.macKey, cell, off)
   }
 }

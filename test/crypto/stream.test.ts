@@ -109,6 +109,25 @@ t.test('AES-256 block cipher: FIPS-197 C.3 vector, OpenSSL agreement, offsets an
       } finally { b.dispose() }
     }), { numRuns: 100 })
 
+  // Many blocks in one call: the same as one at a time, in place or not, and nothing held back.
+  fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.integer({ min: 1, max: 70 }), fc.nat({ max: 20 }),
+    (key, n, off) => {
+      const b = c.blockCipher(key)
+      try {
+        const src = c.randomBytes(16 * n)
+        const one = new Uint8Array(16 * n)
+        for (let i = 0; i < n; i++) b.encrypt(src, 16 * i, one, 16 * i)
+        const buf = new Uint8Array(off + 16 * n + 3)
+        buf.set(src, off)
+        b.encrypt(buf, off, buf, off, n)
+        if (toHex(buf.subarray(off, off + 16 * n)) !== toHex(one)) return false
+        const back = new Uint8Array(16 * n)
+        b.decrypt(buf, off, back, 0, n)
+        return toHex(back) === toHex(src) && buf[off + 16 * n] === 0
+      } finally { b.dispose() }
+    }), { numRuns: 50 })
+  t.throws(() => bc.encrypt(new Uint8Array(32), 0, new Uint8Array(32), 0, 3), DecodeError, 'too few bytes for 3 blocks')
+  t.throws(() => bc.encrypt(new Uint8Array(32), 0, new Uint8Array(32), 0, 0), CryptoError, 'zero blocks')
   t.throws(() => bc.encrypt(new Uint8Array(15), 0, out, 0), DecodeError)
   t.throws(() => bc.encrypt(new Uint8Array(20), 5, out, 0), DecodeError)
   t.throws(() => bc.decrypt(new Uint8Array(16), 0, out, 1), DecodeError)

@@ -183,3 +183,34 @@ t.test('argument checks', async t => {
   l2.dispose()
   layer.dispose()
 })
+
+t.test('applyAll and invertAll: the same as apply and invert on each cell, at any offsets', async t => {
+  const c = await loadCrypto()
+  fc.assert(fc.property(fc.array(fc.nat({ max: 40 }), { minLength: 1, maxLength: 70 }), fc.boolean(), (pads, shared) => {
+    const [k] = hopKeys(c, 1)
+    const layer = new HopLayer(c, k!.layerKey, k!.ivKey)
+    // Cells either in one buffer (a TUNNEL_DATA message) or each in its own, at odd offsets.
+    const one = new Uint8Array(pads.reduce((a, p) => a + p + CELL_BYTES, 0))
+    const bufs: Uint8Array[] = []
+    const offs: number[] = []
+    let at = 0
+    for (const p of pads) {
+      if (shared) { bufs.push(one); offs.push(at + p); at += p + CELL_BYTES } else { bufs.push(new Uint8Array(p + CELL_BYTES)); offs.push(p) }
+    }
+    for (let i = 0; i < bufs.length; i++) bufs[i]!.set(c.randomBytes(CELL_BYTES), offs[i])
+    const cells = bufs.map((b, i) => b.slice(offs[i], offs[i]! + CELL_BYTES))
+    layer.applyAll(bufs, offs)
+    if (!cells.every((x, i) => toHex(referenceH(k!, x)) === toHex(bufs[i]!.subarray(offs[i], offs[i]! + CELL_BYTES)))) return false
+    layer.invertAll(bufs, offs)
+    return cells.every((x, i) => toHex(x) === toHex(bufs[i]!.subarray(offs[i], offs[i]! + CELL_BYTES)))
+  }), { numRuns: 40 })
+
+  const [k] = hopKeys(c, 1)
+  const layer = new HopLayer(c, k!.layerKey, k!.ivKey)
+  const good = c.randomBytes(CELL_BYTES)
+  const before = toHex(good)
+  t.throws(() => { layer.applyAll([good, new Uint8Array(CELL_BYTES - 1)], [0, 0]) }, DecodeError, 'a truncated cell in the batch')
+  t.equal(toHex(good), before, 'and then no cell of the batch was changed')
+  layer.applyAll([good], [0], 0)
+  t.equal(toHex(good), before, 'an empty batch changes nothing')
+})
