@@ -1,6 +1,7 @@
 import t from 'tap'
 import * as nc from 'node:crypto'
 import fc from 'fast-check'
+import sodium from 'libsodium-wrappers-sumo'
 import { loadCrypto } from '../../src/crypto/index.ts'
 import { CryptoError } from '../../src/util/errors.ts'
 
@@ -75,6 +76,34 @@ t.test('X25519 agrees with OpenSSL and rejects low-order points', async t => {
   t.throws(() => c.x25519(a.secretKey, new Uint8Array(32)), CryptoError)
 })
 
+t.test('X25519 on OpenSSL: the same as libsodium for any keys; low-order points refused; keys changed in place', async t => {
+  const c = await loadCrypto()
+  fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (sk, pk) => {
+    // Any 32 bytes, top bit of the public key included (RFC 7748 ignores it).
+    let want: string
+    try { want = toHex(sodium.crypto_scalarmult(sk, pk)) } catch { want = 'refused' }
+    let got: string
+    try { got = toHex(c.x25519(sk, pk)) } catch (err) { got = err instanceof CryptoError ? 'refused' : 'other error' }
+    return got === want
+  }), { numRuns: 300 })
+  // Low-order points (RFC 7748 §7 and the curve's small subgroup): refused as libsodium refuses them.
+  const a = c.x25519Keypair()
+  const lowOrder = ['0000000000000000000000000000000000000000000000000000000000000000',
+    '0100000000000000000000000000000000000000000000000000000000000000',
+    'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+    '5f9c95bc a3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157'.replace(' ', ''),
+    'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f']
+  for (const p of lowOrder) t.throws(() => c.x25519(a.secretKey, hex(p)), CryptoError, `low-order ${p.slice(0, 8)}…`)
+  // A secret key array changed in place is agreed with under its new value, not a cached one.
+  const b = c.x25519Keypair()
+  const sk = c.randomBytes(32)
+  const first = toHex(c.x25519(sk, b.publicKey))
+  sk.set(c.randomBytes(32))
+  t.not(toHex(c.x25519(sk, b.publicKey)), first, 'a new key, a new result')
+  t.equal(toHex(c.x25519(sk, b.publicKey)), toHex(sodium.crypto_scalarmult(sk, b.publicKey)), 'and the right one')
+  t.throws(() => c.x25519(sk.subarray(0, 31), b.publicKey), CryptoError, 'short secret key')
+})
+
 t.test('Ed25519 sign/verify agrees with OpenSSL', async t => {
   const c = await loadCrypto()
   const kp = c.ed25519Keypair()
@@ -98,4 +127,28 @@ t.test('a seeded suite is deterministic; unseeded ones are not', async t => {
   t.ok(u.equal(hex('0102'), hex('0102')))
   t.notOk(u.equal(hex('0102'), hex('0103')))
   t.notOk(u.equal(hex('0102'), hex('01')))
+})
+
+t.test('X25519 key pairs: OpenSSL-generated ones are consistent; seeded ones follow the seed', async t => {
+  const c = await loadCrypto()
+  for (let i = 0; i < 20; i++) {
+    const a = c.x25519Keypair()
+    const b = c.x25519Keypair()
+    t.equal(toHex(c.x25519Public(a.secretKey)), toHex(a.publicKey), 'public key matches the secret')
+    t.equal(toHex(c.x25519(a.secretKey, b.publicKey)), toHex(sodium.crypto_scalarmult(b.secretKey, a.publicKey)))
+  }
+  const { createCrypto } = await import('../../src/crypto/sodium.ts')
+  const s1 = createCrypto({ seed: 'x' }).x25519Keypair()
+  const s2 = createCrypto({ seed: 'x' }).x25519Keypair()
+  t.equal(toHex(s1.secretKey), toHex(s2.secretKey), 'same seed, same key')
+})
+
+t.test('randomness: small draws from the pool are fresh and distinct, large ones too', async t => {
+  const c = await loadCrypto()
+  const seen = new Set<string>()
+  for (let i = 0; i < 3000; i++) seen.add(toHex(c.randomBytes(16))) // crosses several pool refills
+  t.equal(seen.size, 3000, 'no 16-byte draw repeats')
+  const big = c.randomBytes(100_000)
+  t.ok(big.some(b => b !== 0) && big.length === 100_000)
+  t.equal(c.randomBytes(0).length, 0)
 })
