@@ -429,6 +429,7 @@ export class DestinationSession {
  * clove header, the stream header and 16 bytes of room for selective acks and options.
  */
 export function defaultMss (): number {
+  if (process.env.UMBRA_MSS !== undefined) return Number(process.env.UMBRA_MSS)
   return MAX_FRAGMENT_DATA - deliveryOverhead(DeliveryKind.TUNNEL) - deliveryOverhead(DeliveryKind.LOCAL) -
     ES_OVERHEAD - CLOVE_HEADER - STREAM_HEADER_BYTES - 16
 }
