@@ -21,7 +21,8 @@ export const BlockType = {
   PING: 4,
   PONG: 5,
   CLOSE: 6,
-  REKEY: 7
+  REKEY: 7,
+  FRAG: 8
 } as const
 
 /** Bytes of a block header. */

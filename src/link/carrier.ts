@@ -16,6 +16,11 @@ export interface CarrierEvents {
 export interface Carrier {
   /** Largest message `send` takes. */
   readonly maxMessage: number
+  /**
+   * Largest message sent whole: in one datagram on a datagram carrier (bigger ones are split
+   * into pieces), `maxMessage` on a stream carrier. Batch up to this size where it matters.
+   */
+  readonly packetMessage: number
   /** Bytes accepted and not yet sent (stream) or acknowledged (datagram). */
   readonly queuedBytes: number
   /** Clock ms of the last send and the last authenticated receive (keepalive, idle timeout). */

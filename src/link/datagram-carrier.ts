@@ -4,7 +4,8 @@
  * The ARQ state machine (arq.ts) decides what each packet holds: new or retransmitted messages
  * and acknowledgements; this driver seals each packet into one datagram, runs the ARQ's timer,
  * and dispatches what the peer sent. Every message (MSG, PING, CLOSE blocks) travels as an ARQ
- * message, so it is delivered exactly once despite loss, duplication and reordering.
+ * message, so it is delivered exactly once despite loss, duplication and reordering. A message
+ * too big for one datagram travels as FRAG pieces, each its own ARQ message (defrag.ts).
  *
  *   packet plaintext = [ACK block] AMSG block* PAD      (AMSG body = id u32 | inner block)
  */
@@ -15,10 +16,14 @@ import { BlockType, BlockWriter, BLOCK_HEADER, parseBlocks, type BlockSink } fro
 import { DATAGRAM_OVERHEAD, type DatagramOpener, type DatagramSealer } from './datagram-codec.ts'
 import type { Carrier, CarrierEvents } from './carrier.ts'
 import type { LinkLimits, LinkStats } from './types.ts'
+import { Defragmenter, FRAG_HEADER, MAX_PIECES, splitMessage } from './defrag.ts'
 
 /** Room kept for an ACK block beside a full-size message. */
 const ACK_ROOM = 64
 const AMSG_HEADER = BLOCK_HEADER + 4
+/** Partial messages (and their bytes) a receiver keeps waiting for FRAG pieces. */
+const MAX_PARTIAL = 256
+const MAX_PARTIAL_BYTES = 2 * 1024 * 1024
 /** ACK every 8th data packet (or after the ARQ's ack delay): each ACK is a datagram the sender must receive and open. */
 const ACK_EVERY = 8
 
@@ -36,6 +41,12 @@ export class DatagramCarrier implements Carrier {
   private pending: { msgs: ArqMessage[], ack: Uint8Array | undefined } = { msgs: [], ack: undefined }
   private readonly outer: BlockSink
   private readonly inner: BlockSink
+  private readonly defrag: Defragmenter
+  /** Largest message sent whole, and the largest taken at all (split into FRAG pieces). */
+  readonly packetMessage: number
+  readonly maxMessage: number
+  private readonly piece: number
+  private fragKey = 0
   lastSend = 0
   lastReceive = 0
 
@@ -46,6 +57,12 @@ export class DatagramCarrier implements Carrier {
     this.arq = new Arq({ maxPacketPayload: this.payload, maxQueuedBytes: limits.maxQueuedBytes, messageOverhead: AMSG_HEADER, ackOverhead: BLOCK_HEADER, ackEvery: ACK_EVERY })
     this.writer = new BlockWriter(this.payload, Math.min(limits.padQuantum, this.payload))
     this.pt = new Uint8Array(conn.mtu)
+    this.packetMessage = this.payload - AMSG_HEADER - BLOCK_HEADER - ACK_ROOM
+    this.piece = this.packetMessage - FRAG_HEADER
+    // Messages as large as a stream link's, unless the datagrams are too small to split into.
+    const split = Math.min(limits.maxFramePlaintext - BLOCK_HEADER, MAX_PIECES * this.piece)
+    this.maxMessage = this.piece >= 64 ? Math.max(this.packetMessage, split) : this.packetMessage
+    this.defrag = new Defragmenter({ maxMessage: this.maxMessage, maxPartial: MAX_PARTIAL, maxPartialBytes: MAX_PARTIAL_BYTES })
     this.lastSend = this.lastReceive = now()
     this.outer = {
       onBlock: (type, body) => {
@@ -63,15 +80,15 @@ export class DatagramCarrier implements Carrier {
         if (type === BlockType.MSG) {
           this.stats.messagesReceived++
           this.ev.onMessage(body.slice())
+        } else if (type === BlockType.FRAG) {
+          const whole = this.defrag.add(body)
+          if (whole !== undefined) { this.stats.messagesReceived++; this.ev.onMessage(whole) }
         } else if (type === BlockType.CLOSE) {
           this.ev.onFail(new ClosedError(`peer closed the link (reason ${body[0] ?? 0})`))
         } // PING: its ACK is the answer; unknown types are skipped
       }
     }
   }
-
-  /** Largest message this carrier takes (one message per datagram, beside an ACK). */
-  get maxMessage (): number { return this.payload - AMSG_HEADER - BLOCK_HEADER - ACK_ROOM }
 
   /** Bytes accepted and not yet acknowledged by the peer. */
   get queuedBytes (): number { return this.arq.stats.queuedBytes }
@@ -80,7 +97,16 @@ export class DatagramCarrier implements Carrier {
   send (msg: Uint8Array): boolean {
     if (this.closed) throw new ClosedError('link is closed')
     if (msg.length > this.maxMessage) throw new LimitError(`message of ${msg.length} bytes exceeds the link's ${this.maxMessage}`)
-    this.arq.enqueue(wrap(BlockType.MSG, msg))
+    if (msg.length <= this.packetMessage) {
+      this.arq.enqueue(wrap(BlockType.MSG, msg))
+    } else {
+      // All pieces or none: a message cut short would wait at the peer until evicted.
+      const pieces = splitMessage(this.fragKey, msg, this.piece)
+      const bytes = pieces.reduce((a, b) => a + BLOCK_HEADER + b.length, 0)
+      if (this.arq.stats.queuedBytes + bytes > this.limits.maxQueuedBytes) throw new LimitError(`send queue full (${this.arq.stats.queuedBytes} bytes)`)
+      this.fragKey = (this.fragKey + 1) >>> 0
+      for (const p of pieces) this.arq.enqueue(wrap(BlockType.FRAG, p))
+    }
     this.stats.messagesSent++
     this.schedule()
     if (this.arq.stats.queuedBytes >= this.limits.highWaterBytes) { this.wantDrain = true; return false }
@@ -105,12 +131,17 @@ export class DatagramCarrier implements Carrier {
     this.stats.bytesReceived += d.length
     this.stats.framesReceived++
     this.pending = { msgs: [], ack: undefined }
+    let units: Uint8Array[]
     try {
       parseBlocks(this.pt.subarray(0, r.len), this.outer)
-      const units = this.arq.onPacket(r.pn, this.pending.msgs, this.pending.ack, now)
-      for (const u of units) parseBlocks(u, this.inner)
+      units = this.arq.onPacket(r.pn, this.pending.msgs, this.pending.ack, now)
     } catch {
       this.stats.packetsDropped++ // an authenticated but malformed packet: ignore it
+      units = []
+    }
+    for (const u of units) {
+      // One malformed message (a bad FRAG piece) never costs the others of its packet.
+      try { parseBlocks(u, this.inner) } catch { this.stats.packetsDropped++ }
     }
     if (this.closed) return
     this.schedule()

@@ -130,6 +130,9 @@ export class Link {
   /** Largest message `send` accepts. */
   get maxMessage (): number { return this.carrier?.maxMessage ?? 0 }
 
+  /** Largest message sent whole (in one datagram on UDP; bigger ones are split), 0 before the handshake. */
+  get packetMessage (): number { return this.carrier?.packetMessage ?? 0 }
+
   /** Bytes queued for sending. */
   get queuedBytes (): number { return this.carrier?.queuedBytes ?? 0 }
 

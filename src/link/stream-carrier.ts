@@ -44,6 +44,9 @@ export class StreamCarrier implements Carrier, BlockSink {
   /** Largest message this carrier takes. */
   get maxMessage (): number { return this.limits.maxFramePlaintext - BLOCK_HEADER }
 
+  /** Every message travels whole in one frame. */
+  get packetMessage (): number { return this.maxMessage }
+
   /** Bytes of messages queued and not yet sealed. */
   get queuedBytes (): number { return this.queued }
 

@@ -57,6 +57,9 @@ export class LinkSender {
   /** The largest message the link to `peer` takes (a conservative default before one is open). */
   maxMessage (peer: Uint8Array): number { return this.links.get(peer)?.maxMessage ?? DEFAULT_MAX_MESSAGE }
 
+  /** Largest message the link to `peer` sends whole (one datagram on UDP), or a safe default. */
+  packetMessage (peer: Uint8Array): number { return this.links.get(peer)?.packetMessage ?? DEFAULT_MAX_MESSAGE }
+
   /** Sends `msg` to `peer` (see module doc). */
   send (peer: Uint8Array, msg: Uint8Array): void {
     const key = toHex(peer)

@@ -185,7 +185,9 @@ export class Router {
     const tunnels = router.tunnels = new TunnelManager({
       crypto, clock, log: router.log, ownId, staticKey: keys.static,
       send: (peer, msg) => { sender.send(peer, msg) },
-      maxMessage: (peer) => sender.maxMessage(peer),
+      // TUNNEL_DATA batches no more cells than one datagram holds: a lost piece of a split
+      // message would hold back all its cells.
+      maxMessage: (peer) => sender.packetMessage(peer),
       accounting
     }, config.tunnels)
     const cover = router.cover = new LinkCover(config.cover ?? COVER_PRESETS.off)

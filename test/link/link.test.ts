@@ -55,7 +55,7 @@ t.test('udp: 10,000 messages each way', async t => {
   const b = await testRouter()
   const { la, lb, close } = await linkPair(a, b, new UdpTransport(), new UdpTransport(), 'udp://127.0.0.1:0')
   t.teardown(close)
-  t.equal(la.maxMessage >= 1024, true, 'a 1 KiB message fits one datagram')
+  t.equal(la.packetMessage >= 1024, true, 'a 1 KiB message fits one datagram')
   await exchange(t, la, lb, 10000, 1024)
   await exchange(t, lb, la, 10000, 1024)
 })
@@ -80,6 +80,46 @@ t.test('lossy memory (20% loss, duplicates, reordering): every message arrives o
   for (let i = 0; i < count; i++) { const m = new Uint8Array(200); new DataView(m.buffer).setUint32(0, i); la.send(m) }
   await done
   t.equal(got.size, count, 'all distinct messages delivered')
+  t.ok([...got.values()].every(v => v === 1), 'none delivered twice')
+  t.ok(la.stats.retransmits > 0, 'losses were repaired by retransmission')
+})
+
+t.test('udp at a 1472-byte path MTU: messages up to 16 KiB are split into datagrams and joined, both ways', async t => {
+  const a = await testRouter()
+  const b = await testRouter()
+  const { la, lb, close } = await linkPair(a, b, new UdpTransport({ loopbackMtu: 1472 }), new UdpTransport({ loopbackMtu: 1472 }), 'udp://127.0.0.1:0')
+  t.teardown(close)
+  t.ok(la.packetMessage < 1472, `one datagram holds ${la.packetMessage} bytes of message`)
+  t.equal(la.maxMessage, 16 * 1024 - 3, 'but the link takes 16 KiB messages, as a stream link does')
+  await exchange(t, la, lb, 300, la.maxMessage)
+  await exchange(t, lb, la, 300, 5000)
+  await exchange(t, la, lb, 500, la.packetMessage + 1)
+  t.throws(() => la.send(new Uint8Array(la.maxMessage + 1)), { name: 'LimitError' }, 'one byte more is refused')
+})
+
+t.test('lossy memory: split messages arrive whole, once each, among small ones', async t => {
+  let seed = 7
+  const rng = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
+  const opts = { reliable: false, loss: 0.1, duplicate: 0.05, reorder: 0.2, latencyMs: 2, rng }
+  const a = await testRouter()
+  const b = await testRouter()
+  const { la, lb, close } = await linkPair(a, b, createMemoryTransport(opts), createMemoryTransport(opts), 'memory://link-split')
+  t.teardown(close)
+  const got = new Map<number, number>()
+  let bad = 0
+  const count = 300
+  const sizeOf = (i: number): number => i % 3 === 0 ? 200 : 3000 + 37 * i
+  const done = new Promise<void>((resolve) => {
+    lb.onMessage = (m) => {
+      const k = new DataView(m.buffer, m.byteOffset).getUint32(0)
+      if (m.length !== sizeOf(k) || m[m.length - 1] !== (k & 0xff)) bad++
+      got.set(k, (got.get(k) ?? 0) + 1)
+      if (got.size === count) resolve()
+    }
+  })
+  for (let i = 0; i < count; i++) { const m = new Uint8Array(sizeOf(i)).fill(i & 0xff); new DataView(m.buffer).setUint32(0, i); la.send(m) }
+  await done
+  t.equal(bad, 0, 'every message arrived whole')
   t.ok([...got.values()].every(v => v === 1), 'none delivered twice')
   t.ok(la.stats.retransmits > 0, 'losses were repaired by retransmission')
 })

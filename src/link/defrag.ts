@@ -1,0 +1,102 @@
+/**
+ * Messages too big for one datagram (docs/link.md, "FRAG"): a datagram link splits them into
+ * FRAG blocks, each carried as its own ARQ message (so each arrives exactly once, in any order),
+ * and the receiver joins them. Pure and bounded: no timers (a reliable link delivers every piece
+ * or fails); at most `maxPartial` messages and `maxPartialBytes` bytes wait, the oldest partial
+ * message is dropped beyond that, and a message longer than `maxMessage` is refused.
+ *
+ *   FRAG body = key u32 · index u8 · count u8 · piece      (2 ≤ count ≤ 255, index < count)
+ */
+import { DecodeError, LimitError } from '../util/errors.ts'
+
+/** Bytes before a FRAG block's piece. */
+export const FRAG_HEADER = 6
+/** Most pieces a message is split into. */
+export const MAX_PIECES = 255
+
+/** FRAG bodies of `msg` split into pieces of at most `piece` bytes, under message key `key` (u32). */
+export function splitMessage (key: number, msg: Uint8Array, piece: number): Uint8Array[] {
+  if (!Number.isInteger(piece) || piece < 1) throw new LimitError(`FRAG piece size ${piece}`)
+  const count = Math.ceil(msg.length / piece)
+  if (count < 2 || count > MAX_PIECES) throw new LimitError(`a message of ${msg.length} bytes in pieces of ${piece} is ${count} pieces, not 2..${MAX_PIECES}`)
+  const out: Uint8Array[] = []
+  for (let i = 0; i < count; i++) {
+    const part = msg.subarray(i * piece, Math.min(msg.length, (i + 1) * piece))
+    const b = new Uint8Array(FRAG_HEADER + part.length)
+    b[0] = key >>> 24; b[1] = (key >>> 16) & 0xff; b[2] = (key >>> 8) & 0xff; b[3] = key & 0xff
+    b[4] = i
+    b[5] = count
+    b.set(part, FRAG_HEADER)
+    out.push(b)
+  }
+  return out
+}
+
+/** Bounds of a {@link Defragmenter}. */
+export interface DefragLimits {
+  /** Longest message joined. */
+  maxMessage: number
+  /** Most messages waiting for pieces. */
+  maxPartial: number
+  /** Most bytes of pieces waiting. */
+  maxPartialBytes: number
+}
+
+interface Partial { pieces: Array<Uint8Array | undefined>, got: number, bytes: number }
+
+/** Joins FRAG pieces into messages (see module doc). */
+export class Defragmenter {
+  private readonly partial = new Map<number, Partial>()
+  private bytes = 0
+  /** Partial messages dropped to stay within the bounds. */
+  evicted = 0
+
+  constructor (private readonly limits: DefragLimits) {}
+
+  /** Messages waiting for pieces, and their bytes. */
+  get waiting (): { messages: number, bytes: number } { return { messages: this.partial.size, bytes: this.bytes } }
+
+  /** Takes one FRAG body; returns the whole message when this piece completes it. DecodeError if malformed. */
+  add (body: Uint8Array): Uint8Array | undefined {
+    if (body.length <= FRAG_HEADER) throw new DecodeError(`FRAG block of ${body.length} bytes`)
+    const key = ((body[0]! << 24) | (body[1]! << 16) | (body[2]! << 8) | body[3]!) >>> 0
+    const index = body[4]!
+    const count = body[5]!
+    if (count < 2 || index >= count) throw new DecodeError(`FRAG piece ${index} of ${count}`)
+    const piece = body.subarray(FRAG_HEADER)
+    let p = this.partial.get(key)
+    if (p === undefined) {
+      p = { pieces: new Array<Uint8Array | undefined>(count).fill(undefined), got: 0, bytes: 0 }
+      this.partial.set(key, p)
+    } else if (p.pieces.length !== count) {
+      this.drop(key, p)
+      throw new DecodeError(`FRAG message ${key}: ${count} pieces, earlier ${p.pieces.length}`)
+    }
+    if (p.pieces[index] !== undefined) return undefined // a repeat (honest links never send one)
+    if (p.bytes + piece.length > this.limits.maxMessage) {
+      this.drop(key, p)
+      throw new DecodeError(`FRAG message ${key} exceeds ${this.limits.maxMessage} bytes`)
+    }
+    p.pieces[index] = piece.slice()
+    p.got++
+    p.bytes += piece.length
+    this.bytes += piece.length
+    if (p.got === count) {
+      this.drop(key, p)
+      const out = new Uint8Array(p.bytes)
+      let at = 0
+      for (const x of p.pieces) { out.set(x!, at); at += x!.length }
+      return out
+    }
+    while (this.partial.size > this.limits.maxPartial || this.bytes > this.limits.maxPartialBytes) {
+      const [k, oldest] = this.partial.entries().next().value as [number, Partial]
+      this.drop(k, oldest)
+      this.evicted++
+    }
+    return undefined
+  }
+
+  private drop (key: number, p: Partial): void {
+    if (this.partial.delete(key)) this.bytes -= p.bytes
+  }
+}
