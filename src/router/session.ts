@@ -424,12 +424,19 @@ export class DestinationSession {
 }
 
 /**
- * Stream payload bytes that fit one cell end to end (see docs/sessions.md): the cell payload
- * less the fragment header, the DELIVER_TUNNEL and LOCAL headers, the garlic ES overhead, the
- * clove header, the stream header and 16 bytes of room for selective acks and options.
+ * Cells a full stream packet fills at the outbound gateway. Per-message costs (garlic AEAD,
+ * stream bookkeeping, acks) are paid once per packet, so 4 cells carry a stream 1.5 times as
+ * fast as 1 (bench tunnel, one stream); a lost cell costs the whole packet, as in I2P, whose
+ * packets span two tunnel messages.
  */
-export function defaultMss (): number {
-  if (process.env.UMBRA_MSS !== undefined) return Number(process.env.UMBRA_MSS)
-  return MAX_FRAGMENT_DATA - deliveryOverhead(DeliveryKind.TUNNEL) - deliveryOverhead(DeliveryKind.LOCAL) -
+export const STREAM_PACKET_CELLS = 4
+
+/**
+ * Stream payload bytes that fill `cells` cells end to end (see docs/sessions.md): their data
+ * less the DELIVER_TUNNEL and LOCAL headers, the garlic ES overhead, the clove header, the
+ * stream header and 16 bytes of room for selective acks and options.
+ */
+export function defaultMss (cells = STREAM_PACKET_CELLS): number {
+  return cells * MAX_FRAGMENT_DATA - deliveryOverhead(DeliveryKind.TUNNEL) - deliveryOverhead(DeliveryKind.LOCAL) -
     ES_OVERHEAD - CLOVE_HEADER - STREAM_HEADER_BYTES - 16
 }
