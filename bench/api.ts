@@ -1,7 +1,7 @@
 /**
  * Local API benchmark: `umbra router` processes on 127.0.0.1 (TCP, UDP and HTTP in turn), the
  * SAM bridge and SOCKS proxy of router 0, a server tunnel on router 1.
- *   npm run bench -- api [--json] [--routers 8] [--mb 50] [--creates 5]
+ *   npm run bench -- api [--json] [--routers 8] [--mb 50] [--creates 5] [--only create|local|hops|socks]
  * Figures: a SAM stream between two destinations on router 0 with 0-hop tunnels; a SAM stream
  * from router 0 to router 1 over 3+3 hops; SESSION CREATE with 3-hop tunnels (median); curl
  * through the SOCKS5 proxy fetching a file from the server tunnel over 3+3 hops.
@@ -64,6 +64,10 @@ export async function run (args: string[], report: typeof Report): Promise<void>
   const n = numArg(args, '--routers', 8)
   const mb = numArg(args, '--mb', 50)
   const creates = numArg(args, '--creates', 5)
+  const oi = args.indexOf('--only')
+  const only = oi >= 0 ? args[oi + 1] : undefined
+  if (only !== undefined && !['create', 'local', 'hops', 'socks'].includes(only)) throw new Error('--only takes create, local, hops or socks')
+  const runs = (kase: string): boolean => only === undefined || only === kase
   // Run the routers from these sources, never from a stale build in dist/.
   process.env.UMBRA_FROM_SOURCE = '1'
   const base = await mkdtemp(join(tmpdir(), 'umbra-bench-api-'))
@@ -89,12 +93,12 @@ export async function run (args: string[], report: typeof Report): Promise<void>
 
     // SESSION CREATE with 3-hop tunnels.
     const times: number[] = []
-    for (let i = 0; i < creates; i++) {
+    for (let i = 0; i < (runs('create') ? creates : 0); i++) {
       const { s, ms } = await session(sam0, 3)
       times.push(ms)
       await s.close()
     }
-    report('api', 'sam-create-3hop', 'SESSION CREATE median', median(times), 'ms', `min ${Math.min(...times).toFixed(0)} max ${Math.max(...times).toFixed(0)} (target <= 1000)`)
+    if (runs('create')) report('api', 'sam-create-3hop', 'SESSION CREATE median', median(times), 'ms', `min ${Math.min(...times).toFixed(0)} max ${Math.max(...times).toFixed(0)} (target <= 1000)`)
 
     /** Streams 3 × mb MB between two new sessions (on bridges `from` and `to`); reports the median. */
     const streamCase = async (kase: string, from: number, to: number, hops: number, target: string): Promise<void> => {
@@ -105,8 +109,9 @@ export async function run (args: string[], report: typeof Report): Promise<void>
       report('api', kase, 'throughput median of 3', median(rates), 'MB/s', target)
       await Promise.all([a.close(), b.close()])
     }
-    await streamCase('sam-stream-local-0hop', sam0, sam0, 0, '(target >= 100)')
-    await streamCase('sam-stream-3+3hop', sam0, sam1, 3, '(compare: npm run bench -- tunnel, one stream)')
+    if (runs('local')) await streamCase('sam-stream-local-0hop', sam0, sam0, 0, '(target >= 100)')
+    if (runs('hops')) await streamCase('sam-stream-3+3hop', sam0, sam1, 3, '(compare: npm run bench -- tunnel, one stream)')
+    if (!runs('socks')) return
 
     // curl through SOCKS5 to the server tunnel on router 1.
     const b32 = procs[1]!.tunnels[0]!.split(' ')[1]!
