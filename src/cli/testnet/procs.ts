@@ -68,7 +68,9 @@ export async function spawnRouter (spec: RouterProcSpec, timeoutMs = 30_000): Pr
   if (spec.fs === 'off') args.push('--fs', 'off')
   else if (spec.fs !== undefined) for (const s of spec.fs.seeds) args.push('--fs-seed', s)
   args.push(...(spec.extraArgs ?? []))
-  const cmd = [...(spec.wrap ?? []), process.execPath, umbraBin(), ...args]
+  // Benchmarks profile their routers with UMBRA_BENCH_PROF=dir (as bench/tunnel.ts does its peers).
+  const prof = process.env.UMBRA_BENCH_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.UMBRA_BENCH_PROF] : []
+  const cmd = [...(spec.wrap ?? []), process.execPath, ...prof, umbraBin(), ...args]
   const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, UMBRA_LIFELINE: '1' } })
   const exited = new Promise<number | string>((resolve) => { child.once('exit', (code, sig) => { resolve(code ?? sig ?? 'unknown') }) })
   const proc: RouterProc = { spec, child, id: '', info: '', addresses: [], control: '', sam: '', socks: '', fs: '', tunnels: [], exited }
