@@ -268,6 +268,7 @@ export function createCrypto (opts: CryptoOptions = {}): CryptoSuite {
     const pool = new Uint8Array(RANDOM_POOL)
     let at = RANDOM_POOL
     randomBytes = (n) => {
+      if (!Number.isInteger(n) || n < 0) throw new RangeError(`randomBytes: ${n} is not a byte count`)
       if (n > RANDOM_POOL_MAX_DRAW) return randomFillSync(new Uint8Array(n))
       if (at + n > RANDOM_POOL) { randomFillSync(pool); at = 0 }
       const out = pool.slice(at, at + n)
@@ -375,7 +376,7 @@ export function createCrypto (opts: CryptoOptions = {}): CryptoSuite {
     chacha20Xor,
     blockCipher: (key) => new OpensslBlockCipher(key),
     equal: (a, b) => a.length === b.length && (a.length === 0 || sodium.memcmp(a, b)),
-    wipe: (buf) => { buf.fill(0) }
+    wipe: (buf) => { x25519.forget(buf); buf.fill(0) }
   }
   return suite
 }

@@ -7,7 +7,8 @@
  * array, for as long as that array lives (a WeakMap). The entry also holds a BLAKE2b digest of
  * the key it was made from: an array changed in place (wiped, reused) is imported afresh, never
  * agreed with under its old key. No copy of a secret is kept in JS; OpenSSL holds it in the
- * KeyObject, freed with it. Unseeded suites generate key pairs here too (their KeyObject is then
+ * KeyObject, dropped by the suite's `wipe` (or freed with the array). The base64 strings JWK
+ * import and export go through cannot be wiped; they live until the next GC. Unseeded suites generate key pairs here too (their KeyObject is then
  * ready); seeded ones generate their own (to stay deterministic) and only their public keys are
  * remembered, to save recomputing them at import.
  *
@@ -45,12 +46,18 @@ export class NativeX25519 {
   generate (): { secretKey: Uint8Array, publicKey: Uint8Array } {
     const { privateKey } = generateKeyPairSync('x25519')
     const jwk = privateKey.export({ format: 'jwk' })
-    const secretKey = new Uint8Array(Buffer.from(jwk.d!, 'base64url'))
-    const publicKey = new Uint8Array(Buffer.from(jwk.x!, 'base64url'))
-    if (secretKey.length !== 32 || publicKey.length !== 32) throw new CryptoError('OpenSSL gave an X25519 key of the wrong size')
+    // Decoded into arrays of their own, not Node's shared Buffer pool (which a wipe would miss).
+    const secretKey = new Uint8Array(32)
+    const publicKey = new Uint8Array(32)
+    if (Buffer.from(secretKey.buffer).write(jwk.d ?? '', 'base64url') !== 32 || Buffer.from(publicKey.buffer).write(jwk.x ?? '', 'base64url') !== 32) {
+      throw new CryptoError('OpenSSL gave an X25519 key of the wrong size')
+    }
     this.entries.set(secretKey, { digest: this.digest(secretKey), publicKey, key: privateKey })
     return { secretKey, publicKey }
   }
+
+  /** Drops the KeyObject kept for `secretKey` (the suite's `wipe` calls this), so OpenSSL's copy goes with it. */
+  forget (secretKey: Uint8Array): void { this.entries.delete(secretKey) }
 
   /** Notes a key pair just generated, so agreeing with it needs no public key computation. */
   remember (secretKey: Uint8Array, publicKey: Uint8Array): void {

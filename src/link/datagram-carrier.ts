@@ -22,8 +22,8 @@ import { Defragmenter, FRAG_HEADER, MAX_PIECES, splitMessage } from './defrag.ts
 const ACK_ROOM = 64
 const AMSG_HEADER = BLOCK_HEADER + 4
 /** Partial messages (and their bytes) a receiver keeps waiting for FRAG pieces. */
-const MAX_PARTIAL = 256
-const MAX_PARTIAL_BYTES = 2 * 1024 * 1024
+const MAX_PARTIAL = 1024
+const MAX_PARTIAL_BYTES = 1024 * 1024
 /** ACK every 8th data packet (or after the ARQ's ack delay): each ACK is a datagram the sender must receive and open. */
 const ACK_EVERY = 8
 

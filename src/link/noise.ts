@@ -105,7 +105,7 @@ export class XkInitiator {
     this.ss.mixKey(dh(this.c, this.s.secretKey, this.re))
     const part2 = this.ss.encryptAndHash(payload)
     const [k1, k2] = this.ss.split()
-    this.e?.secretKey.fill(0)
+    if (this.e !== undefined) this.c.wipe(this.e.secretKey)
     return { part1, part2, result: { sendKey: k1, recvKey: k2, remoteStatic: this.rs, handshakeHash: this.ss.h } }
   }
 }
@@ -168,7 +168,7 @@ export class XkResponder {
     if (this.rs === undefined) throw new HandshakeError('read3Payload before read3Static')
     const payload = this.ss.decryptAndHash(part2)
     const [k1, k2] = this.ss.split()
-    this.e?.secretKey.fill(0)
+    if (this.e !== undefined) this.c.wipe(this.e.secretKey)
     return { payload, result: { sendKey: k2, recvKey: k1, remoteStatic: this.rs, handshakeHash: this.ss.h } }
   }
 }

@@ -77,7 +77,7 @@ export interface SessionOptions {
   keys?: DestinationKeys
   /** The tunnel pool's shape. */
   pool: PoolSettings
-  /** Largest stream packet payload (default: what fits one cell). */
+  /** Largest stream packet payload (default: what fills 4 cells, {@link defaultMss}). */
   mss?: number
   /** Send buffer and receive window of each stream (default 1 MiB: tunnel round trips under load are tens of ms). */
   streamWindowBytes?: number

@@ -239,6 +239,8 @@ export class TunnelManager {
   /** A cell after its layers: on to the next hop, out at our endpoint, or into our inbound tunnel. */
   private forwardCell (t: TransitHop | InboundTunnel, buf: Uint8Array, off: number, now: number): void {
     if (t instanceof InboundTunnel) {
+      // An earlier cell of this message may have retired the tunnel (its pool gave up on it).
+      if (this.inbound.get(t.receiveId) !== t) { this.stats.unknownTunnel++; return }
       if (!t.macValid(this.deps.crypto, buf, off)) { this.stats.badMac++; return }
       t.cells++
       this.acct.received(CELL_WIRE_BYTES)

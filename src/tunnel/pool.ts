@@ -115,7 +115,7 @@ const SIZE_MEMORY = 32
 /** Size range of loops before the owner has sent anything: one cell's worth of garlic. */
 const DEFAULT_LOOP_BYTES: readonly [number, number] = [LOOP_MIN_BYTES + 8, 960]
 /** Largest loop sent (bigger messages the owner sends are sampled down to this). */
-const MAX_LOOP_BYTES = 4096
+const MAX_LOOP_BYTES = 8000
 /** Most loops in flight at once (about 3 s of Poisson sending at 1000/s); more are not sent. */
 const MAX_PENDING_LOOPS = 4096
 /** A loop that timed out still counts as a pass when it comes back within this many timeouts. */
@@ -143,7 +143,7 @@ export class TunnelPool {
   /** Loops in flight by token (hex). */
   private readonly tests = new Map<string, Loop & { timer: NodeJS.Timeout }>()
   /** Loops that timed out, by token, kept a while in case they come back late (oldest first). */
-  private readonly late = new Map<string, Loop & { lostAt: number }>()
+  private readonly late = new Map<string, { loop: Loop, lostAt: number }>()
   /** Attributes lost loops to tunnels. */
   private readonly judge: LossJudge<OwnTunnel>
   private testRound = 0
@@ -322,7 +322,7 @@ export class TunnelPool {
   private notify (): void { for (const w of [...this.waiters]) w() }
 
   private onInbound (data: Uint8Array, via: InboundTunnel): void {
-    if (this.tests.size > 0 && data.length >= LOOP_MIN_BYTES && data[0] === LOOP_TYPE && this.loopReturned(data)) return
+    if ((this.tests.size > 0 || this.late.size > 0) && data.length >= LOOP_MIN_BYTES && data[0] === LOOP_TYPE && this.loopReturned(data)) return
     this.onMessage(data, via)
   }
 
@@ -422,7 +422,8 @@ export class TunnelPool {
       if (x.lostAt > now - LATE_TIMEOUTS * this.settings.testTimeoutMs && this.late.size < MAX_PENDING_LOOPS) break
       this.late.delete(k)
     }
-    this.late.set(key, { ...l, lostAt: now })
+    // The same object the judge holds: a late return must settle this very loss.
+    this.late.set(key, { loop: l, lostAt: now })
     this.retire(this.judge.lost(l, now))
     for (const t of [l.out, l.inb]) this.probe(t)
   }
@@ -459,11 +460,14 @@ export class TunnelPool {
       this.retire(this.judge.passed(t, this.deps.clock.now()))
       return true
     }
-    const l = this.late.get(key)
-    if (l === undefined) return false
+    const x = this.late.get(key)
+    if (x === undefined) return false
     this.late.delete(key)
+    const now = this.deps.clock.now()
+    if (now - x.lostAt > LATE_TIMEOUTS * this.settings.testTimeoutMs) return true // too late to count
+    const l = x.loop
     this.stats.loopsLate++
-    if (this.outbound.includes(l.out) && this.inbound.includes(l.inb)) this.retire(this.judge.passed(l, this.deps.clock.now()))
+    if (this.outbound.includes(l.out) && this.inbound.includes(l.inb)) this.retire(this.judge.passed(l, now))
     return true
   }
 
