@@ -12,7 +12,7 @@ import {
   b32Address, destinationHash, isB32Address, parseB32Address, parseDestination, generateDestination,
   type Destination, type DestinationKeys
 } from '../identity/destination.ts'
-import { parseLeaseSet, signLeaseSet, verifyLeaseSet, type LeaseSet, type Lease } from '../identity/lease-set.ts'
+import { MAX_LEASE_SET_BYTES, parseLeaseSet, signLeaseSet, verifyLeaseSet, type LeaseSet, type Lease } from '../identity/lease-set.ts'
 import type { Verified } from '../identity/verified.ts'
 import type { NetDb } from '../netdb/netdb.ts'
 import { Garlic } from '../garlic/garlic.ts'
@@ -22,7 +22,8 @@ import { decodeRepliable, encodeRepliable } from '../streaming/datagram.ts'
 import { Protocol } from '../streaming/protocol.ts'
 import { DeliveryKind, deliveryOverhead, encodeTunnelMessage } from '../tunnel/delivery.ts'
 import { MAX_FRAGMENT_DATA } from '../tunnel/fragment.ts'
-import { ES_OVERHEAD } from '../garlic/layout.ts'
+import { ES_OVERHEAD, NS_OVERHEAD } from '../garlic/layout.ts'
+import { MAX_GATEWAY_MESSAGE } from '../tunnel/messages.ts'
 import { HEADER_BYTES as STREAM_HEADER_BYTES } from '../streaming/packet.ts'
 import type { TunnelManager } from '../tunnel/manager.ts'
 import { TunnelPool, type PoolDeps, type PoolSettings } from '../tunnel/pool.ts'
@@ -151,7 +152,7 @@ export class DestinationSession {
     }
     this.streams = new StreamManager({
       clock: deps.clock,
-      mss: opts.mss ?? defaultMss(),
+      mss: opts.mss ?? (opts.pool.length === 0 ? zeroHopMss() : defaultMss()),
       limits: { maxBufferedBytes: opts.streamWindowBytes ?? 1024 * 1024 },
       // A retransmission at least every 3 s, so a stream resumes within seconds once its
       // tunnels are rebuilt; 12 timeouts in a row (about 30 s without any path) fail it.
@@ -421,6 +422,17 @@ export class DestinationSession {
     this.pacer?.stop()
     this.pool.stop()
   }
+}
+
+/**
+ * Stream payload bytes of a destination whose tunnels have no hops: no cells to fill, so a
+ * packet is as large as a gateway message holds even as a new-session message with the
+ * largest LeaseSet bundled (the LOCAL header, the NS overhead, the LeaseSet, the clove and
+ * stream headers and 16 bytes of room for selective acks). A sender takes the smaller of its
+ * own and its peer's MSS, so a destination with hops still sends it 4-cell packets.
+ */
+export function zeroHopMss (): number {
+  return MAX_GATEWAY_MESSAGE - deliveryOverhead(DeliveryKind.LOCAL) - NS_OVERHEAD - MAX_LEASE_SET_BYTES - CLOVE_HEADER - STREAM_HEADER_BYTES - 16
 }
 
 /**

@@ -1,0 +1,34 @@
+// Stream packet sizes against the hard limits they must meet: a full packet in a garlic
+// new-session message with the largest LeaseSet bundled still fits a gateway message, for the
+// 4-cell MSS and the zero-hop one; the 4-cell MSS fills 4 cells at the outbound gateway.
+import t from 'tap'
+import { peer, suite, NOW } from '../garlic/fixtures.ts'
+import { defaultMss, zeroHopMss, STREAM_PACKET_CELLS } from '../../src/router/session.ts'
+import { MAX_LEASE_SET_BYTES } from '../../src/identity/lease-set.ts'
+import { DeliveryKind, encodeTunnelMessage } from '../../src/tunnel/delivery.ts'
+import { encodeGateway, MAX_GATEWAY_MESSAGE } from '../../src/tunnel/messages.ts'
+import { MAX_FRAGMENT_DATA } from '../../src/tunnel/fragment.ts'
+import { CLOVE_HEADER } from '../../src/router/clove.ts'
+import { HEADER_BYTES as STREAM_HEADER_BYTES } from '../../src/streaming/packet.ts'
+
+t.test('a full packet in a new-session message with the largest LeaseSet fits a gateway message', async t => {
+  const c = await suite('mss')
+  const b = peer(c)
+  for (const mss of [defaultMss(), zeroHopMss()]) {
+    // A fresh sender each time: its first message is a new-session one, the largest kind.
+    const payload = c.randomBytes(CLOVE_HEADER + STREAM_HEADER_BYTES + mss + 16)
+    const ns = peer(c).g.seal(b.keys.destination, payload, NOW, c.randomBytes(MAX_LEASE_SET_BYTES))
+    const gw = encodeGateway(7, encodeTunnelMessage({ kind: DeliveryKind.LOCAL, data: ns }))
+    t.ok(gw.length > 0, `MSS ${mss}: a gateway message of ${gw.length} bytes`)
+  }
+  const over = c.randomBytes(CLOVE_HEADER + STREAM_HEADER_BYTES + zeroHopMss() + 16 + 1)
+  const ns = peer(c).g.seal(b.keys.destination, over, NOW, c.randomBytes(MAX_LEASE_SET_BYTES))
+  t.throws(() => encodeGateway(7, encodeTunnelMessage({ kind: DeliveryKind.LOCAL, data: ns })), 'one byte more does not fit: the zero-hop MSS is the largest')
+  t.ok(MAX_GATEWAY_MESSAGE >= 8192)
+})
+
+t.test('the default MSS fills 4 cells of fragment data at the outbound gateway', async t => {
+  t.equal(STREAM_PACKET_CELLS, 4)
+  t.equal(defaultMss() - defaultMss(1), 3 * MAX_FRAGMENT_DATA, 'each cell more adds one cell of data')
+  t.ok(zeroHopMss() > defaultMss(), `zero-hop ${zeroHopMss()} > ${defaultMss()}`)
+})
