@@ -84,6 +84,8 @@ export class Link {
   private step: (() => boolean) | undefined
   private resolveReady!: () => void
   private rejectReady!: (err: Error) => void
+  /** Whether `ready` has resolved or rejected (a closing link then makes no error for it). */
+  private readySettled = false
   private timers: NodeJS.Timeout[] = []
   private hsInit: InitiatorHandshake | undefined
   private hsResp: ResponderHandshake | undefined
@@ -102,7 +104,8 @@ export class Link {
     conn.setHandlers({
       onData: (d) => { this.onData(d) },
       onDrain: () => { this.carrier?.onConnDrain() },
-      onClose: (err) => { this.fail(err ?? new ClosedError('connection closed by peer')) }
+      // An error (and its stack) only for a link still open: closing our own link closes the Conn too.
+      onClose: (err) => { if (this.state !== 'closed') this.fail(err ?? new ClosedError('connection closed by peer')) }
     })
     this.timers.push(setTimeout(() => {
       if (this.state === 'handshake') this.fail(new TimeoutError(`link handshake over ${conn.transport} timed out`))
@@ -339,6 +342,7 @@ export class Link {
     this.state = 'open'
     this.step = undefined
     if (this.conn.reliable && this.inq.length > 0) for (const chunk of this.inq.drain()) this.carrier.onData(chunk)
+    this.readySettled = true
     this.resolveReady()
   }
 
@@ -378,6 +382,7 @@ export class Link {
   /** A stream responder that got a bad first message: answer nothing, close after a while. */
   private startProbeDrain (err: Error): void {
     this.probing = true
+    this.readySettled = true
     this.rejectReady(err)
     const r = this.ctx.crypto.randomBytes(2)
     const ms = 500 + ((r[0]! << 8) | r[1]!) % 2500
@@ -392,7 +397,8 @@ export class Link {
     this.timers = []
     this.carrier?.stop(closeReason)
     this.conn.close()
-    this.rejectReady(err ?? new ClosedError('link closed'))
+    if (!this.readySettled) this.rejectReady(err ?? new ClosedError('link closed'))
+    this.readySettled = true
     this.onClose(err)
   }
 }
