@@ -30,6 +30,15 @@ async function exchange (t: Test, la: Link, lb: Link, count: number, size: numbe
   t.ok(ok, `${count} messages of ${size} bytes arrive intact and in order`)
 }
 
+/** Two linked routers over lossy memory transports (2 ms latency) whose losses follow `seed`; closed at the test's end. */
+async function lossyPair (t: Test, seed: number, lossy: { loss: number, duplicate: number, reorder: number }, addr: string): Promise<{ la: Link, lb: Link }> {
+  const rng = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
+  const opts = { reliable: false, ...lossy, latencyMs: 2, rng }
+  const { la, lb, close } = await linkPair(await testRouter(), await testRouter(), createMemoryTransport(opts), createMemoryTransport(opts), addr)
+  t.teardown(close)
+  return { la, lb }
+}
+
 t.test('memory (reliable): handshake, messages both ways', async t => {
   const a = await testRouter()
   const b = await testRouter()
@@ -61,13 +70,7 @@ t.test('udp: 10,000 messages each way', async t => {
 })
 
 t.test('lossy memory (20% loss, duplicates, reordering): every message arrives once', async t => {
-  let seed = 42
-  const rng = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
-  const opts = { reliable: false, loss: 0.2, duplicate: 0.05, reorder: 0.1, latencyMs: 2, rng }
-  const a = await testRouter()
-  const b = await testRouter()
-  const { la, lb, close } = await linkPair(a, b, createMemoryTransport(opts), createMemoryTransport(opts), 'memory://link-lossy')
-  t.teardown(close)
+  const { la, lb } = await lossyPair(t, 42, { loss: 0.2, duplicate: 0.05, reorder: 0.1 }, 'memory://link-lossy')
   const got = new Map<number, number>()
   const count = 1000
   const done = new Promise<void>((resolve) => {
@@ -98,13 +101,7 @@ t.test('udp at a 1472-byte path MTU: messages up to 16 KiB are split into datagr
 })
 
 t.test('lossy memory: split messages arrive whole, once each, among small ones', async t => {
-  let seed = 7
-  const rng = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
-  const opts = { reliable: false, loss: 0.1, duplicate: 0.05, reorder: 0.2, latencyMs: 2, rng }
-  const a = await testRouter()
-  const b = await testRouter()
-  const { la, lb, close } = await linkPair(a, b, createMemoryTransport(opts), createMemoryTransport(opts), 'memory://link-split')
-  t.teardown(close)
+  const { la, lb } = await lossyPair(t, 7, { loss: 0.1, duplicate: 0.05, reorder: 0.2 }, 'memory://link-split')
   const got = new Map<number, number>()
   let bad = 0
   const count = 300
