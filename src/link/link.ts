@@ -9,7 +9,7 @@
  * The manager (manager.ts) decides which peers and transports; a Link never dials.
  */
 import type { Conn, TransportName } from './transport.ts'
-import { ClosedError, HandshakeError, LimitError, TimeoutError, UmbraError } from '../util/errors.ts'
+import { ClosedError, HandshakeError, LimitError, TimeoutError, UmbraError, stackless } from '../util/errors.ts'
 import { BlockType, CloseReason } from './blocks.ts'
 import { DatagramCarrier } from './datagram-carrier.ts'
 import { DatagramOpener, DatagramSealer } from './datagram-codec.ts'
@@ -105,7 +105,7 @@ export class Link {
       onData: (d) => { this.onData(d) },
       onDrain: () => { this.carrier?.onConnDrain() },
       // An error (and its stack) only for a link still open: closing our own link closes the Conn too.
-      onClose: (err) => { if (this.state !== 'closed') this.fail(err ?? new ClosedError('connection closed by peer')) }
+      onClose: (err) => { if (this.state !== 'closed') this.fail(err ?? stackless(() => new ClosedError('connection closed by peer'))) }
     })
     this.timers.push(setTimeout(() => {
       if (this.state === 'handshake') this.fail(new TimeoutError(`link handshake over ${conn.transport} timed out`))
