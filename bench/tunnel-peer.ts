@@ -17,6 +17,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks'
 import { Router, type RouterConfig } from '../src/router/router.ts'
 import { RecordKind } from '../src/netdb/messages.ts'
 import { parseB32Address } from '../src/identity/destination.ts'
@@ -26,6 +27,23 @@ import type { OutboundTunnel } from '../src/tunnel/tunnel.ts'
 import { BUILD_BODY_BYTES, BUILD_RECORDS, RECORD_BYTES, RECORD_ID_PREFIX_BYTES } from '../src/tunnel/build.ts'
 import { encodeBuild } from '../src/tunnel/messages.ts'
 import { planInbound, randomId } from '../src/tunnel/plan.ts'
+
+// Main-thread GC pauses since start, by kind (reported by `stats`).
+const gc: Record<string, { n: number, ms: number }> = {}
+const GC_KINDS: Record<number, string> = {
+  [perfConstants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [perfConstants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb'
+}
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = GC_KINDS[(e as unknown as { detail?: { kind?: number } }).detail?.kind ?? -1] ?? 'other'
+    const g = (gc[kind] ??= { n: 0, ms: 0 })
+    g.n++
+    g.ms += e.duration
+  }
+}).observe({ entryTypes: ['gc'] })
 
 const listen = process.argv[2] ?? 'tcp://127.0.0.1:0'
 const seeds = process.argv.slice(3).map(s => new Uint8Array(Buffer.from(s, 'base64')))
@@ -287,7 +305,10 @@ async function handle (m: Record<string, unknown>): Promise<object> {
     }
     case 'stats': {
       const cpu = process.cpuUsage()
-      return { tunnels: router.tunnels.stats, outbox: router.tunnels.outboxStats, sender: router.sender.stats, cpuMs: (cpu.user + cpu.system) / 1000, pool: dest?.pool.stats, session: dest?.stats, streams: dest?.streams.stats }
+      // Summed over open links (a link closed meanwhile drops out of the sum).
+      const link = { framesSent: 0, bytesSent: 0, messagesSent: 0 }
+      for (const l of router.links.all()) { link.framesSent += l.stats.framesSent; link.bytesSent += l.stats.bytesSent; link.messagesSent += l.stats.messagesSent }
+      return { gc: structuredClone(gc), link, tunnels: router.tunnels.stats, outbox: router.tunnels.outboxStats, sender: router.sender.stats, cpuMs: (cpu.user + cpu.system) / 1000, pool: dest?.pool.stats, session: dest?.stats, streams: dest?.streams.stats }
     }
     default: throw new Error(`unknown command ${String(m.cmd)}`)
   }
@@ -299,7 +320,24 @@ lines.on('line', (line) => {
   try { m = JSON.parse(line) as Record<string, unknown> } catch { return }
   handle(m).then(r => { out({ id: m.id, ...r }) }, (err: unknown) => { out({ id: m.id, error: String(err) }) })
 })
-const stop = async (): Promise<void> => { await router.stop(); await rm(dataDir, { recursive: true, force: true }); process.exit(0) }
+// UMBRA_BENCH_HEAPPROF=dir: samples allocations of objects that lived until a full GC (what
+// fills the old generation), written to dir/heap-<pid>.heapprofile on SIGTERM.
+let heapSession: import('node:inspector').Session | undefined
+if (process.env.UMBRA_BENCH_HEAPPROF !== undefined) {
+  const { Session } = await import('node:inspector')
+  heapSession = new Session()
+  heapSession.connect()
+  heapSession.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true } as never)
+}
+async function writeHeapProfile (): Promise<void> {
+  if (heapSession === undefined) return
+  const { writeFile } = await import('node:fs/promises')
+  const profile = await new Promise<unknown>((resolve, reject) => {
+    heapSession!.post('HeapProfiler.stopSampling', (err, r) => { if (err !== null) reject(err); else resolve(r.profile) })
+  })
+  await writeFile(join(process.env.UMBRA_BENCH_HEAPPROF!, `heap-${process.pid}.heapprofile`), JSON.stringify(profile))
+}
+const stop = async (): Promise<void> => { await writeHeapProfile(); await router.stop(); await rm(dataDir, { recursive: true, force: true }); process.exit(0) }
 process.on('SIGTERM', () => { void stop() })
 lines.on('close', () => { void stop() })
 out({ event: 'ready', info: Buffer.from(router.info.raw).toString('base64'), id: router.idHex })

@@ -10,6 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { LOOPBACK_LISTEN as LISTEN, median, note, numArg as arg, percentile, type report as Report } from './report.ts'
+import { NODE_HEAP_FLAGS } from '../src/cli/node-flags.ts'
 
 
 /** A bench router process, driven by JSON lines. */
@@ -24,7 +25,7 @@ export class Peer {
   private constructor (readonly child: ChildProcess) {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       let m: Record<string, unknown>
-      try { m = JSON.parse(line) as Record<string, unknown> } catch { return }
+      try { m = JSON.parse(line) as Record<string, unknown> } catch { if (process.env.UMBRA_BENCH_NODE_FLAGS !== undefined) process.stderr.write(`[${child.pid ?? '?'}] ${line}\n`); return }
       if (typeof m.id === 'number') { this.waiting.get(m.id)?.(m); this.waiting.delete(m.id); return }
       const w = this.eventWaiters.shift()
       if (w !== undefined) w(m)
@@ -35,7 +36,9 @@ export class Peer {
   /** Starts a peer listening on `listen`, seeded with `seeds`. */
   static async start (listen: string, seeds: string[], env: Record<string, string> = {}): Promise<Peer> {
     const prof = process.env.UMBRA_BENCH_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.UMBRA_BENCH_PROF] : []
-    const child = spawn(process.execPath, [...prof, '--import', 'tsx', new URL('./tunnel-peer.ts', import.meta.url).pathname, listen, ...seeds],
+    // UMBRA_BENCH_NODE_FLAGS: extra node flags for the peers (e.g. --trace-gc), space-separated.
+    prof.push(...(process.env.UMBRA_BENCH_NODE_FLAGS ?? '').split(' ').filter(f => f !== ''))
+    const child = spawn(process.execPath, [...NODE_HEAP_FLAGS, ...prof, '--import', 'tsx', new URL('./tunnel-peer.ts', import.meta.url).pathname, listen, ...seeds],
       { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } })
     const p = new Peer(child)
     const ready = await p.event()
@@ -147,6 +150,13 @@ export async function run (args: string[], report: typeof Report): Promise<void>
       return `r${i} replay ${st.tunnels.replayed} mac ${st.tunnels.badMac} unknown ${st.tunnels.unknownTunnel} malformed ${st.tunnels.malformed} outbox ${st.outbox.dropped} sender ${st.sender.dropped}`
     }).join('; '))
     note('streams: ' + JSON.stringify([after[0], after[1]].map(x => (x as { streams?: unknown }).streams)))
+    note('cpu per process (alice, bob, hops): ' + after.map((y, i) => {
+      const x = before[i]! as { tunnels: { transitCells: number }, outbox: { cellsSent: number, messagesSent: number }, link: { framesSent: number, bytesSent: number, messagesSent: number }, gc: Record<string, { n: number, ms: number }>, cpuMs: number }
+      const z = y as typeof x
+      const cells = z.outbox.cellsSent - x.outbox.cellsSent
+      const msgs = z.outbox.messagesSent - x.outbox.messagesSent
+      return `r${i} ${((z.cpuMs - x.cpuMs) / 1000).toFixed(1)} s (gc: ${Object.entries(z.gc).map(([k, g]) => `${g.n - (x.gc[k]?.n ?? 0)} ${k} ${((g.ms - (x.gc[k]?.ms ?? 0)) / 1000).toFixed(2)} s`).join(', ')}), transit ${z.tunnels.transitCells - x.tunnels.transitCells}, sent ${cells} cells in ${msgs} msgs; links sent ${z.link.messagesSent - x.link.messagesSent} msgs in ${z.link.framesSent - x.link.framesSent} frames, ${((z.link.bytesSent - x.link.bytesSent) / 1e6).toFixed(1)} MB`
+    }).join('; '))
     const rates = peers.slice(2).map((_, i) => {
       const x = before[i + 2]! as { tunnels: { transitCells: number }, cpuMs: number }
       const y = after[i + 2]! as { tunnels: { transitCells: number }, cpuMs: number }

@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
+// (Heap flags: see src/cli/node-flags.ts; keep the three copies - here, there, package.json - equal.)
 // The `umbra` command: runs the compiled CLI (built by `npm install`), or the TypeScript
 // sources through tsx in a development checkout where dist/ has not been built or when
 // UMBRA_FROM_SOURCE=1 (the tests set it, so they never run a stale build).

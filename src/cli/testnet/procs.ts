@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { TimeoutError, TransportError } from '../../util/errors.ts'
+import { NODE_HEAP_FLAGS } from '../node-flags.ts'
 
 /** How to start one router process. */
 export interface RouterProcSpec {
@@ -60,8 +61,8 @@ function umbraBin (): string {
   throw new TransportError('cannot find bin/umbra.js')
 }
 
-/** Starts a router and waits (at most `timeoutMs`) until it has printed its info and control lines. */
-export async function spawnRouter (spec: RouterProcSpec, timeoutMs = 30_000): Promise<RouterProc> {
+/** The command line (program first) that starts the router of `spec`. */
+export function routerCommand (spec: RouterProcSpec): string[] {
   const args = ['router', '--data-dir', spec.dataDir, '--network', spec.network, '--control', spec.control, '--log-level', spec.logLevel ?? 'warn', '--sam', spec.sam, '--socks', spec.socks]
   for (const l of spec.listen) args.push('--listen', l)
   for (const s of spec.seedFiles) args.push('--seed-file', s)
@@ -70,7 +71,12 @@ export async function spawnRouter (spec: RouterProcSpec, timeoutMs = 30_000): Pr
   args.push(...(spec.extraArgs ?? []))
   // Benchmarks profile their routers with UMBRA_BENCH_PROF=dir (as bench/tunnel.ts does its peers).
   const prof = process.env.UMBRA_BENCH_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.UMBRA_BENCH_PROF] : []
-  const cmd = [...(spec.wrap ?? []), process.execPath, ...prof, umbraBin(), ...args]
+  return [...(spec.wrap ?? []), process.execPath, ...NODE_HEAP_FLAGS, ...prof, umbraBin(), ...args]
+}
+
+/** Starts a router and waits (at most `timeoutMs`) until it has printed its info and control lines. */
+export async function spawnRouter (spec: RouterProcSpec, timeoutMs = 30_000): Promise<RouterProc> {
+  const cmd = routerCommand(spec)
   const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, UMBRA_LIFELINE: '1' } })
   const exited = new Promise<number | string>((resolve) => { child.once('exit', (code, sig) => { resolve(code ?? sig ?? 'unknown') }) })
   const proc: RouterProc = { spec, child, id: '', info: '', addresses: [], control: '', sam: '', socks: '', fs: '', tunnels: [], exited }
@@ -104,7 +110,7 @@ export async function spawnRouter (spec: RouterProcSpec, timeoutMs = 30_000): Pr
  */
 export async function runUmbra (args: string[], timeoutMs: number): Promise<{ code: number | null, out: string, err: string }> {
   return await new Promise((resolve) => {
-    const child = spawn(process.execPath, [umbraBin(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [...NODE_HEAP_FLAGS, umbraBin(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     child.stdout.on('data', (d: Buffer) => { out += d.toString() })

@@ -1,0 +1,44 @@
+/**
+ * The V8 heap flags of long-running processes (src/cli/node-flags.ts): every place that starts
+ * node for a router or the benchmarks passes the same flags, and node accepts them.
+ */
+import t from 'tap'
+import { readFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { NODE_HEAP_FLAGS } from '../../src/cli/node-flags.ts'
+import { routerCommand } from '../../src/cli/testnet/procs.ts'
+
+const root = new URL('../../', import.meta.url)
+
+t.test('the flags are a 64 MB floor under the old generation', async (t) => {
+  t.same([...NODE_HEAP_FLAGS], ['--initial-old-space-size=64'])
+})
+
+t.test('bin/umbra.js starts node with the flags (its shebang)', async (t) => {
+  const first = (await readFile(new URL('bin/umbra.js', root), 'utf8')).split('\n')[0]!
+  t.equal(first, `#!/usr/bin/env -S node ${NODE_HEAP_FLAGS.join(' ')}`)
+})
+
+t.test('npm start and npm run bench pass the flags', async (t) => {
+  const pkg = JSON.parse(await readFile(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> }
+  for (const script of ['start', 'bench']) t.ok(pkg.scripts[script]!.startsWith(`node ${NODE_HEAP_FLAGS.join(' ')} `), script)
+})
+
+t.test('testnet routers get the flags before the script', async (t) => {
+  const cmd = routerCommand({ index: 0, dataDir: '/tmp/x', listen: ['tcp://127.0.0.1:0'], network: 'n', control: '127.0.0.1:0', seedFiles: [], sam: 'off', socks: 'off' })
+  t.equal(cmd[0], process.execPath)
+  const script = cmd.findIndex(a => a.endsWith('umbra.js'))
+  t.ok(script > 0)
+  for (const f of NODE_HEAP_FLAGS) {
+    const at = cmd.indexOf(f)
+    t.ok(at > 0 && at < script, `${f} is a node flag, not a router argument`)
+  }
+  t.equal(cmd[script + 1], 'router')
+})
+
+t.test('node accepts the flags', async (t) => {
+  // A flag node did not know would end it with "bad option" before the script ran.
+  const { stdout } = await promisify(execFile)(process.execPath, [...NODE_HEAP_FLAGS, '-e', 'console.log(JSON.stringify(process.execArgv))'], { timeout: 20_000 })
+  t.same((JSON.parse(stdout) as string[]).slice(0, NODE_HEAP_FLAGS.length), NODE_HEAP_FLAGS)
+})
