@@ -320,8 +320,9 @@ lines.on('line', (line) => {
   try { m = JSON.parse(line) as Record<string, unknown> } catch { return }
   handle(m).then(r => { out({ id: m.id, ...r }) }, (err: unknown) => { out({ id: m.id, error: String(err) }) })
 })
-// UMBRA_BENCH_HEAPPROF=dir: samples allocations of objects that lived until a full GC (what
-// fills the old generation), written to dir/heap-<pid>.heapprofile on SIGTERM.
+// UMBRA_BENCH_HEAPPROF=dir: a sampling allocation profile (one sample per ~16 KiB allocated) that
+// keeps the objects full GCs collected too (by default only those still alive would be listed),
+// written to dir/heap-<pid>.heapprofile on SIGTERM: where the garbage comes from.
 let heapSession: import('node:inspector').Session | undefined
 if (process.env.UMBRA_BENCH_HEAPPROF !== undefined) {
   const { Session } = await import('node:inspector')

@@ -6,6 +6,10 @@
  * (timed from the open stream to the last byte at the receiver); time to first byte of an
  * answer on an open stream (1-byte echo round trip); transit cells per CPU-second of each hop
  * process during the stream (everything the process does, links included).
+ * It also notes, per router process during the first stream: CPU seconds, main-thread GC
+ * pauses by kind, transit cells, cells and link frames sent.
+ * Peers take extra node flags from UMBRA_BENCH_NODE_FLAGS (their non-JSON output then goes to
+ * stderr), CPU profiles from UMBRA_BENCH_PROF=dir, allocation profiles from UMBRA_BENCH_HEAPPROF=dir.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
