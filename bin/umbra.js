@@ -1,5 +1,9 @@
-#!/usr/bin/env -S node --initial-old-space-size=64
-// (Heap flags: see src/cli/node-flags.ts; keep the three copies - here, there, package.json - equal.)
+#!/bin/sh
+":" //; exec node --initial-old-space-size=64 "$0" "$@"
+// Run as a program, the line above is shell: it starts node with the heap flags of
+// src/cli/node-flags.ts (kept equal there, here and in package.json); `env -S` in a shebang
+// would do the same but BusyBox's env (Alpine) lacks it. To node, that line is a string and a
+// comment.
 // The `umbra` command: runs the compiled CLI (built by `npm install`), or the TypeScript
 // sources through tsx in a development checkout where dist/ has not been built or when
 // UMBRA_FROM_SOURCE=1 (the tests set it, so they never run a stale build).

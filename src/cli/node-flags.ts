@@ -13,8 +13,8 @@
  * cost is headroom: up to ~50 MB more garbage held before a full GC.
  *
  * The flags must be given when node starts (V8 sizes its heap before any script runs). These
- * pass them: `bin/umbra.js` (its shebang), `npm start` and `npm run bench` (package.json), the
- * testnet's router and CLI processes, and the benchmarks' peers. test/cli/node-flags.test.ts
- * keeps the copies equal.
+ * pass them: `bin/umbra.js` (its first lines exec node through sh), `npm start` and
+ * `npm run bench` (package.json), the testnet's router and CLI processes, and the benchmarks'
+ * peers. test/cli/node-flags.test.ts keeps the copies equal.
  */
 export const NODE_HEAP_FLAGS: readonly string[] = ['--initial-old-space-size=64']
