@@ -8,26 +8,20 @@
  * the key it was made from: an array changed in place (wiped, reused) is imported afresh, never
  * agreed with under its old key. No copy of a secret is kept in JS; OpenSSL holds it in the
  * KeyObject, dropped by the suite's `wipe` (or freed with the array). The base64 strings JWK
- * import and export go through cannot be wiped; they live until the next GC. Unseeded suites generate key pairs here too (their KeyObject is then
- * ready); seeded ones generate their own (to stay deterministic) and only their public keys are
- * remembered, to save recomputing them at import.
+ * import and export go through cannot be wiped; they live until the next GC. Unseeded suites
+ * generate key pairs here too (their KeyObject is then ready); seeded ones generate their own
+ * (to stay deterministic) and only their public keys are remembered, to save recomputing them
+ * at import.
  *
  * Same results as libsodium's `crypto_scalarmult` (RFC 7748: clamped scalar, the public key's
  * top bit ignored), and an all-zero result (a low-order public key) is refused the same way.
  */
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, timingSafeEqual, type KeyObject } from 'node:crypto'
 import { CryptoError } from '../util/errors.ts'
 
 interface Entry { digest: Uint8Array, publicKey: Uint8Array, key?: KeyObject }
 
 const b64u = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('base64url')
-
-function equal (a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  let d = 0
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!
-  return d === 0
-}
 
 /** X25519 agreement with cached private KeyObjects (see module doc). */
 export class NativeX25519 {
@@ -87,7 +81,7 @@ export class NativeX25519 {
   private privateKey (sk: Uint8Array): KeyObject {
     let e = this.entries.get(sk)
     const digest = this.digest(sk)
-    if (e === undefined || !equal(e.digest, digest)) {
+    if (e === undefined || !timingSafeEqual(e.digest, digest)) {
       e = { digest, publicKey: this.publicOf(sk) }
       this.entries.set(sk, e)
     }
