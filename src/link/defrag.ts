@@ -11,6 +11,7 @@
  *   FRAG body = key u32 · index u8 · count u8 · piece      (2 ≤ count ≤ 255, index < count)
  */
 import { DecodeError, LimitError } from '../util/errors.ts'
+import { getU32, putU32 } from '../util/bytes.ts'
 
 /** Bytes before a FRAG block's piece. */
 export const FRAG_HEADER = 6
@@ -32,7 +33,7 @@ export function splitMessage (key: number, msg: Uint8Array, piece: number): Uint
   for (let i = 0; i < count; i++) {
     const part = msg.subarray(i * piece, Math.min(msg.length, (i + 1) * piece))
     const b = new Uint8Array(FRAG_HEADER + part.length)
-    b[0] = key >>> 24; b[1] = (key >>> 16) & 0xff; b[2] = (key >>> 8) & 0xff; b[3] = key & 0xff
+    putU32(b, 0, key)
     b[4] = i
     b[5] = count
     b.set(part, FRAG_HEADER)
@@ -57,8 +58,8 @@ interface Partial { pieces: Array<Uint8Array | undefined>, got: number, bytes: n
 export class Defragmenter {
   private readonly partial = new Map<number, Partial>()
   private bytes = 0
+  /** Keys of dropped partial messages, oldest first (a Set keeps insertion order). */
   private readonly dropped = new Set<number>()
-  private readonly droppedOrder: number[] = []
   /** Partial messages dropped to stay within the bounds. */
   evicted = 0
 
@@ -70,7 +71,7 @@ export class Defragmenter {
   /** Takes one FRAG body; returns the whole message when this piece completes it. DecodeError if malformed. */
   add (body: Uint8Array): Uint8Array | undefined {
     if (body.length <= FRAG_HEADER) throw new DecodeError(`FRAG block of ${body.length} bytes`)
-    const key = ((body[0]! << 24) | (body[1]! << 16) | (body[2]! << 8) | body[3]!) >>> 0
+    const key = getU32(body, 0)
     const index = body[4]!
     const count = body[5]!
     if (count < 2 || index >= count) throw new DecodeError(`FRAG piece ${index} of ${count}`)
@@ -119,8 +120,7 @@ export class Defragmenter {
 
   private remember (key: number): void {
     this.dropped.add(key)
-    this.droppedOrder.push(key)
-    if (this.droppedOrder.length > DROPPED_KEYS) this.dropped.delete(this.droppedOrder.shift()!)
+    if (this.dropped.size > DROPPED_KEYS) this.dropped.delete(this.dropped.values().next().value!)
   }
 
   private drop (key: number, p: Partial): void {
