@@ -10,11 +10,11 @@
  *   packet plaintext = [ACK block] AMSG block* PAD      (AMSG body = id u32 | inner block)
  */
 import type { Conn } from './transport.ts'
-import { ClosedError, LimitError, TimeoutError, stackless } from '../util/errors.ts'
+import { ClosedError, LimitError, TimeoutError } from '../util/errors.ts'
 import { Arq, type ArqMessage } from './arq.ts'
 import { BlockType, BlockWriter, BLOCK_HEADER, parseBlocks, type BlockSink } from './blocks.ts'
 import { DATAGRAM_OVERHEAD, type DatagramOpener, type DatagramSealer } from './datagram-codec.ts'
-import type { Carrier, CarrierEvents } from './carrier.ts'
+import { peerClosed, type Carrier, type CarrierEvents } from './carrier.ts'
 import type { LinkLimits, LinkStats } from './types.ts'
 import { Defragmenter, FRAG_HEADER, MAX_PIECES, splitMessage } from './defrag.ts'
 
@@ -84,7 +84,7 @@ export class DatagramCarrier implements Carrier {
           const whole = this.defrag.add(body)
           if (whole !== undefined) { this.stats.messagesReceived++; this.ev.onMessage(whole) }
         } else if (type === BlockType.CLOSE) {
-          this.ev.onFail(stackless(() => new ClosedError(`peer closed the link (reason ${body[0] ?? 0})`)))
+          this.ev.onFail(peerClosed(body))
         } // PING: its ACK is the answer; unknown types are skipped
       }
     }

@@ -8,9 +8,9 @@
  * Does not do the handshake (link.ts) or pick transports (manager.ts).
  */
 import type { Conn } from './transport.ts'
-import { ClosedError, FrameError, LimitError, stackless } from '../util/errors.ts'
+import { ClosedError, FrameError, LimitError } from '../util/errors.ts'
 import { BlockType, BlockWriter, BLOCK_HEADER, parseBlocks, type BlockSink } from './blocks.ts'
-import type { Carrier, CarrierEvents } from './carrier.ts'
+import { peerClosed, type Carrier, type CarrierEvents } from './carrier.ts'
 import type { StreamOpener, StreamSealer } from './stream-codec.ts'
 import type { LinkLimits, LinkStats } from './types.ts'
 
@@ -115,7 +115,7 @@ export class StreamCarrier implements Carrier, BlockSink {
         this.stats.rekeys++
         break
       case BlockType.CLOSE:
-        this.ev.onFail(stackless(() => new ClosedError(`peer closed the link (reason ${body[0] ?? 0})`)))
+        this.ev.onFail(peerClosed(body))
         break
       default:
         break // unknown block types are skipped
