@@ -59,26 +59,33 @@ export class HopLayer {
 
   /**
    * Applies `H` to the `n` cells at `cells[i][offs[i], offs[i] + 1024)` (or, when `cells` is one
-   * array, at `cells[offs[i], …)`), in place. The same as `apply` on each, but the AES steps of
-   * all of them take one call each (per-call cost is most of what one block costs). Throws
-   * DecodeError (and changes nothing) if a cell is truncated.
+   * array, at `cells[offs[i], …)`; without `offs`, each cell is its own array at offset 0), in
+   * place. The same as `apply` on each, but the AES steps of all of them take one call each
+   * (per-call cost is most of what one block costs). Throws DecodeError (and changes nothing) if
+   * a cell is truncated.
    */
-  applyAll (cells: CellBufs, offs: ArrayLike<number>, n = offs.length): void { this.transform(cells, offs, n, true) }
+  applyAll (cells: readonly Uint8Array[]): void
+  applyAll (cells: CellBufs, offs: ArrayLike<number>, n?: number): void
+  applyAll (cells: CellBufs, offs?: ArrayLike<number>, n?: number): void { this.transform(cells, offs, n, true) }
 
   /** Applies `H⁻¹` to `n` cells, as {@link applyAll} applies `H`. */
-  invertAll (cells: CellBufs, offs: ArrayLike<number>, n = offs.length): void { this.transform(cells, offs, n, false) }
+  invertAll (cells: readonly Uint8Array[]): void
+  invertAll (cells: CellBufs, offs: ArrayLike<number>, n?: number): void
+  invertAll (cells: CellBufs, offs?: ArrayLike<number>, n?: number): void { this.transform(cells, offs, n, false) }
 
-  private transform (bufs: CellBufs, offs: ArrayLike<number>, n: number, forward: boolean): void {
-    if (n <= 0) return
+  private transform (bufs: CellBufs, offs: ArrayLike<number> | undefined, count: number | undefined, forward: boolean): void {
     const one = bufs instanceof Uint8Array ? bufs : undefined
+    const n = count ?? offs?.length ?? (bufs as readonly Uint8Array[]).length
+    if (n <= 0) return
     const cells = one === undefined ? bufs as readonly Uint8Array[] : Array<Uint8Array>(n).fill(one)
-    for (let i = 0; i < n; i++) checkCell(cells[i]!, offs[i]!)
+    const at = (i: number): number => offs === undefined ? 0 : offs[i]!
+    for (let i = 0; i < n; i++) checkCell(cells[i]!, at(i))
     const half = n * CELL_NONCE_BYTES
     if (scratch.length < 2 * half) scratch = new Uint8Array(2 * half)
     const s = scratch
     for (let i = 0; i < n; i++) {
       const c = cells[i]!
-      const o = offs[i]!
+      const o = at(i)
       for (let k = 0; k < CELL_NONCE_BYTES; k++) s[i * CELL_NONCE_BYTES + k] = c[o + k]!
     }
     // n1 = AES(nonce) for every cell at once, then each body's keystream, then nonce' = AES(n1).
@@ -86,7 +93,7 @@ export class HopLayer {
     else this.aes.decrypt(s, 0, s, half, n)
     for (let i = 0; i < n; i++) {
       const c = cells[i]!
-      const body = offs[i]! + CELL_NONCE_BYTES
+      const body = at(i) + CELL_NONCE_BYTES
       const n1 = half + i * CELL_NONCE_BYTES
       this.crypto.chacha20Xor(this.layerKey, s.subarray(n1, n1 + 12), c, c, body, CELL_BODY_BYTES, body)
     }
@@ -94,7 +101,7 @@ export class HopLayer {
     else this.aes.decrypt(s, half, s, 0, n)
     for (let i = 0; i < n; i++) {
       const c = cells[i]!
-      const o = offs[i]!
+      const o = at(i)
       for (let k = 0; k < CELL_NONCE_BYTES; k++) c[o + k] = s[i * CELL_NONCE_BYTES + k]!
     }
     s.fill(0, 0, 2 * half)

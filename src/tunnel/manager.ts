@@ -24,7 +24,7 @@ import { PeerProfiles } from './profiles.ts'
 import { ReplayFilter } from './replay.ts'
 import { TransitTable, type TransitHop, type TransitRole } from './transit.ts'
 import { forEachGroup } from './cell-batch.ts'
-import { cellMacValid, InboundTunnel, OutboundTunnel, ownHop, sealClearCell } from './tunnel.ts'
+import { cellMacValid, InboundTunnel, OutboundTunnel, ownHop, sealClearCells } from './tunnel.ts'
 import { admit } from './admit.ts'
 import { RecentKeys } from '../util/recent-keys.ts'
 import { Accountant, CELL_WIRE_BYTES, Price } from '../accounting/accountant.ts'
@@ -318,8 +318,8 @@ export class TunnelManager {
       const hop = this.transit.get(tid)
       if (hop === undefined) continue
       const { cells, nonces } = this.packCells(msgs)
-      cells.forEach((cell, i) => { sealClearCell(crypto, hop.macKey, cell, 0, nonces, 16 * i) })
-      hop.layer.applyAll(cells, Array<number>(cells.length).fill(0))
+      sealClearCells(crypto, hop.macKey, cells, nonces)
+      hop.layer.applyAll(cells)
       for (const cell of cells) {
         this.onTransitCell?.('gateway', cell)
         this.outbox.push(hop.next, hop.nextHex, hop.nextTunnelId, cell, 0)

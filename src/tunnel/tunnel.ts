@@ -43,6 +43,11 @@ export function sealClearCell (crypto: CryptoSuite, macKey: Uint8Array, cell: Ui
   cell.set(cellMac(crypto, macKey, cell, off), off + MAC_OFFSET)
 }
 
+/** {@link sealClearCell} on each of `cells` (each its own array at offset 0; cell i's nonce at `nonces[16i]`). */
+export function sealClearCells (crypto: CryptoSuite, macKey: Uint8Array, cells: readonly Uint8Array[], nonces: Uint8Array): void {
+  cells.forEach((cell, i) => { sealClearCell(crypto, macKey, cell, 0, nonces, CELL_NONCE_BYTES * i) })
+}
+
 /** Fields shared by both directions. */
 abstract class OwnTunnel {
   /** A short name for logs ("out:1a2b3c4d"). */
@@ -82,10 +87,8 @@ export class OutboundTunnel extends OwnTunnel {
    * every hop's inverse layer from the last to the first, a batch per layer.
    */
   wrapAll (crypto: CryptoSuite, cells: readonly Uint8Array[], nonces: Uint8Array): void {
-    const macKey = this.hops[this.hops.length - 1]!.keys.macKey
-    cells.forEach((cell, i) => { sealClearCell(crypto, macKey, cell, 0, nonces, 16 * i) })
-    const offs = Array<number>(cells.length).fill(0)
-    for (let i = this.hops.length - 1; i >= 0; i--) this.hops[i]!.layer.invertAll(cells, offs)
+    sealClearCells(crypto, this.hops[this.hops.length - 1]!.keys.macKey, cells, nonces)
+    for (let i = this.hops.length - 1; i >= 0; i--) this.hops[i]!.layer.invertAll(cells)
   }
 }
 

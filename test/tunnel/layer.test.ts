@@ -213,4 +213,13 @@ t.test('applyAll and invertAll: the same as apply and invert on each cell, at an
   t.equal(toHex(good), before, 'and then no cell of the batch was changed')
   layer.applyAll([good], [0], 0)
   t.equal(toHex(good), before, 'an empty batch changes nothing')
+
+  // Without offsets, each cell is its own array at offset 0.
+  const own = [c.randomBytes(CELL_BYTES), c.randomBytes(CELL_BYTES)]
+  const clear = own.map(x => x.slice())
+  layer.applyAll(own)
+  t.same(own.map(toHex), clear.map(x => toHex(referenceH(k!, x))), 'applyAll(cells) is H on each at offset 0')
+  layer.invertAll(own)
+  t.same(own.map(toHex), clear.map(toHex), 'invertAll(cells) undoes it')
+  t.throws(() => { layer.applyAll([good, new Uint8Array(CELL_BYTES - 1)]) }, DecodeError, 'a truncated cell without offsets')
 })
