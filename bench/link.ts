@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline'
 import { Link } from '../src/link/link.ts'
 import { Router } from '../src/router/router.ts'
 import { median, note, type report as Report } from './report.ts'
-import { NODE_HEAP_FLAGS } from '../src/cli/node-flags.ts'
+import { routerNodeFlags } from '../src/cli/node-flags.ts'
 
 const LISTEN: Record<string, string> = { tcp: 'tcp://127.0.0.1:0', http: 'http://127.0.0.1:0/umbra', udp: 'udp://127.0.0.1:0', 'udp-1472': 'udp://127.0.0.1:0' }
 const COUNT: Record<string, number> = { tcp: 300_000, http: 300_000, udp: 200_000, 'udp-1472': 100_000 }
@@ -22,8 +22,7 @@ const UDP_MTU: Record<string, number> = { 'udp-1472': 1472 }
 interface Peer { child: ChildProcess, info: Uint8Array, lines: AsyncIterator<string> }
 
 async function startPeer (listen: string, loopbackMtu?: number): Promise<Peer> {
-  const prof = process.env.UMBRA_BENCH_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.UMBRA_BENCH_PROF] : []
-  const child = spawn(process.execPath, [...NODE_HEAP_FLAGS, ...prof, '--import', 'tsx', new URL('./link-peer.ts', import.meta.url).pathname, listen, String(loopbackMtu ?? '')], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...routerNodeFlags(), '--import', 'tsx', new URL('./link-peer.ts', import.meta.url).pathname, listen, String(loopbackMtu ?? '')], { stdio: ['pipe', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
   const first = await lines.next()
   if (first.done === true || !first.value.startsWith('INFO ')) throw new Error('bench peer did not start')

@@ -14,8 +14,19 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { LOOPBACK_LISTEN as LISTEN, median, note, numArg as arg, percentile, type report as Report } from './report.ts'
-import { NODE_HEAP_FLAGS } from '../src/cli/node-flags.ts'
+import { routerNodeFlags } from '../src/cli/node-flags.ts'
 
+
+/** What a peer's `stats` command answers (the parts read here; see tunnel-peer.ts). */
+interface PeerStats {
+  tunnels: Record<string, number> & { transitCells: number }
+  outbox: { cellsSent: number, messagesSent: number, dropped: number }
+  sender: { dropped: number }
+  link: { framesSent: number, bytesSent: number, messagesSent: number }
+  gc: Record<string, { n: number, ms: number }>
+  streams?: unknown
+  cpuMs: number
+}
 
 /** A bench router process, driven by JSON lines. */
 export class Peer {
@@ -39,10 +50,9 @@ export class Peer {
 
   /** Starts a peer listening on `listen`, seeded with `seeds`. */
   static async start (listen: string, seeds: string[], env: Record<string, string> = {}): Promise<Peer> {
-    const prof = process.env.UMBRA_BENCH_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.UMBRA_BENCH_PROF] : []
     // UMBRA_BENCH_NODE_FLAGS: extra node flags for the peers (e.g. --trace-gc), space-separated.
-    prof.push(...(process.env.UMBRA_BENCH_NODE_FLAGS ?? '').split(' ').filter(f => f !== ''))
-    const child = spawn(process.execPath, [...NODE_HEAP_FLAGS, ...prof, '--import', 'tsx', new URL('./tunnel-peer.ts', import.meta.url).pathname, listen, ...seeds],
+    const extra = (process.env.UMBRA_BENCH_NODE_FLAGS ?? '').split(' ').filter(f => f !== '')
+    const child = spawn(process.execPath, [...routerNodeFlags(), ...extra, '--import', 'tsx', new URL('./tunnel-peer.ts', import.meta.url).pathname, listen, ...seeds],
       { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } })
     const p = new Peer(child)
     const ready = await p.event()
@@ -60,6 +70,9 @@ export class Peer {
       this.eventWaiters.push((m) => { clearTimeout(timer); resolve(m) })
     })
   }
+
+  /** The peer's counters (see tunnel-peer.ts, `stats`). */
+  async stats (): Promise<PeerStats> { return await this.call('stats') as unknown as PeerStats }
 
   /** Runs a command; rejects with the peer's error. */
   async call (cmd: string, args: Record<string, unknown> = {}, timeoutMs = 300_000): Promise<Record<string, unknown>> {
@@ -122,10 +135,10 @@ export async function run (args: string[], report: typeof Report): Promise<void>
     const blastCells = arg(args, '--blast', 200_000)
     if (blastCells > 0) {
       const hop = peers[2]!
-      const x = await hop.call('stats') as { tunnels: { transitCells: number }, cpuMs: number }
+      const x = await hop.stats()
       const bl = await a.call('blast', { hops: [hop.id, peers[3]!.id], count: blastCells }) as { ms: number }
       await new Promise(resolve => setTimeout(resolve, 500))
-      const y = await hop.call('stats') as { tunnels: { transitCells: number }, cpuMs: number }
+      const y = await hop.stats()
       const cells = y.tunnels.transitCells - x.tunnels.transitCells
       report('tunnel', 'transit hop (blast)', 'cells per CPU-second', cells / ((y.cpuMs - x.cpuMs) / 1000), 'cells/s', `${cells} of ${blastCells} cells in ${(bl.ms / 1000).toFixed(1)} s (${(cells / (bl.ms / 1000)).toFixed(0)}/s wall)`)
     }
@@ -140,7 +153,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
     report('tunnel', 'open stream', 'time to first byte', median(pr.rtts), 'ms', `1-byte echo round trip, p95 ${p95(pr.rtts).toFixed(1)} ms`)
 
     const bytes = mb * 1024 * 1024
-    const before = await Promise.all(peers.map(async p => await p.call('stats')))
+    const before = await Promise.all(peers.map(async p => await p.stats()))
     note(`streaming ${mb} MB alice → bob…`)
     const upRun = await a.call('stream', { to: db.address, port: 80, up: bytes, down: 0 })
     const sunk = await b.event(600_000)
@@ -148,22 +161,20 @@ export async function run (args: string[], report: typeof Report): Promise<void>
     note('sender stream: ' + JSON.stringify(upRun.streamStats))
     const upStart = (upRun.start as number) + (upRun.connectMs as number)
     report('tunnel', `one stream ${mb} MB`, 'alice → bob', bytes / 1e6 / (((sunk.end as number) - upStart) / 1000), 'MB/s', 'byte-identical')
-    const after = await Promise.all(peers.map(async p => await p.call('stats')))
-    note('drops: ' + after.map((x, i) => {
-      const st = x as { tunnels: Record<string, number>, outbox: { dropped: number }, sender: { dropped: number } }
+    const after = await Promise.all(peers.map(async p => await p.stats()))
+    note('drops: ' + after.map((st, i) => {
       return `r${i} replay ${st.tunnels.replayed} mac ${st.tunnels.badMac} unknown ${st.tunnels.unknownTunnel} malformed ${st.tunnels.malformed} outbox ${st.outbox.dropped} sender ${st.sender.dropped}`
     }).join('; '))
-    note('streams: ' + JSON.stringify([after[0], after[1]].map(x => (x as { streams?: unknown }).streams)))
-    note('cpu per process (alice, bob, hops): ' + after.map((y, i) => {
-      const x = before[i]! as { tunnels: { transitCells: number }, outbox: { cellsSent: number, messagesSent: number }, link: { framesSent: number, bytesSent: number, messagesSent: number }, gc: Record<string, { n: number, ms: number }>, cpuMs: number }
-      const z = y as typeof x
+    note('streams: ' + JSON.stringify([after[0], after[1]].map(x => x?.streams)))
+    note('cpu per process (alice, bob, hops): ' + after.map((z, i) => {
+      const x = before[i]!
       const cells = z.outbox.cellsSent - x.outbox.cellsSent
       const msgs = z.outbox.messagesSent - x.outbox.messagesSent
       return `r${i} ${((z.cpuMs - x.cpuMs) / 1000).toFixed(1)} s (gc: ${Object.entries(z.gc).map(([k, g]) => `${g.n - (x.gc[k]?.n ?? 0)} ${k} ${((g.ms - (x.gc[k]?.ms ?? 0)) / 1000).toFixed(2)} s`).join(', ')}), transit ${z.tunnels.transitCells - x.tunnels.transitCells}, sent ${cells} cells in ${msgs} msgs; links sent ${z.link.messagesSent - x.link.messagesSent} msgs in ${z.link.framesSent - x.link.framesSent} frames, ${((z.link.bytesSent - x.link.bytesSent) / 1e6).toFixed(1)} MB`
     }).join('; '))
     const rates = peers.slice(2).map((_, i) => {
-      const x = before[i + 2]! as { tunnels: { transitCells: number }, cpuMs: number }
-      const y = after[i + 2]! as { tunnels: { transitCells: number }, cpuMs: number }
+      const x = before[i + 2]!
+      const y = after[i + 2]!
       const cells = y.tunnels.transitCells - x.tunnels.transitCells
       return { cells, rate: cells / Math.max(1e-3, (y.cpuMs - x.cpuMs) / 1000) }
     }).filter(r => r.cells > 1000)

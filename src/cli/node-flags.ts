@@ -18,3 +18,12 @@
  * peers. test/cli/node-flags.test.ts keeps the copies equal.
  */
 export const NODE_HEAP_FLAGS: readonly string[] = ['--initial-old-space-size=64']
+
+/**
+ * Node flags of a router process Umbra starts (testnet routers, bench peers): the heap flags,
+ * and a CPU profile into the folder `UMBRA_BENCH_PROF` names, when it is set (benchmarks).
+ */
+export function routerNodeFlags (env: NodeJS.ProcessEnv = process.env): string[] {
+  const prof = env.UMBRA_BENCH_PROF
+  return [...NODE_HEAP_FLAGS, ...(prof !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [])]
+}

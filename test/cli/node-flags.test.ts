@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { NODE_HEAP_FLAGS } from '../../src/cli/node-flags.ts'
+import { NODE_HEAP_FLAGS, routerNodeFlags } from '../../src/cli/node-flags.ts'
 import { routerCommand } from '../../src/cli/testnet/procs.ts'
 
 const root = new URL('../../', import.meta.url)
@@ -44,6 +44,11 @@ t.test('testnet routers get the flags before the script', async (t) => {
     t.ok(at > 0 && at < script, `${f} is a node flag, not a router argument`)
   }
   t.equal(cmd[script + 1], 'router')
+})
+
+t.test('router processes get the heap flags, and a CPU profile only when a benchmark asks', async (t) => {
+  t.same(routerNodeFlags({}), [...NODE_HEAP_FLAGS])
+  t.same(routerNodeFlags({ UMBRA_BENCH_PROF: '/tmp/prof' }), [...NODE_HEAP_FLAGS, '--cpu-prof', '--cpu-prof-dir=/tmp/prof'])
 })
 
 t.test('node accepts the flags', async (t) => {

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { TimeoutError, TransportError } from '../../util/errors.ts'
-import { NODE_HEAP_FLAGS } from '../node-flags.ts'
+import { NODE_HEAP_FLAGS, routerNodeFlags } from '../node-flags.ts'
 
 /** How to start one router process. */
 export interface RouterProcSpec {
@@ -69,9 +69,7 @@ export function routerCommand (spec: RouterProcSpec): string[] {
   if (spec.fs === 'off') args.push('--fs', 'off')
   else if (spec.fs !== undefined) for (const s of spec.fs.seeds) args.push('--fs-seed', s)
   args.push(...(spec.extraArgs ?? []))
-  // Benchmarks profile their routers with UMBRA_BENCH_PROF=dir (as bench/tunnel.ts does its peers).
-  const prof = process.env.UMBRA_BENCH_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.UMBRA_BENCH_PROF] : []
-  return [...(spec.wrap ?? []), process.execPath, ...NODE_HEAP_FLAGS, ...prof, umbraBin(), ...args]
+  return [...(spec.wrap ?? []), process.execPath, ...routerNodeFlags(), umbraBin(), ...args]
 }
 
 /** Starts a router and waits (at most `timeoutMs`) until it has printed its info and control lines. */
