@@ -28,6 +28,11 @@ interface PeerStats {
   cpuMs: number
 }
 
+/** GC pauses between two PeerStats snapshots, by kind: "3 minor 0.01 s, …". */
+function gcLine (x: PeerStats['gc'], z: PeerStats['gc']): string {
+  return Object.entries(z).map(([k, g]) => `${g.n - (x[k]?.n ?? 0)} ${k} ${((g.ms - (x[k]?.ms ?? 0)) / 1000).toFixed(2)} s`).join(', ')
+}
+
 /** A bench router process, driven by JSON lines. */
 export class Peer {
   private next = 1
@@ -141,6 +146,8 @@ export async function run (args: string[], report: typeof Report): Promise<void>
       const y = await hop.stats()
       const cells = y.tunnels.transitCells - x.tunnels.transitCells
       report('tunnel', 'transit hop (blast)', 'cells per CPU-second', cells / ((y.cpuMs - x.cpuMs) / 1000), 'cells/s', `${cells} of ${blastCells} cells in ${(bl.ms / 1000).toFixed(1)} s (${(cells / (bl.ms / 1000)).toFixed(0)}/s wall)`)
+      const frames = y.link.framesSent - x.link.framesSent
+      note(`transit hop: ${frames} link frames sent (${(cells / Math.max(1, frames)).toFixed(1)} cells per frame), gc ${gcLine(x.gc, y.gc)}`)
     }
 
     const da = await a.call('dest', { length: 3, quantity: 2 })
@@ -170,7 +177,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
       const x = before[i]!
       const cells = z.outbox.cellsSent - x.outbox.cellsSent
       const msgs = z.outbox.messagesSent - x.outbox.messagesSent
-      return `r${i} ${((z.cpuMs - x.cpuMs) / 1000).toFixed(1)} s (gc: ${Object.entries(z.gc).map(([k, g]) => `${g.n - (x.gc[k]?.n ?? 0)} ${k} ${((g.ms - (x.gc[k]?.ms ?? 0)) / 1000).toFixed(2)} s`).join(', ')}), transit ${z.tunnels.transitCells - x.tunnels.transitCells}, sent ${cells} cells in ${msgs} msgs; links sent ${z.link.messagesSent - x.link.messagesSent} msgs in ${z.link.framesSent - x.link.framesSent} frames, ${((z.link.bytesSent - x.link.bytesSent) / 1e6).toFixed(1)} MB`
+      return `r${i} ${((z.cpuMs - x.cpuMs) / 1000).toFixed(1)} s (gc: ${gcLine(x.gc, z.gc)}), transit ${z.tunnels.transitCells - x.tunnels.transitCells}, sent ${cells} cells in ${msgs} msgs; links sent ${z.link.messagesSent - x.link.messagesSent} msgs in ${z.link.framesSent - x.link.framesSent} frames, ${((z.link.bytesSent - x.link.bytesSent) / 1e6).toFixed(1)} MB`
     }).join('; '))
     const rates = peers.slice(2).map((_, i) => {
       const x = before[i + 2]!

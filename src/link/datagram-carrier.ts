@@ -24,6 +24,8 @@ const AMSG_HEADER = BLOCK_HEADER + 4
 /** Partial messages (and their bytes) a receiver keeps waiting for FRAG pieces. */
 const MAX_PARTIAL = 1024
 const MAX_PARTIAL_BYTES = 1024 * 1024
+/** Largest message split into FRAG pieces (bytes): a lost piece resends only its packet, but a message waits for all of them. */
+const MAX_SPLIT_MESSAGE = 16 * 1024 - BLOCK_HEADER
 /** ACK every 8th data packet (or after the ARQ's ack delay): each ACK is a datagram the sender must receive and open. */
 const ACK_EVERY = 8
 
@@ -60,7 +62,7 @@ export class DatagramCarrier implements Carrier {
     this.packetMessage = this.payload - AMSG_HEADER - BLOCK_HEADER - ACK_ROOM
     this.piece = this.packetMessage - FRAG_HEADER
     // Messages as large as a stream link's, unless the datagrams are too small to split into.
-    const split = Math.min(limits.maxFramePlaintext - BLOCK_HEADER, MAX_PIECES * this.piece)
+    const split = Math.min(MAX_SPLIT_MESSAGE, limits.maxFramePlaintext - BLOCK_HEADER, MAX_PIECES * this.piece)
     this.maxMessage = this.piece >= 64 ? Math.max(this.packetMessage, split) : this.packetMessage
     this.defrag = new Defragmenter({ maxMessage: this.maxMessage, maxPartial: MAX_PARTIAL, maxPartialBytes: MAX_PARTIAL_BYTES })
     this.lastSend = this.lastReceive = now()

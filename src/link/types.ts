@@ -47,7 +47,7 @@ export interface LinkLimits {
 }
 
 export const LINK_DEFAULTS: LinkLimits = {
-  maxFramePlaintext: 16 * 1024,
+  maxFramePlaintext: 60 * 1024,
   maxFrameCiphertext: 64 * 1024 - 1,
   padQuantum: 128,
   highWaterBytes: 4 * 1024 * 1024,

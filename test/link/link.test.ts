@@ -59,6 +59,17 @@ t.test('tcp: 10,000 messages each way', async t => {
   await exchange(t, lb, la, 10000, 1024)
 })
 
+t.test('tcp: a stream link takes messages up to 60 KiB (one frame each), and not one byte more', async t => {
+  const { la, lb, close } = await linkPair(await testRouter(), await testRouter(), createTcpTransport(), createTcpTransport(), 'tcp://127.0.0.1:0')
+  t.teardown(close)
+  t.equal(la.maxMessage, 60 * 1024 - 3, 'frames of 60 KiB plaintext, less a block header')
+  const frames = la.stats.framesSent
+  await exchange(t, la, lb, 200, la.maxMessage)
+  t.ok(la.stats.framesSent - frames >= 200, 'each message took a frame of its own')
+  await exchange(t, lb, la, 200, lb.maxMessage)
+  t.throws(() => la.send(new Uint8Array(la.maxMessage + 1)), { name: 'LimitError' }, 'one byte more is refused')
+})
+
 t.test('udp: 10,000 messages each way', async t => {
   const a = await testRouter()
   const b = await testRouter()
@@ -93,7 +104,7 @@ t.test('udp at a 1472-byte path MTU: messages up to 16 KiB are split into datagr
   const { la, lb, close } = await linkPair(a, b, new UdpTransport({ loopbackMtu: 1472 }), new UdpTransport({ loopbackMtu: 1472 }), 'udp://127.0.0.1:0')
   t.teardown(close)
   t.ok(la.packetMessage < 1472, `one datagram holds ${la.packetMessage} bytes of message`)
-  t.equal(la.maxMessage, 16 * 1024 - 3, 'but the link takes 16 KiB messages, as a stream link does')
+  t.equal(la.maxMessage, 16 * 1024 - 3, 'but the link takes 16 KiB messages, split into FRAG pieces')
   await exchange(t, la, lb, 300, la.maxMessage)
   await exchange(t, lb, la, 300, 5000)
   await exchange(t, la, lb, 500, la.packetMessage + 1)
