@@ -310,6 +310,13 @@ async function handle (m: Record<string, unknown>): Promise<object> {
       for (const l of router.links.all()) { link.framesSent += l.stats.framesSent; link.bytesSent += l.stats.bytesSent; link.messagesSent += l.stats.messagesSent }
       return { gc: structuredClone(gc), link, tunnels: router.tunnels.stats, outbox: router.tunnels.outboxStats, sender: router.sender.stats, cpuMs: (cpu.user + cpu.system) / 1000, pool: dest?.pool.stats, session: dest?.stats, streams: dest?.streams.stats }
     }
+    case 'queues': {
+      // Where bytes wait right now: the link sender's queues, the carriers' queues, the sockets.
+      let carriers = 0
+      let sockets = 0
+      for (const l of router.links.all()) { carriers += l.queuedBytes; sockets += l.conn.bufferedAmount }
+      return { sender: router.sender.pending(), carriers, sockets, outbox: router.tunnels.outboxStats }
+    }
     default: throw new Error(`unknown command ${String(m.cmd)}`)
   }
 }

@@ -9,7 +9,7 @@
  * It also notes, per router process during the first stream: CPU seconds, main-thread GC
  * pauses by kind, transit cells, cells and link frames sent.
  * Peers take extra node flags from UMBRA_BENCH_NODE_FLAGS (their non-JSON output then goes to
- * stderr), CPU profiles from UMBRA_BENCH_PROF=dir, allocation profiles from UMBRA_BENCH_HEAPPROF=dir.
+ * stderr), queue samples every N ms from UMBRA_BENCH_QUEUES=N (stderr), CPU profiles from UMBRA_BENCH_PROF=dir, allocation profiles from UMBRA_BENCH_HEAPPROF=dir.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
@@ -162,8 +162,24 @@ export async function run (args: string[], report: typeof Report): Promise<void>
     const bytes = mb * 1024 * 1024
     const before = await Promise.all(peers.map(async p => await p.stats()))
     note(`streaming ${mb} MB alice → bob…`)
-    const upRun = await a.call('stream', { to: db.address, port: 80, up: bytes, down: 0 })
+    const monoUs = (): string => (process.hrtime.bigint() / 1000n).toString()
+    if (process.env.UMBRA_BENCH_PROF !== undefined) note(`upload starts at monotonic ${monoUs()} us (the profiles' clock)`)
+    const upCall = a.call('stream', { to: db.address, port: 80, up: bytes, down: 0 })
+    // UMBRA_BENCH_QUEUES=ms: every ms during the upload, where bytes wait in each router (stderr).
+    const qms = Number(process.env.UMBRA_BENCH_QUEUES ?? 0)
+    let sampling = qms > 0
+    const sampler = (async () => {
+      for (let i = 0; sampling && i < 10_000; i++) {
+        await new Promise(resolve => setTimeout(resolve, qms))
+        const qs = await Promise.all(peers.map(async p => await p.call('queues') as { sender: number, carriers: number, sockets: number }))
+        process.stderr.write(qs.map((q, k) => `r${k} ${(q.sender / 1024).toFixed(0)}/${(q.carriers / 1024).toFixed(0)}/${(q.sockets / 1024).toFixed(0)}`).join('  ') + '  (KiB sender/carriers/sockets)\n')
+      }
+    })()
+    const upRun = await upCall
     const sunk = await b.event(600_000)
+    sampling = false
+    await sampler
+    if (process.env.UMBRA_BENCH_PROF !== undefined) note(`upload ends at monotonic ${monoUs()} us`)
     if (sunk.bytes !== bytes || sunk.sha !== upRun.upSha) throw new Error(`upload corrupted: ${String(sunk.bytes)} bytes`)
     note('sender stream: ' + JSON.stringify(upRun.streamStats))
     const upStart = (upRun.start as number) + (upRun.connectMs as number)
