@@ -155,7 +155,7 @@ export class TunnelManager {
     this.opts = { ...DEFAULTS, ...opts }
     this.acct = deps.accounting ?? new Accountant({ maxTransit: this.opts.maxTransit }, deps.clock)
     this.transit = new TransitTable(this.opts.maxTransit)
-    this.replay = new ReplayFilter({ rotateMs: MAX_LIFETIME_SEC * 1000 + GRACE_MS, crypto: deps.crypto })
+    this.replay = new ReplayFilter({ rotateMs: MAX_LIFETIME_SEC * 1000 + GRACE_MS })
     this.ephemerals = new RecentKeys(2 * (this.opts.maxSkewSec + 1) * 1000, 100_000)
     this.outbox = new CellOutbox((peer, msg) => { this.acct.sent(msg.length); deps.send(peer, msg) }, deps.maxMessage)
     this.ownHex = toHex(deps.ownId)
@@ -197,7 +197,7 @@ export class TunnelManager {
     const targets: Array<TransitHop | InboundTunnel> = []
     const offs: number[] = []
     forEachCell(msg, (tid, buf, off) => {
-      const t = this.admitCell(tid, buf, off, now)
+      const t = this.admitCell(tid)
       if (t !== undefined) { targets.push(t); offs.push(off) }
     })
     forEachGroup(targets, offs, targets.length, (t, group) => {
@@ -205,6 +205,9 @@ export class TunnelManager {
       else t.layer.applyAll(msg, group)
     })
     for (let i = 0; i < targets.length; i++) {
+      // A replay is judged on the nonce our layer wrote: the same cell gives the same one, and a
+      // sender cannot choose where it falls in the filter (replay.ts).
+      if (!(targets[i] instanceof InboundTunnel) && this.replay.seen(msg, offs[i]!, now)) { this.stats.replayed++; continue }
       try {
         this.forwardCell(targets[i]!, msg, offs[i]!, now)
       } catch (err) {
@@ -222,11 +225,10 @@ export class TunnelManager {
     return hex
   }
 
-  /** Who transforms the cell at `off`: a transit hop (not a replay, and admitted) or one of our inbound tunnels; undefined if dropped. */
-  private admitCell (tid: number, buf: Uint8Array, off: number, now: number): TransitHop | InboundTunnel | undefined {
+  /** Who transforms the cell at `off`: a transit hop (admitted) or one of our inbound tunnels; undefined if dropped. */
+  private admitCell (tid: number): TransitHop | InboundTunnel | undefined {
     const hop = this.transit.get(tid)
     if (hop !== undefined) {
-      if (this.replay.seen(buf, off, now)) { this.stats.replayed++; return undefined }
       if (!this.gateOpen) { this.acct.beginCells(this.hexOf(this.gateFrom)); this.gateOpen = true }
       if (!this.acct.admitCell(hop.priority)) { this.stats.refusedCells++; return undefined }
       return hop

@@ -1,7 +1,6 @@
 /**
- * The hop's replay filter (docs/tunnels.md, "Cells"): a decaying Bloom filter of the 16-byte
- * nonces of cells seen, so a hop drops a cell it has already relayed. Pure: the caller passes
- * `now`; no timers.
+ * The hop's replay filter (docs/tunnels.md, "Cells"): a decaying Bloom filter of cell nonces
+ * seen, so a hop drops a cell it has already relayed. Pure: the caller passes `now`; no timers.
  *
  * Two generations, current and previous, are each a blocked Bloom filter of the "split block"
  * kind: a nonce picks one 64-byte block (sixteen 32-bit words) and sets one bit in each word.
@@ -11,26 +10,24 @@
  * remembered for at least `rotateMs` or `capacity` later inserts, whichever ends first (and
  * forgotten after at most two rotations).
  *
- * Nonces come from the previous hop, which may choose them to aim at bits (filling a few blocks
- * makes honest cells there look replayed). So they are hashed by simple tabulation under random
- * tables drawn per filter (64 KiB): keyed, and with the independence guarantees of tabulation
- * hashing for any set chosen without knowledge of the tables.
+ * The nonce's own bits choose the block and the bits, unhashed, so they must be unpredictable
+ * to whoever sends the cells, or a sender could aim its cells at a few blocks and make honest
+ * cells there look replayed. A hop therefore checks the nonce its own layer wrote (the received
+ * nonce through AES under the hop's ivKey, twice), not the nonce it received: a keyed
+ * permutation, so the same cell replayed gives the same value, and anything else looks random.
  *
  * Sizing: each generation gets the fewest blocks that keep its false-positive rate when full at
  * `falsePositive / 2` (the exact expectation over the Poisson-distributed block loads), so a
  * fresh nonce is wrongly reported with probability at most about `falsePositive`. The defaults
- * (2^20 nonces, 1e-6) take ~42.5 bits per nonce: 2 × 5.3 MiB plus the tables.
+ * (2^20 nonces, 1e-6) take ~42.5 bits per nonce: 2 × 5.3 MiB.
  */
-import { randomFillSync } from 'node:crypto'
-import type { CryptoSuite } from '../crypto/types.ts'
+import { getU32 } from '../util/bytes.ts'
 import { ConfigError, DecodeError } from '../util/errors.ts'
 
 /** Bytes of a nonce as hashed (the cell's first 16 bytes). */
 const NONCE_BYTES = 16
 /** 32-bit words per block, and so bits set per nonce. */
 const WORDS = 16
-/** Words of hash output per nonce: block index, then 5 bits per word of the block. */
-const HASH_WORDS = 4
 
 /** Options of {@link ReplayFilter}. */
 export interface ReplayFilterOptions {
@@ -40,8 +37,6 @@ export interface ReplayFilterOptions {
   falsePositive?: number
   /** Milliseconds between time-driven rotations; default 300 000. */
   rotateMs?: number
-  /** Source of the filter's secret hash tables; default node:crypto's CSPRNG. */
-  crypto?: Pick<CryptoSuite, 'randomBytes'>
 }
 
 /** Expected false-positive rate of one generation whose blocks hold on average `lambda` nonces. */
@@ -66,14 +61,13 @@ function blocksFor (capacity: number, fp: number): number {
 
 /** A decaying Bloom filter of cell nonces. See the module comment. */
 export class ReplayFilter {
-  /** Bytes held: both generations and the hash tables; fixed at construction. */
+  /** Bytes held: both generations; fixed at construction. */
   readonly byteLength: number
   /** Nonces per generation before a rotation. */
   readonly capacity: number
   /** Milliseconds between time-driven rotations. */
   readonly rotateMs: number
   private readonly blocks: number
-  private readonly table: Uint32Array
   private readonly mask = new Uint32Array(WORDS)
   private current: Uint32Array
   private previous: Uint32Array
@@ -94,11 +88,7 @@ export class ReplayFilter {
     this.blocks = blocksFor(capacity, fp / 2)
     this.current = new Uint32Array(this.blocks * WORDS)
     this.previous = new Uint32Array(this.blocks * WORDS)
-    this.table = new Uint32Array(NONCE_BYTES * 256 * HASH_WORDS)
-    const bytes = new Uint8Array(this.table.buffer)
-    if (opts.crypto !== undefined) bytes.set(opts.crypto.randomBytes(bytes.length))
-    else randomFillSync(bytes)
-    this.byteLength = 2 * this.current.byteLength + this.table.byteLength + this.mask.byteLength
+    this.byteLength = 2 * this.current.byteLength + this.mask.byteLength
   }
 
   /** Nonces currently remembered (both generations). */
@@ -152,25 +142,20 @@ export class ReplayFilter {
     this.lastRotate = now
   }
 
-  /** Hashes the nonce: returns its block's first word and leaves the per-word bit masks in `mask`. */
+  /**
+   * Reads the nonce's bits: returns its block's first word and leaves the per-word bit masks in
+   * `mask` (the first 4 bytes pick the block, the other 12 give 5 bits per word).
+   */
   private hash (nonce: Uint8Array, off: number): number {
-    const t = this.table
-    let h0 = 0
-    let h1 = 0
-    let h2 = 0
-    let h3 = 0
-    for (let i = 0; i < NONCE_BYTES; i++) {
-      const j = ((i << 8) | nonce[off + i]!) * HASH_WORDS
-      h0 ^= t[j]!
-      h1 ^= t[j + 1]!
-      h2 ^= t[j + 2]!
-      h3 ^= t[j + 3]!
-    }
+    const h0 = getU32(nonce, off)
+    let h1 = getU32(nonce, off + 4)
+    let h2 = getU32(nonce, off + 8)
+    let h3 = getU32(nonce, off + 12)
     const m = this.mask
     for (let i = 0; i < 6; i++) { m[i] = 1 << (h1 & 31); h1 >>>= 5 }
     for (let i = 6; i < 12; i++) { m[i] = 1 << (h2 & 31); h2 >>>= 5 }
     for (let i = 12; i < WORDS; i++) { m[i] = 1 << (h3 & 31); h3 >>>= 5 }
-    return Math.floor((h0 >>> 0) * this.blocks / 0x1_0000_0000) * WORDS
+    return Math.floor(h0 * this.blocks / 0x1_0000_0000) * WORDS
   }
 
   private has (gen: Uint32Array, base: number): boolean {
