@@ -24,7 +24,7 @@
 import { getU32 } from '../util/bytes.ts'
 import { ConfigError, DecodeError } from '../util/errors.ts'
 
-/** Bytes of a nonce as hashed (the cell's first 16 bytes). */
+/** Bytes of a nonce as read (the cell's first 16 bytes). */
 const NONCE_BYTES = 16
 /** 32-bit words per block, and so bits set per nonce. */
 const WORDS = 16
