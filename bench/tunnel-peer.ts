@@ -315,7 +315,7 @@ async function handle (m: Record<string, unknown>): Promise<object> {
       let carriers = 0
       let sockets = 0
       for (const l of router.links.all()) { carriers += l.queuedBytes; sockets += l.conn.bufferedAmount }
-      return { sender: router.sender.pending(), carriers, sockets, outbox: router.tunnels.outboxStats }
+      return { sender: router.sender.pending(), carriers, sockets }
     }
     default: throw new Error(`unknown command ${String(m.cmd)}`)
   }

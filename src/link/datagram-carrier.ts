@@ -61,7 +61,7 @@ export class DatagramCarrier implements Carrier {
     this.pt = new Uint8Array(conn.mtu)
     this.packetMessage = this.payload - AMSG_HEADER - BLOCK_HEADER - ACK_ROOM
     this.piece = this.packetMessage - FRAG_HEADER
-    // Messages as large as a stream link's, unless the datagrams are too small to split into.
+    // Messages split up to MAX_SPLIT_MESSAGE (and a frame's size), unless the datagrams are too small to split into.
     const split = Math.min(MAX_SPLIT_MESSAGE, limits.maxFramePlaintext - BLOCK_HEADER, MAX_PIECES * this.piece)
     this.maxMessage = this.piece >= 64 ? Math.max(this.packetMessage, split) : this.packetMessage
     this.defrag = new Defragmenter({ maxMessage: this.maxMessage, maxPartial: MAX_PARTIAL, maxPartialBytes: MAX_PARTIAL_BYTES })

@@ -196,7 +196,7 @@ export class TunnelManager {
     this.gateOpen = false
     const targets: Array<TransitHop | InboundTunnel> = []
     const offs: number[] = []
-    forEachCell(msg, (tid, buf, off) => {
+    forEachCell(msg, (tid, _buf, off) => {
       const t = this.admitCell(tid)
       if (t !== undefined) { targets.push(t); offs.push(off) }
     })
@@ -205,9 +205,6 @@ export class TunnelManager {
       else t.layer.applyAll(msg, group)
     })
     for (let i = 0; i < targets.length; i++) {
-      // A replay is judged on the nonce our layer wrote: the same cell gives the same one, and a
-      // sender cannot choose where it falls in the filter (replay.ts).
-      if (!(targets[i] instanceof InboundTunnel) && this.replay.seen(msg, offs[i]!, now)) { this.stats.replayed++; continue }
       try {
         this.forwardCell(targets[i]!, msg, offs[i]!, now)
       } catch (err) {
@@ -225,7 +222,7 @@ export class TunnelManager {
     return hex
   }
 
-  /** Who transforms the cell at `off`: a transit hop (admitted) or one of our inbound tunnels; undefined if dropped. */
+  /** Who transforms a cell of tunnel `tid`: a transit hop (admitted) or one of our inbound tunnels; undefined if dropped. */
   private admitCell (tid: number): TransitHop | InboundTunnel | undefined {
     const hop = this.transit.get(tid)
     if (hop !== undefined) {
@@ -238,7 +235,7 @@ export class TunnelManager {
     return inb
   }
 
-  /** A cell after its layers: on to the next hop, out at our endpoint, or into our inbound tunnel. */
+  /** A cell after its layers: on to the next hop, out at our endpoint (a transit cell not a replay), or into our inbound tunnel. */
   private forwardCell (t: TransitHop | InboundTunnel, buf: Uint8Array, off: number, now: number): void {
     if (t instanceof InboundTunnel) {
       // An earlier cell of this message may have retired the tunnel (its pool gave up on it).
@@ -249,6 +246,9 @@ export class TunnelManager {
       for (const m of t.reassembler.receive(buf, off, now)) this.deliverLocal(t, m)
       return
     }
+    // A replay is judged on the nonce our layer wrote: the same cell gives the same one, and a
+    // sender cannot choose where it falls in the filter (replay.ts).
+    if (this.replay.seen(buf, off, now)) { this.stats.replayed++; return }
     this.stats.transitCells++
     if (t.role !== 'endpoint') {
       this.onTransitCell?.(t.role, buf.subarray(off, off + CELL_BYTES))
