@@ -3,7 +3,7 @@
  *
  * Sending batches: messages queued during one turn of the event loop are packed into frames of
  * up to `maxFramePlaintext` bytes, frames into one buffer, and the buffer into one `conn.send`
- * (one syscall). This, not the cipher, is what makes 150k msgs/s possible in Node.
+ * (one syscall); once 128 KiB are queued, they go at once. This, not the cipher, is what makes 150k msgs/s possible in Node.
  * Receiving: the StreamOpener reassembles frames; blocks are dispatched by type.
  * Does not do the handshake (link.ts) or pick transports (manager.ts).
  */
@@ -15,6 +15,13 @@ import type { StreamOpener, StreamSealer } from './stream-codec.ts'
 import type { LinkLimits, LinkStats } from './types.ts'
 
 const OUT_BUFFER = 256 * 1024
+/**
+ * Queued bytes that are written at once rather than at the end of the turn. One turn can read
+ * megabytes from a busy socket (libuv reads up to 32 times 64 KiB per wakeup); without this, all
+ * of it would wait for the turn to end and move along the path as one burst, each hop idle
+ * while the one before it works (bench tunnel: 9.8 -> 11.8 MB/s one stream, median of 5).
+ */
+const FLUSH_AT = 128 * 1024
 
 /** The stream carrier: batching sender, frame-reassembling receiver. */
 export class StreamCarrier implements Carrier, BlockSink {
@@ -22,6 +29,7 @@ export class StreamCarrier implements Carrier, BlockSink {
   private head = 0
   private queued = 0
   private scheduled = false
+  private flushing = false
   private blocked = false
   private wantDrain = false
   private closed = false
@@ -57,7 +65,8 @@ export class StreamCarrier implements Carrier, BlockSink {
     if (this.queued + msg.length > this.limits.maxQueuedBytes) throw new LimitError('link send queue is full')
     this.queue.push(msg)
     this.queued += msg.length
-    this.schedule()
+    if (this.queued >= FLUSH_AT && !this.blocked && !this.flushing) this.flush()
+    else this.schedule()
     if (this.queued >= this.limits.highWaterBytes) { this.wantDrain = true; return false }
     return true
   }
@@ -154,6 +163,11 @@ export class StreamCarrier implements Carrier, BlockSink {
   /** Packs queued control blocks and messages into frames and writes them in one send. */
   private flush (): void {
     if (this.blocked) return
+    this.flushing = true
+    try { this.flushNow() } finally { this.flushing = false }
+  }
+
+  private flushNow (): void {
     const frameMax = this.limits.maxFramePlaintext + 18
     let ctrl = 0
     for (const [, b] of this.control) ctrl += b.length + BLOCK_HEADER

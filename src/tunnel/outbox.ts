@@ -1,7 +1,8 @@
 /**
  * Outgoing cells, batched per next router: cells queued in one turn of the event loop go out
  * together as TUNNEL_DATA link messages of as many cells as the link's message size allows
- * (one AEAD, one frame and, over UDP, one datagram for many cells). Each cell is copied once,
+ * (one AEAD, one frame and, over UDP, one datagram for many cells). A message leaves as soon as
+ * it is full; the last, partly filled one at the end of the turn. Each cell is copied once,
  * straight into the message it leaves in. Bounded: cells beyond `maxQueuedCells` per router
  * are dropped (the stream layer above retransmits).
  */
@@ -40,7 +41,13 @@ export class CellOutbox {
     cur.set(buf.subarray(off, off + CELL_BYTES), at + 4)
     b.count++
     b.queued++
-    if (b.count === b.per) this.seal(b)
+    if (b.count === b.per) {
+      // A full message leaves at once, not at the end of the turn: while this turn still
+      // works through what one socket read brought, the next hop already has it.
+      this.seal(b)
+      this.sendOne(b.peer, b.msgs.pop()!)
+      b.queued -= b.per
+    }
     if (!this.scheduled) { this.scheduled = true; setImmediate(() => { this.flush() }) }
   }
 
@@ -50,16 +57,18 @@ export class CellOutbox {
     b.count = 0
   }
 
+  private sendOne (peer: Uint8Array, m: Uint8Array): void {
+    this.stats.messagesSent++
+    this.stats.cellsSent += m[1]!
+    this.send(peer, m)
+  }
+
   /** Sends everything queued now. */
   flush (): void {
     this.scheduled = false
     for (const b of this.batches.values()) {
       if (b.cur !== undefined) this.seal(b)
-      for (const m of b.msgs) {
-        this.stats.messagesSent++
-        this.stats.cellsSent += m[1]!
-        this.send(b.peer, m)
-      }
+      for (const m of b.msgs) this.sendOne(b.peer, m)
     }
     this.batches.clear()
   }

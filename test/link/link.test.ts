@@ -70,6 +70,22 @@ t.test('tcp: a stream link takes messages up to 60 KiB (one frame each), and not
   t.throws(() => la.send(new Uint8Array(la.maxMessage + 1)), { name: 'LimitError' }, 'one byte more is refused')
 })
 
+t.test('tcp: a busy stream link writes once 128 KiB are queued, without waiting for the turn to end', async t => {
+  const { la, lb, close } = await linkPair(await testRouter(), await testRouter(), createTcpTransport(), createTcpTransport(), 'tcp://127.0.0.1:0')
+  t.teardown(close)
+  await new Promise(resolve => setImmediate(resolve))
+  const bytes0 = la.stats.bytesSent
+  la.send(new Uint8Array(1024))
+  t.equal(la.stats.bytesSent, bytes0, 'a small message waits for the end of the turn (batched)')
+  for (let i = 0; i < 3; i++) la.send(new Uint8Array(la.maxMessage))
+  t.ok(la.stats.bytesSent - bytes0 > 3 * la.maxMessage, 'past 128 KiB, the queue went out within the same turn')
+  const got = new Promise<number>(resolve => {
+    let n = 0
+    lb.onMessage = (m) => { n += m.length; if (n === 1024 + 3 * la.maxMessage) resolve(n) }
+  })
+  t.equal(await got, 1024 + 3 * la.maxMessage, 'and all of it arrived')
+})
+
 t.test('udp: 10,000 messages each way', async t => {
   const a = await testRouter()
   const b = await testRouter()
