@@ -2,19 +2,21 @@
  * One hop's cell layer (docs/tunnels.md, "Cells"): the permutation `H` a hop applies to every
  * 1024-byte cell it relays, and its inverse, which creators use to pre-encrypt (outbound) or
  * peel (inbound) cells. A cell is a 16-byte nonce then a 1008-byte body; with `AES` AES-256 on
- * one block under ivKey and `KS(n)` the ChaCha20 (IETF) keystream under layerKey with the first
- * 12 bytes of `n` as nonce and block counter 0:
+ * one block under ivKey and `KS(n)` the AES-256-CTR keystream under layerKey with IV the first
+ * 12 bytes of `n` then a 32-bit zero counter:
  *
  * ```
  * H:   n1 = AES-enc(nonce)    body ^= KS(n1)    nonce' = AES-enc(n1)
  * H⁻¹: n1 = AES-dec(nonce')   body ^= KS(n1)    nonce  = AES-dec(n1)
  * ```
  *
- * Works in place; a batch of cells costs two AES calls in all, not two per cell. It
+ * Works in place; a batch of cells costs three AES calls in all, not three per cell
+ * (`crypto/ctr.ts`). It
  * neither authenticates (the endpoint's MAC does) nor detects replays (`replay.ts` does).
  */
 import type { BlockCipher, CryptoSuite } from '../crypto/types.ts'
 import { CryptoError, DecodeError } from '../util/errors.ts'
+import { ctrXorMany } from '../crypto/ctr.ts'
 
 /** Bytes of a cell. */
 export const CELL_BYTES = 1024
@@ -36,19 +38,25 @@ export type CellBufs = Uint8Array | readonly Uint8Array[]
  * (one transform runs at a time), grown as needed.
  */
 let scratch = new Uint8Array(2 * CELL_NONCE_BYTES * 64)
+/** Offsets of the batch's bodies (scratch, as above). */
+const bodies: number[] = []
+/** `n` zero offsets (cells each in their own array). */
+let zeroOffs = new Uint32Array(64)
+function zeros (n: number): Uint32Array {
+  if (zeroOffs.length < n) zeroOffs = new Uint32Array(n)
+  return zeroOffs
+}
 
 /** The layer of one hop, bound to that hop's layerKey and ivKey (both copied). */
 export class HopLayer {
-  private readonly crypto: CryptoSuite
-  private readonly layerKey: Uint8Array
   private readonly aes: BlockCipher
+  private readonly ctr: BlockCipher
 
   /** Throws CryptoError unless both keys are 32 bytes. */
   constructor (crypto: CryptoSuite, layerKey: Uint8Array, ivKey: Uint8Array) {
     if (layerKey.length !== 32 || ivKey.length !== 32) throw new CryptoError('layer and IV keys must be 32 bytes')
-    this.crypto = crypto
-    this.layerKey = Uint8Array.from(layerKey)
     this.aes = crypto.blockCipher(ivKey)
+    this.ctr = crypto.blockCipher(layerKey)
   }
 
   /** Applies `H` to the cell at `cell[off, off + 1024)`, in place (what a hop does). */
@@ -77,31 +85,27 @@ export class HopLayer {
     const one = bufs instanceof Uint8Array ? bufs : undefined
     const n = count ?? offs?.length ?? (bufs as readonly Uint8Array[]).length
     if (n <= 0) return
-    const cells = one === undefined ? bufs as readonly Uint8Array[] : Array<Uint8Array>(n).fill(one)
-    const at = (i: number): number => offs === undefined ? 0 : offs[i]!
-    for (let i = 0; i < n; i++) checkCell(cells[i]!, at(i))
+    const at = offs ?? zeros(n)
+    for (let i = 0; i < n; i++) checkCell(one ?? (bufs as readonly Uint8Array[])[i]!, at[i]!)
     const half = n * CELL_NONCE_BYTES
     if (scratch.length < 2 * half) scratch = new Uint8Array(2 * half)
     const s = scratch
     for (let i = 0; i < n; i++) {
-      const c = cells[i]!
-      const o = at(i)
+      const c = one ?? (bufs as readonly Uint8Array[])[i]!
+      const o = at[i]!
       for (let k = 0; k < CELL_NONCE_BYTES; k++) s[i * CELL_NONCE_BYTES + k] = c[o + k]!
     }
-    // n1 = AES(nonce) for every cell at once, then each body's keystream, then nonce' = AES(n1).
+    // n1 = AES(nonce) for every cell at once, then every body's keystream at once, then nonce' = AES(n1).
     if (forward) this.aes.encrypt(s, 0, s, half, n)
     else this.aes.decrypt(s, 0, s, half, n)
-    for (let i = 0; i < n; i++) {
-      const c = cells[i]!
-      const body = at(i) + CELL_NONCE_BYTES
-      const n1 = half + i * CELL_NONCE_BYTES
-      this.crypto.chacha20Xor(this.layerKey, s.subarray(n1, n1 + 12), c, c, body, CELL_BODY_BYTES, body)
-    }
+    bodies.length = n
+    for (let i = 0; i < n; i++) bodies[i] = at[i]! + CELL_NONCE_BYTES
+    ctrXorMany(this.ctr, s, half, bufs, bodies, n, CELL_BODY_BYTES)
     if (forward) this.aes.encrypt(s, half, s, 0, n)
     else this.aes.decrypt(s, half, s, 0, n)
     for (let i = 0; i < n; i++) {
-      const c = cells[i]!
-      const o = at(i)
+      const c = one ?? (bufs as readonly Uint8Array[])[i]!
+      const o = at[i]!
       for (let k = 0; k < CELL_NONCE_BYTES; k++) c[o + k] = s[i * CELL_NONCE_BYTES + k]!
     }
     s.fill(0, 0, 2 * half)
@@ -109,8 +113,8 @@ export class HopLayer {
 
   /** Wipes the keys; the layer must not be used afterwards. */
   dispose (): void {
-    this.layerKey.fill(0)
     this.aes.dispose()
+    this.ctr.dispose()
   }
 }
 

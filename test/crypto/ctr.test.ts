@@ -1,0 +1,89 @@
+/**
+ * Batched AES-256-CTR (src/crypto/ctr.ts) against OpenSSL's own aes-256-ctr, message by
+ * message: any batch size, length, offset and alignment, one buffer or many, and the limits.
+ */
+import t from 'tap'
+import * as nc from 'node:crypto'
+import fc from 'fast-check'
+import { loadCrypto } from '../../src/crypto/index.ts'
+import { MAX_CTR_BYTES, ctrXorMany } from '../../src/crypto/ctr.ts'
+import { CryptoError } from '../../src/util/errors.ts'
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+
+/** What OpenSSL's CTR gives for one message: IV = the 12 IV bytes then a 32-bit zero counter. */
+function reference (key: Uint8Array, iv12: Uint8Array, msg: Uint8Array): Uint8Array {
+  const iv = Buffer.concat([iv12, Buffer.alloc(4)])
+  return new Uint8Array(nc.createCipheriv('aes-256-ctr', key, iv).update(msg))
+}
+
+t.test('each message of a batch gets exactly its own OpenSSL CTR keystream', async t => {
+  const c = await loadCrypto()
+  fc.assert(fc.property(
+    fc.uint8Array({ minLength: 32, maxLength: 32 }),
+    fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 1100 }), fc.integer({ min: 0, max: 7 }),
+    fc.integer({ min: 0, max: 9 }), fc.boolean(), fc.integer({ min: 0, max: 3 }),
+    (key, n, len, lead, gap, shared, ivLead) => {
+      const aes = c.blockCipher(key)
+      const ivs = new Uint8Array(ivLead + 16 * n)
+      nc.randomFillSync(ivs)
+      const msgs = Array.from({ length: n }, () => new Uint8Array(nc.randomBytes(len)))
+      const want = msgs.map((m, i) => hex(reference(key, ivs.subarray(ivLead + 16 * i, ivLead + 16 * i + 12), m)))
+      let got: string[]
+      if (shared) {
+        // All in one array, at offsets whose alignment varies with `lead` and `gap`.
+        const stride = len + gap
+        const buf = new Uint8Array(lead + n * stride).fill(0xee)
+        const offs = msgs.map((m, i) => { buf.set(m, lead + i * stride); return lead + i * stride })
+        ctrXorMany(aes, ivs, ivLead, buf, offs, n, len)
+        got = offs.map(o => hex(buf.subarray(o, o + len)))
+        for (let i = 0; i < n; i++) if (buf.subarray(offs[i]! + len, offs[i]! + stride).some(b => b !== 0xee)) return false
+      } else {
+        // Each in its own array, each at its own offset (the first sets the keystream's alignment).
+        const bufs = msgs.map((m, i) => { const b = new Uint8Array(i + lead + len); b.set(m, i + lead); return b })
+        ctrXorMany(aes, ivs, ivLead, bufs, bufs.map((_, i) => i + lead), n, len)
+        got = bufs.map((b, i) => hex(b.subarray(i + lead)))
+      }
+      aes.dispose()
+      return got.every((g, i) => g === want[i])
+    }), { numRuns: 300 })
+  t.pass('300 random batches matched OpenSSL')
+})
+
+t.test('the same call decrypts, and views into a pooled Buffer touch only their own bytes', async t => {
+  const c = await loadCrypto()
+  const key = nc.randomBytes(32)
+  const aes = c.blockCipher(key)
+  const pool = Buffer.alloc(4096, 0x5a)
+  const view = pool.subarray(1001, 1001 + 2048 + 3) // an odd byteOffset into a shared ArrayBuffer
+  const ivs = nc.randomBytes(32)
+  ctrXorMany(aes, ivs, 0, view, [0, 1024], 2, 1024)
+  t.not(hex(view.subarray(0, 1024)), hex(Buffer.alloc(1024, 0x5a)), 'encrypted')
+  ctrXorMany(aes, ivs, 0, view, [0, 1024], 2, 1024)
+  t.ok(pool.every(b => b === 0x5a), 'decrypted back, and nothing around the views changed')
+  aes.dispose()
+})
+
+t.test('a block counter of 255 and beyond (a 4 KiB message) still matches OpenSSL', async t => {
+  const c = await loadCrypto()
+  const key = nc.randomBytes(32)
+  const aes = c.blockCipher(key)
+  const iv = nc.randomBytes(16)
+  const msg = new Uint8Array(nc.randomBytes(MAX_CTR_BYTES))
+  const want = hex(reference(key, iv.subarray(0, 12), msg))
+  ctrXorMany(aes, iv, 0, [msg], [0], 1, MAX_CTR_BYTES)
+  t.equal(hex(msg), want)
+  aes.dispose()
+})
+
+t.test('lengths outside 1..MAX_CTR_BYTES are refused; an empty batch does nothing', async t => {
+  const c = await loadCrypto()
+  const aes = c.blockCipher(new Uint8Array(32))
+  const buf = new Uint8Array(MAX_CTR_BYTES + 1)
+  t.throws(() => { ctrXorMany(aes, new Uint8Array(16), 0, buf, [0], 1, 0) }, CryptoError)
+  t.throws(() => { ctrXorMany(aes, new Uint8Array(16), 0, buf, [0], 1, MAX_CTR_BYTES + 1) }, CryptoError)
+  t.throws(() => { ctrXorMany(aes, new Uint8Array(16), 0, buf, [0], 1, 1.5) }, CryptoError)
+  ctrXorMany(aes, new Uint8Array(16), 0, buf, [], 0, 16)
+  t.ok(buf.every(b => b === 0), 'untouched')
+  aes.dispose()
+})
