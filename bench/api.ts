@@ -106,7 +106,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
       const b = (await session(to, hops)).s
       const rates: number[] = []
       for (let i = 0; i < 3; i++) rates.push(await samStream(a, b, mb * 1e6))
-      report('api', kase, 'throughput median of 3', median(rates), 'MB/s', target)
+      report('api', kase, 'throughput median of 3', median(rates), 'MB/s', `${target}; runs ${rates.map(r => r.toFixed(1)).join(', ')}`)
       await Promise.all([a.close(), b.close()])
     }
     if (runs('local')) await streamCase('sam-stream-local-0hop', sam0, sam0, 0, '(target >= 100)')

@@ -25,7 +25,8 @@ const AMSG_HEADER = BLOCK_HEADER + 4
 const MAX_PARTIAL = 1024
 const MAX_PARTIAL_BYTES = 1024 * 1024
 /** Largest message split into FRAG pieces (bytes): a lost piece resends only its packet, but a message waits for all of them. */
-const MAX_SPLIT_MESSAGE = 16 * 1024 - BLOCK_HEADER
+/** The largest message a datagram link takes (it splits it over datagrams). */
+export const MAX_SPLIT_MESSAGE = 16 * 1024 - BLOCK_HEADER
 /** ACK every 8th data packet (or after the ARQ's ack delay): each ACK is a datagram the sender must receive and open. */
 const ACK_EVERY = 8
 

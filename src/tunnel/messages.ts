@@ -35,8 +35,12 @@ export const MAX_DATA_MESSAGE = DATA_HEADER + MAX_CELLS_PER_MESSAGE * CELL_ENTRY
 /** Bytes of a whole `TUNNEL_BUILD` message: type, message ID, record count, records. */
 export const BUILD_MESSAGE_BYTES = 1 + 4 + 1 + BUILD_BODY_BYTES
 
-/** The largest tunnel message a `TUNNEL_GATEWAY` message carries. */
-export const MAX_GATEWAY_MESSAGE = 8192
+/**
+ * The largest tunnel message a `TUNNEL_GATEWAY` message carries: 16 320 bytes, so that the
+ * message fits a datagram link's 16 KiB (docs/link.md). Two 0-hop destinations stream in
+ * packets this large (router/session.ts, `zeroHopMss`); it was 8192 before 2026-11.
+ */
+export const MAX_GATEWAY_MESSAGE = 16 * 1024 - 64
 /** Bytes a `TUNNEL_GATEWAY` message adds around its tunnel message: type, tunnel ID, length. */
 export const GATEWAY_OVERHEAD = 1 + 4 + 2
 
@@ -146,7 +150,7 @@ function checkGatewayPayload (m: Uint8Array): string | undefined {
 
 /**
  * Encodes a `TUNNEL_GATEWAY` message: the gateway's tunnel ID, then `tunnelMessage` (an encoded
- * tunnel message of kind DELIVER_LOCAL or BUILD_REPLY, 1..8192 bytes) with a u16 length.
+ * tunnel message of kind DELIVER_LOCAL or BUILD_REPLY, 1..MAX_GATEWAY_MESSAGE bytes) with a u16 length.
  * LimitError otherwise.
  */
 export function encodeGateway (tunnelId: number, tunnelMessage: Uint8Array): Uint8Array {

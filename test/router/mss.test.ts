@@ -8,6 +8,7 @@ import { MAX_LEASE_SET_BYTES } from '../../src/identity/lease-set.ts'
 import { DeliveryKind, encodeTunnelMessage } from '../../src/tunnel/delivery.ts'
 import { encodeGateway, MAX_GATEWAY_MESSAGE } from '../../src/tunnel/messages.ts'
 import { MAX_FRAGMENT_DATA } from '../../src/tunnel/fragment.ts'
+import { MAX_SPLIT_MESSAGE } from '../../src/link/datagram-carrier.ts'
 import { CLOVE_HEADER } from '../../src/router/clove.ts'
 import { HEADER_BYTES as STREAM_HEADER_BYTES } from '../../src/streaming/packet.ts'
 
@@ -25,6 +26,8 @@ t.test('a full packet in a new-session message with the largest LeaseSet fits a 
   const ns = peer(c).g.seal(b.keys.destination, over, NOW, c.randomBytes(MAX_LEASE_SET_BYTES))
   t.throws(() => encodeGateway(7, encodeTunnelMessage({ kind: DeliveryKind.LOCAL, data: ns })), 'one byte more does not fit: the zero-hop MSS is the largest')
   t.ok(MAX_GATEWAY_MESSAGE >= 8192)
+  const largest = encodeGateway(7, Uint8Array.from([DeliveryKind.LOCAL, ...new Uint8Array(MAX_GATEWAY_MESSAGE - 1)]))
+  t.ok(largest.length <= MAX_SPLIT_MESSAGE, `the largest gateway message (${largest.length} bytes) fits a datagram link's ${MAX_SPLIT_MESSAGE}`)
 })
 
 t.test('the default MSS fills 4 cells of fragment data at the outbound gateway', async t => {
