@@ -93,7 +93,6 @@ export interface HopRun {
   /** Cells refused by admission, dropped as replays, dropped by the outbox. */
   refused: number
   replayed: number
-  outboxDropped: number
   /** CPU time spent feeding it, ms. */
   cpuMs: number
   /** The accountant's counters: cells served free and for credit, credit charged. */
@@ -224,7 +223,6 @@ export class BenchHop {
       forwarded: this.forwarded,
       refused: t.refusedCells,
       replayed: t.replayed,
-      outboxDropped: this.mgr.outboxStats.dropped,
       cpuMs: this.cpuMs,
       free: s.free.cell,
       paid: s.paid.cell,
@@ -318,7 +316,7 @@ export function measureCalls (o: CallsOptions): CallsRun {
 
 /** Throws unless the run relayed every cell it was fed, free or paid as its mode should. */
 export function checkRun (r: HopRun): void {
-  if (r.relayed !== r.fed || r.forwarded !== r.fed) throw new Error(`${r.mode}: ${r.relayed} relayed, ${r.forwarded} forwarded of ${r.fed} fed (refused ${r.refused}, replayed ${r.replayed}, outbox dropped ${r.outboxDropped})`)
+  if (r.relayed !== r.fed || r.forwarded !== r.fed) throw new Error(`${r.mode}: ${r.relayed} relayed, ${r.forwarded} forwarded of ${r.fed} fed (refused ${r.refused}, replayed ${r.replayed})`)
   const want = r.mode === 'noop' ? [0, 0, 0] : r.mode === 'scarce' ? [0, r.fed, r.fed] : [r.fed, 0, 0]
   const ok = r.mode === 'scarce' ? r.load >= 1 && r.load < 2 : r.load < 1
   if (r.free !== want[0] || r.paid !== want[1] || r.charged !== want[2] || !ok) {

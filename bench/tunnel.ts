@@ -20,7 +20,7 @@ import { routerNodeFlags } from '../src/cli/node-flags.ts'
 /** What a peer's `stats` command answers (the parts read here; see tunnel-peer.ts). */
 interface PeerStats {
   tunnels: Record<string, number> & { transitCells: number }
-  outbox: { cellsSent: number, messagesSent: number, dropped: number }
+  outbox: { cellsSent: number, messagesSent: number }
   sender: { dropped: number }
   link: { framesSent: number, bytesSent: number, messagesSent: number }
   gc: Record<string, { n: number, ms: number }>
@@ -186,7 +186,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
     report('tunnel', `one stream ${mb} MB`, 'alice → bob', bytes / 1e6 / (((sunk.end as number) - upStart) / 1000), 'MB/s', 'byte-identical')
     const after = await Promise.all(peers.map(async p => await p.stats()))
     note('drops: ' + after.map((st, i) => {
-      return `r${i} replay ${st.tunnels.replayed} mac ${st.tunnels.badMac} unknown ${st.tunnels.unknownTunnel} malformed ${st.tunnels.malformed} outbox ${st.outbox.dropped} sender ${st.sender.dropped}`
+      return `r${i} replay ${st.tunnels.replayed} mac ${st.tunnels.badMac} unknown ${st.tunnels.unknownTunnel} malformed ${st.tunnels.malformed} sender ${st.sender.dropped}`
     }).join('; '))
     note('streams: ' + JSON.stringify([after[0], after[1]].map(x => x?.streams)))
     note('cpu per process (alice, bob, hops): ' + after.map((z, i) => {

@@ -24,7 +24,7 @@ const COUNTER_WORDS = (() => {
   return w
 })()
 
-// Scratch, grown as needed and shared (one call runs at a time): counter blocks, keystream.
+// Scratch, shared (one call runs at a time) and bounded (CHUNK messages): counter blocks, keystream.
 let ctr = new Uint8Array(0)
 let ctr32 = new Uint32Array(0)
 let ks = new Uint8Array(0)
@@ -38,16 +38,41 @@ function wordsOf (b: Uint8Array): Uint32Array {
   return lastView
 }
 
+/** Messages per ECB call: bounds the scratch (about 130 KiB at 1 KiB messages). */
+const CHUNK = 64
+
 /**
  * XORs the AES-CTR keystream of `aes`'s key into `len` bytes of each of `n` messages, in place:
  * message i is `bufs[i][offs[i], offs[i] + len)` (or, when `bufs` is one array, `bufs[offs[i], …)`)
- * and its IV the 12 bytes at `ivs[ivOff + 16i]`. The same call encrypts and decrypts. Callers
- * check the ranges; CryptoError if `len` is not in 1..{@link MAX_CTR_BYTES}.
+ * and its IV the 12 bytes at `ivs[ivOff + 16i]`. The same call encrypts and decrypts. CryptoError
+ * (before anything changes) if `len` is not in 1..{@link MAX_CTR_BYTES}, an IV or a message
+ * range falls outside its array, or `n` is not a whole number.
  */
 export function ctrXorMany (aes: BlockCipher, ivs: Uint8Array, ivOff: number,
   bufs: Uint8Array | readonly Uint8Array[], offs: ArrayLike<number>, n: number, len: number): void {
   if (!Number.isInteger(len) || len < 1 || len > MAX_CTR_BYTES) throw new CryptoError(`CTR message of ${len} bytes, not 1..${MAX_CTR_BYTES}`)
-  if (n <= 0) return
+  if (!Number.isInteger(n) || n < 0) throw new CryptoError(`CTR message count ${n}, not a whole number`)
+  if (n === 0) return
+  if (!Number.isInteger(ivOff) || ivOff < 0 || ivOff + 16 * (n - 1) + 12 > ivs.length) throw new CryptoError('CTR IVs out of range')
+  const one = bufs instanceof Uint8Array ? bufs : undefined
+  if (one === undefined && (bufs as readonly Uint8Array[]).length < n) throw new CryptoError('fewer CTR messages than the count')
+  for (let i = 0; i < n; i++) {
+    const d = one ?? (bufs as readonly Uint8Array[])[i]!
+    const o = offs[i]
+    if (o === undefined || !Number.isInteger(o) || o < 0 || o + len > d.length) throw new CryptoError(`CTR message ${i} out of range`)
+  }
+  try {
+    for (let at = 0; at < n; at += CHUNK) chunk(aes, ivs, ivOff, one, bufs as readonly Uint8Array[], offs, at, Math.min(n, at + CHUNK), len)
+  } finally {
+    lastBuf = undefined
+    lastView = new Uint32Array(0)
+  }
+}
+
+/** Messages `from` until `to` (at most CHUNK) of a checked {@link ctrXorMany} call. */
+function chunk (aes: BlockCipher, ivs: Uint8Array, ivOff: number, one: Uint8Array | undefined, many: readonly Uint8Array[],
+  offs: ArrayLike<number>, from: number, to: number, len: number): void {
+  const n = to - from
   const per = (len + 15) >>> 4
   const blocks = n * per
   if (ctr.length < 16 * blocks) {
@@ -59,31 +84,32 @@ export function ctrXorMany (aes: BlockCipher, ivs: Uint8Array, ivOff: number,
   for (let i = 0; i < n; i++) {
     let w = 4 * i * per
     const at = 16 * i * per
-    for (let k = 0; k < 12; k++) ctr[at + k] = ivs[ivOff + 16 * i + k]!
+    const iv = ivOff + 16 * (from + i)
+    for (let k = 0; k < 12; k++) ctr[at + k] = ivs[iv + k]!
     const a = ctr32[w]!, b = ctr32[w + 1]!, c = ctr32[w + 2]!
     for (let j = 0; j < per; j++) { ctr32[w] = a; ctr32[w + 1] = b; ctr32[w + 2] = c; ctr32[w + 3] = COUNTER_WORDS[j]!; w += 4 }
   }
   // The keystream lands at the same offset mod 4 as the first message, so that words line up.
-  const one = bufs instanceof Uint8Array ? bufs : undefined
-  const first = one ?? (bufs as readonly Uint8Array[])[0]!
-  const phase = (first.byteOffset + offs[0]!) & 3
+  const first = one ?? many[from]!
+  const phase = (first.byteOffset + offs[from]!) & 3
   aes.encrypt(ctr, 0, ks, phase, blocks)
   const head = (4 - phase) & 3
   for (let i = 0; i < n; i++) {
-    const d = one ?? (bufs as readonly Uint8Array[])[i]!
-    const o = offs[i]!
+    const d = one ?? many[from + i]!
+    const o = offs[from + i]!
     const k = phase + 16 * i * per
-    if (((d.byteOffset + o) & 3) !== phase || len < 8) {
+    const words = (len - head) >>> 2
+    const dw = (d.byteOffset + o + head) >>> 2
+    const d32 = ((d.byteOffset + o) & 3) === phase && len >= 8 ? wordsOf(d) : undefined
+    if (d32 === undefined || dw + words > d32.length) {
       for (let j = 0; j < len; j++) d[o + j]! ^= ks[k + j]!
       continue
     }
     for (let j = 0; j < head; j++) d[o + j]! ^= ks[k + j]!
-    const words = (len - head) >>> 2
-    const d32 = wordsOf(d)
-    const dw = (d.byteOffset + o + head) >>> 2
     const kw = (k + head) >>> 2
     for (let j = 0; j < words; j++) d32[dw + j]! ^= ks32[kw + j]!
     for (let j = head + 4 * words; j < len; j++) d[o + j]! ^= ks[k + j]!
   }
   ks.fill(0, 0, phase + 16 * blocks)
+  ctr.fill(0, 0, 16 * blocks)
 }

@@ -10,8 +10,9 @@
  * X25519 runs on OpenSSL (`x25519-native.ts`, 2.5 times faster), key generation too unless the
  * suite is seeded (a seeded suite's keys follow its seed).
  *
- * Tunnel cells need the raw ChaCha20 (IETF) stream and one-block AES-256. AES is OpenSSL's
- * (`aes-256-ecb`, one persistent context per direction). ChaCha20 calls libsodium's
+ * Tunnel cells need AES-256 on many blocks at once: OpenSSL's `aes-256-ecb`, one persistent
+ * context per direction (the cell body's CTR keystream is built on it, `ctr.ts`). Build records
+ * and fs blocks need the raw ChaCha20 (IETF) stream: ChaCha20 calls libsodium's
  * `crypto_stream_chacha20_ietf_xor_ic` export directly on the heap scratch: that is why Umbra
  * depends on `libsodium-wrappers-sumo` (the standard build lacks the export; the OpenSSL
  * `chacha20` fallback kept here costs ~2.6 us per 1 KiB against ~1.9 us).
@@ -223,6 +224,7 @@ class OpensslBlockCipher implements BlockCipher {
     const out = c.update(srcOff === 0 && src.length === len ? src : src.subarray(srcOff, srcOff + len))
     if (out.length !== len) throw new CryptoError('OpenSSL AES held back a block')
     dst.set(out, dstOff)
+    out.fill(0) // it may be keystream (crypto/ctr.ts): leave no copy behind
   }
 
   dispose (): void {

@@ -24,8 +24,10 @@ const AMSG_HEADER = BLOCK_HEADER + 4
 /** Partial messages (and their bytes) a receiver keeps waiting for FRAG pieces. */
 const MAX_PARTIAL = 1024
 const MAX_PARTIAL_BYTES = 1024 * 1024
-/** Largest message split into FRAG pieces (bytes): a lost piece resends only its packet, but a message waits for all of them. */
-/** The largest message a datagram link takes (it splits it over datagrams). */
+/**
+ * The largest message a datagram link takes, split into FRAG pieces over datagrams (bytes): a
+ * lost piece resends only its packet, but a message waits for all of them.
+ */
 export const MAX_SPLIT_MESSAGE = 16 * 1024 - BLOCK_HEADER
 /** ACK every 8th data packet (or after the ARQ's ack delay): each ACK is a datagram the sender must receive and open. */
 const ACK_EVERY = 8

@@ -18,7 +18,7 @@ import { DecodeError, HandshakeError, LimitError } from '../util/errors.ts'
 import { MSG3_PART1_BYTES, XkInitiator, XkResponder, type HandshakeResult } from './noise.ts'
 
 /** Protocol version carried in the options blocks. */
-export const LINK_VERSION = 1
+export const LINK_VERSION = 2
 /** Bytes of msg1/msg2 before their padding. */
 export const HEAD_BYTES = 64
 /** Largest padding a handshake message may carry. */

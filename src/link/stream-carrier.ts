@@ -3,7 +3,8 @@
  *
  * Sending batches: messages queued during one turn of the event loop are packed into frames of
  * up to `maxFramePlaintext` bytes, frames into one buffer, and the buffer into one `conn.send`
- * (one syscall); once 128 KiB are queued, they go at once. This, not the cipher, is what makes 150k msgs/s possible in Node.
+ * (one syscall); once 128 KiB are queued, they go at once. This, not the cipher, is what makes
+ * 150k msgs/s possible in Node.
  * Receiving: the StreamOpener reassembles frames; blocks are dispatched by type.
  * Does not do the handshake (link.ts) or pick transports (manager.ts).
  */
@@ -58,15 +59,22 @@ export class StreamCarrier implements Carrier, BlockSink {
   /** Bytes of messages queued and not yet sealed. */
   get queuedBytes (): number { return this.queued }
 
-  /** Queues a message. Returns false when the caller should wait for onDrain. */
+  /**
+   * Queues a message. Returns false when the caller should wait for onDrain. Once 128 KiB are
+   * queued it writes them before returning, so `onDrain` (or `onFail`) may run inside this call.
+   */
   send (msg: Uint8Array): boolean {
     if (this.closed) throw new ClosedError('link is closed')
     if (msg.length > this.maxMessage) throw new LimitError(`message of ${msg.length} bytes exceeds the link's ${this.maxMessage}`)
     if (this.queued + msg.length > this.limits.maxQueuedBytes) throw new LimitError('link send queue is full')
     this.queue.push(msg)
     this.queued += msg.length
-    if (this.queued >= FLUSH_AT && !this.blocked && !this.flushing) this.flush()
-    else this.schedule()
+    if (this.queued >= FLUSH_AT && !this.blocked && !this.flushing) {
+      // Errors here fail the link, as on the scheduled path; `onDrain` may run before we return.
+      try { this.flush() } catch (err) { this.ev.onFail(err instanceof Error ? err : new Error(String(err))) }
+    } else {
+      this.schedule()
+    }
     if (this.queued >= this.limits.highWaterBytes) { this.wantDrain = true; return false }
     return true
   }
@@ -162,7 +170,8 @@ export class StreamCarrier implements Carrier, BlockSink {
 
   /** Packs queued control blocks and messages into frames and writes them in one send. */
   private flush (): void {
-    if (this.blocked) return
+    // Not again from inside a flush (a Conn that closes itself within send() calls stop()).
+    if (this.blocked || this.flushing) return
     this.flushing = true
     try { this.flushNow() } finally { this.flushing = false }
   }

@@ -44,7 +44,7 @@ export type BuildStatus = typeof BuildStatus[keyof typeof BuildStatus]
 
 /** The four keys a hop and the creator share after a build. */
 export interface HopKeys {
-  /** ChaCha20 key of the hop's cell layer. */
+  /** AES-256 key of the hop's cell-body keystream (CTR). */
   layerKey: Uint8Array
   /** AES-256 key of the hop's cell nonce encryption. */
   ivKey: Uint8Array

@@ -1,7 +1,7 @@
 /**
  * Groups the cells of one TUNNEL_DATA message by who transforms them (a transit hop, or one of
- * our inbound tunnels), so that each group's layers run as one batch (`HopLayer.applyAll`: two
- * AES calls per batch instead of two per cell). Pure: it only sorts offsets.
+ * our inbound tunnels), so that each group's layers run as one batch (`HopLayer.applyAll`: three
+ * AES calls per batch instead of three per cell). Pure: it only sorts offsets.
  */
 
 /**
