@@ -1,12 +1,14 @@
 /**
  * Batched AES-256-CTR (src/crypto/ctr.ts) against OpenSSL's own aes-256-ctr, message by
- * message: any batch size, length, offset and alignment, one buffer or many, and the limits.
+ * message: any batch size, length, offset and alignment, one buffer or many, and the limits; and
+ * the embedded WebAssembly kernel against its source.
  */
 import t from 'tap'
 import * as nc from 'node:crypto'
 import fc from 'fast-check'
+import { readFileSync } from 'node:fs'
 import { loadCrypto } from '../../src/crypto/index.ts'
-import { MAX_CTR_BYTES, ctrXorMany } from '../../src/crypto/ctr.ts'
+import { CTR_WASM_BASE64, MAX_CTR_BYTES, ctrXorMany } from '../../src/crypto/ctr.ts'
 import { CryptoError } from '../../src/util/errors.ts'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
@@ -118,4 +120,13 @@ t.test('lengths outside 1..MAX_CTR_BYTES are refused; an empty batch does nothin
   ctrXorMany(aes, new Uint8Array(16), 0, buf, [], 0, 16)
   t.ok(buf.every(b => b === 0), 'untouched')
   aes.dispose()
+})
+
+t.test('the embedded kernel is ctr.wat compiled: nothing in the binary that the source does not say', async t => {
+  const wabt = await (await import('wabt')).default()
+  const src = readFileSync(new URL('../../src/crypto/ctr.wat', import.meta.url), 'utf8')
+  const mod = wabt.parseWat('ctr.wat', src, { simd: true })
+  const bytes = Buffer.from(mod.toBinary({}).buffer)
+  mod.destroy()
+  t.equal(bytes.toString('base64'), CTR_WASM_BASE64)
 })

@@ -1,0 +1,41 @@
+;; The XOR kernel of src/crypto/ctr.ts: counter blocks and keystream XOR, 16 bytes at a time
+;; (WebAssembly SIMD). No cipher here: AES runs in OpenSSL. ctr.ts embeds the binary;
+;; test/crypto/ctr.test.ts compiles this file with wabt and checks the two are the same.
+(module
+  (memory (export "mem") 4)
+  ;; ctr(ivs, out, n, per): for i < n, for j < per: out[16(i*per+j)..] = ivs[16i..16i+12) || BE32(j)
+  (func (export "ctr") (param $ivs i32) (param $out i32) (param $n i32) (param $per i32)
+    (local $i i32) (local $j i32) (local $iv v128)
+    (block $done_i (loop $li
+      (br_if $done_i (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $iv (v128.load (i32.add (local.get $ivs) (i32.shl (local.get $i) (i32.const 4)))))
+      (local.set $j (i32.const 0))
+      (block $done_j (loop $lj
+        (br_if $done_j (i32.ge_u (local.get $j) (local.get $per)))
+        (v128.store (local.get $out)
+          (i32x4.replace_lane 3 (local.get $iv)
+            (i32.or (i32.or (i32.shl (local.get $j) (i32.const 24)) (i32.shl (i32.and (local.get $j) (i32.const 0xff00)) (i32.const 8)))
+                    (i32.or (i32.and (i32.shr_u (local.get $j) (i32.const 8)) (i32.const 0xff00)) (i32.shr_u (local.get $j) (i32.const 24))))))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $lj)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $li))))
+  ;; xor(dst, src, len): dst[k] ^= src[k] for k < len (16 bytes at a time, then bytes)
+  (func (export "xor") (param $d i32) (param $s i32) (param $len i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $d) (i32.and (local.get $len) (i32.const -16))))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $d) (local.get $end)))
+      (v128.store (local.get $d) (v128.xor (v128.load (local.get $d)) (v128.load (local.get $s))))
+      (local.set $d (i32.add (local.get $d) (i32.const 16)))
+      (local.set $s (i32.add (local.get $s) (i32.const 16)))
+      (br $l)))
+    (local.set $end (i32.add (local.get $end) (i32.and (local.get $len) (i32.const 15))))
+    (block $done2 (loop $l2
+      (br_if $done2 (i32.ge_u (local.get $d) (local.get $end)))
+      (i32.store8 (local.get $d) (i32.xor (i32.load8_u (local.get $d)) (i32.load8_u (local.get $s))))
+      (local.set $d (i32.add (local.get $d) (i32.const 1)))
+      (local.set $s (i32.add (local.get $s) (i32.const 1)))
+      (br $l2))))
+)
