@@ -42,7 +42,7 @@ t.test('each message of a batch gets exactly its own OpenSSL CTR keystream', asy
         if (buf.subarray(0, lead).some(b => b !== 0xee)) return false
         for (let i = 0; i < n; i++) if (buf.subarray(offs[i]! + len, offs[i]! + stride).some(b => b !== 0xee)) return false
       } else {
-        // Each in its own array, each at its own offset (the first sets the keystream's alignment).
+        // Each in its own array, each at its own offset.
         const bufs = msgs.map((m, i) => { const b = new Uint8Array(i + lead + len); b.set(m, i + lead); return b })
         ctrXorMany(aes, ivs, ivLead, bufs, bufs.map((_, i) => i + lead), n, len)
         got = bufs.map((b, i) => hex(b.subarray(i + lead)))
@@ -57,11 +57,11 @@ t.test('the same call decrypts, and views into a pooled Buffer touch only their 
   const c = await loadCrypto()
   const key = nc.randomBytes(32)
   const aes = c.blockCipher(key)
-  // Small Buffers come from Node's shared pool: neighbours in one ArrayBuffer, at odd offsets.
-  const before = Buffer.allocUnsafe(37).fill(0x11)
-  const view = Buffer.allocUnsafe(1500).fill(0x5a)
-  const after = Buffer.allocUnsafe(41).fill(0x22)
-  t.equal(view.buffer, before.buffer, 'the test really shares a pooled ArrayBuffer')
+  // Neighbours in one ArrayBuffer at odd offsets, as small Buffers from Node's pool are.
+  const whole = Buffer.allocUnsafe(3 + 37 + 1500 + 41)
+  const before = whole.subarray(3, 40).fill(0x11)
+  const view = whole.subarray(40, 1540).fill(0x5a)
+  const after = whole.subarray(1540).fill(0x22)
   const ivs = nc.randomBytes(32)
   ctrXorMany(aes, ivs, 0, view, [1, 700], 2, 700)
   t.not(hex(view.subarray(1, 701)), hex(Buffer.alloc(700, 0x5a)), 'encrypted')
@@ -94,6 +94,20 @@ t.test('a batch of 150 (more than one ECB call holds) matches OpenSSL message by
   const want = offs.map((o, i) => hex(reference(key, ivs.subarray(16 * i, 16 * i + 12), buf.subarray(o, o + 1008))))
   ctrXorMany(aes, ivs, 0, buf, offs, n, 1008)
   t.same(offs.map(o => hex(buf.subarray(o, o + 1008))), want)
+  aes.dispose()
+})
+
+t.test('chunks of fewer than 64 messages (long ones), IVs at an offset, a last IV of only 12 bytes', async t => {
+  const c = await loadCrypto()
+  const key = nc.randomBytes(32)
+  const aes = c.blockCipher(key)
+  for (const [len, n, ivOff] of [[4096, 40, 5], [1025, 70, 3], [17, 200, 1]] as const) {
+    const ivs = nc.randomBytes(ivOff + 16 * (n - 1) + 12) // exactly long enough
+    const msgs = Array.from({ length: n }, () => new Uint8Array(nc.randomBytes(len)))
+    const want = msgs.map((m, i) => hex(reference(key, ivs.subarray(ivOff + 16 * i, ivOff + 16 * i + 12), m)))
+    ctrXorMany(aes, ivs, ivOff, msgs, msgs.map(() => 0), n, len)
+    t.same(msgs.map(hex), want, `${n} messages of ${len} bytes`)
+  }
   aes.dispose()
 })
 
