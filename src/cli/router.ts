@@ -75,6 +75,7 @@ Options:
                          keys and blocks in <data dir>/fs) (default: on) [UMBRA_FS]
   --fs-quota MB          disk quota for stored blocks (default: 1024) [UMBRA_FS_QUOTA_MB]
   --fs-seed DEST         an fs node's base64 destination to bootstrap from; repeatable
+                         (write --fs-seed=DEST when DEST starts with '-')
                          [UMBRA_FS_SEEDS, comma-separated]
   --cover off|low|high   cover traffic preset (see docs/cover.md): low sends link chaff,
                          20 cells/s per link when idle (at most 20 KiB/s per link), and a
@@ -96,7 +97,8 @@ Options:
 Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on bad options or config.
 `
 
-const OPTIONS = {
+/** The options `umbra router` takes (its --help above). */
+export const ROUTER_OPTIONS = {
   config: { type: 'string' },
   'data-dir': { type: 'string' },
   listen: { type: 'string', multiple: true },
@@ -155,7 +157,7 @@ export async function runRouter (argv: string[]): Promise<number> {
   let seeds: SeedEntry[]
   let peers: Uint8Array[]
   try {
-    const { values, positionals } = parse(argv, OPTIONS)
+    const { values, positionals } = parse(argv, ROUTER_OPTIONS)
     if (values.help === true) { process.stdout.write(HELP); return 0 }
     if (positionals.length > 0) throw new ConfigError(`unexpected argument '${positionals[0]}' (see umbra router --help)`)
     const { peer, help: _help, ...flags } = values

@@ -9,6 +9,8 @@ import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { NODE_HEAP_FLAGS, routerNodeFlags } from '../../src/cli/node-flags.ts'
 import { routerCommand } from '../../src/cli/testnet/procs.ts'
+import { ROUTER_OPTIONS } from '../../src/cli/router.ts'
+import { parse } from '../../src/cli/args.ts'
 
 const root = new URL('../../', import.meta.url)
 
@@ -44,6 +46,14 @@ t.test('testnet routers get the flags before the script', async (t) => {
     t.ok(at > 0 && at < script, `${f} is a node flag, not a router argument`)
   }
   t.equal(cmd[script + 1], 'router')
+})
+
+t.test('testnet routers take fs seeds that start with a dash (base64 destinations may)', async (t) => {
+  const seeds = ['-abc~def', 'ghi-jkl']
+  const cmd = routerCommand({ index: 0, dataDir: '/tmp/x', listen: ['tcp://127.0.0.1:0'], network: 'n', control: '127.0.0.1:0', seedFiles: [], sam: 'off', socks: 'off', fs: { seeds } })
+  const argv = cmd.slice(cmd.indexOf('router') + 1)
+  t.same(parse(argv, ROUTER_OPTIONS).values['fs-seed'], seeds, 'both reach the router as they are')
+  t.throws(() => parse(['--fs-seed', '-abc~def'], ROUTER_OPTIONS), /ambiguous/, 'as two arguments, the dashed one would not')
 })
 
 t.test('router processes get the heap flags, and a CPU profile only when a benchmark asks', async (t) => {

@@ -67,7 +67,8 @@ export function routerCommand (spec: RouterProcSpec): string[] {
   for (const l of spec.listen) args.push('--listen', l)
   for (const s of spec.seedFiles) args.push('--seed-file', s)
   if (spec.fs === 'off') args.push('--fs', 'off')
-  else if (spec.fs !== undefined) for (const s of spec.fs.seeds) args.push('--fs-seed', s)
+  // The = form: a destination (I2P base64) may start with '-', which would read as an option.
+  else if (spec.fs !== undefined) for (const s of spec.fs.seeds) args.push(`--fs-seed=${s}`)
   args.push(...(spec.extraArgs ?? []))
   return [...(spec.wrap ?? []), process.execPath, ...routerNodeFlags(), umbraBin(), ...args]
 }
