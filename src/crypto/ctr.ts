@@ -10,7 +10,8 @@
  * 32-bit counter never wraps: a message is at most {@link MAX_CTR_BYTES}.
  *
  * Writing the counters and the XOR run in a small WebAssembly SIMD kernel (`ctr.wat`, 16 bytes
- * per instruction; no cipher in it), on copies of the messages in its memory. For 59 cells of
+ * per instruction; no cipher in it), on copies of the messages in its memory (messages evenly
+ * spaced in one array, as the cells of a TUNNEL_DATA message are, in one copy each way). For 59 cells of
  * 1008 bytes, this whole function costs 0.5–1.0 µs per cell, against 1.1–2.3 µs with the same
  * loops in JS on 32-bit words (microbenchmark, five rounds each, one sitting).
  */
@@ -22,9 +23,12 @@ export const MAX_CTR_BYTES = 4096
 
 /** `ctr.wat` compiled by wabt 1.0.39 (`wat2wasm --enable-simd`); a test recompiles and compares. */
 export const CTR_WASM_BASE64 =
-  'AGFzbQEAAAABDgJgBH9/f38AYAN/f38AAwMCAAEFAwEABAcTAwNtZW0CAANjdHIAAAN4b3IAAQq2AQJ3AgJ/AXsCQANAIAQgAk8NASAAIARBBHRq' +
-  '/QAEACEGQQAhBQJAA0AgBSADTw0BIAEgBiAFQRh0IAVBgP4DcUEIdHIgBUEIdkGA/gNxIAVBGHZycv0cA/0LBAAgAUEQaiEBIAVBAWohBQwACwsg' +
-  'BEEBaiEEDAALCws8AQF/IAAgAmohAwJAA0AgACADTw0BIAAgAP0ABAAgAf0ABAD9Uf0LBAAgAEEQaiEAIAFBEGohAQwACwsL'
+  'AGFzbQEAAAABFwNgBH9/f38AYAN/f38AYAZ/f39/f38AAwQDAAECBQMBAAQHGwQDbWVtAgADY3RyAAADeG9yAAEFeG9yQXQAAgrcAgN3AgJ/AXsC' +
+  'QANAIAQgAk8NASAAIARBBHRq/QAEACEGQQAhBQJAA0AgBSADTw0BIAEgBiAFQRh0IAVBgP4DcUEIdHIgBUEIdkGA/gNxIAVBGHZycv0cA/0LBAAg' +
+  'AUEQaiEBIAVBAWohBQwACwsgBEEBaiEEDAALCws8AQF/IAAgAmohAwJAA0AgACADTw0BIAAgAP0ABAAgAf0ABAD9Uf0LBAAgAEEQaiEAIAFBEGoh' +
+  'AQwACwsLpAEBBX8gA0FwcSEKAkADQCAGIAJPDQEgACAGIARsaiEHIAEgBiAFbGohCCAHIApqIQkCQANAIAcgCU8NASAHIAf9AAQAIAj9AAQA/VH9' +
+  'CwQAIAdBEGohByAIQRBqIQgMAAsLIAkgAyAKa2ohCQJAA0AgByAJTw0BIAcgBy0AACAILQAAczoAACAHQQFqIQcgCEEBaiEIDAALCyAGQQFqIQYM' +
+  'AAsLCw=='
 
 /** The slice of the WebAssembly API used here (tsconfig's ES2022 lib does not declare it). */
 interface Wasm {
@@ -39,6 +43,8 @@ interface Kernel {
   ctr: (ivs: number, out: number, n: number, per: number) => void
   /** `mem[d + k] ^= mem[s + k]` for k < len (a multiple of 16). */
   xor: (d: number, s: number, len: number) => void
+  /** For i < n: XORs the `len` bytes at `s + i·slot` into `d + i·stride`. */
+  xorAt: (d: number, s: number, n: number, len: number, stride: number, slot: number) => void
 }
 
 const kernel = ((): Kernel => {
@@ -58,6 +64,8 @@ const IVS = 0
 const CTR = 1024
 const KS = CTR + REGION
 const DATA = KS + REGION
+/** Room for message copies: the rest of the kernel's 4 pages. */
+const DATA_ROOM = 4 * 65536 - DATA
 
 /**
  * XORs the AES-CTR keystream of `aes`'s key into `len` bytes of each of `n` messages, in place:
@@ -94,10 +102,22 @@ function chunk (aes: BlockCipher, ivs: Uint8Array, ivOff: number, one: Uint8Arra
   const n = to - from
   const bytes = n * slot
   const at = ivOff + 16 * from
+  // Messages evenly spaced in one array (the cells of a TUNNEL_DATA message) cross in one copy each way.
+  const base = offs[from]!
+  const stride = n > 1 ? offs[from + 1]! - base : len
+  let even = one !== undefined && stride >= len && (n - 1) * stride + len <= DATA_ROOM
+  for (let i = 2; even && i < n; i++) even = offs[from + i] === base + i * stride
+  const span = (n - 1) * stride + len
   try {
     mem.set(ivs.subarray(at, Math.min(ivs.length, at + 16 * n)), IVS)
     kernel.ctr(IVS, CTR, n, slot >>> 4)
     aes.encrypt(mem, CTR, mem, KS, bytes >>> 4)
+    if (even) {
+      mem.set(one!.subarray(base, base + span), DATA)
+      kernel.xorAt(DATA, KS, n, len, stride, slot)
+      one!.set(mem.subarray(DATA, DATA + span), base)
+      return
+    }
     for (let i = 0; i < n; i++) {
       const o = offs[from + i]!
       mem.set((one ?? many[from + i]!).subarray(o, o + len), DATA + i * slot)
@@ -112,6 +132,6 @@ function chunk (aes: BlockCipher, ivs: Uint8Array, ivOff: number, one: Uint8Arra
     mem.fill(0, IVS, IVS + 16 * n)
     mem.fill(0, CTR, CTR + bytes)
     mem.fill(0, KS, KS + bytes)
-    mem.fill(0, DATA, DATA + bytes)
+    mem.fill(0, DATA, DATA + (even ? span : bytes))
   }
 }

@@ -97,6 +97,24 @@ t.test('a batch of 150 (more than one ECB call holds) matches OpenSSL message by
   aes.dispose()
 })
 
+t.test('messages in one array at uneven offsets (no single stride) still match, and the bytes between stay', async t => {
+  const c = await loadCrypto()
+  const key = nc.randomBytes(32)
+  const aes = c.blockCipher(key)
+  const len = 100
+  for (const offs of [[0, 100, 250, 350], [7, 107, 207, 400], [300, 0, 150, 450], [0, 120]]) {
+    const buf = new Uint8Array(nc.randomBytes(600))
+    const ivs = nc.randomBytes(16 * offs.length)
+    const want = offs.map((o, i) => hex(reference(key, ivs.subarray(16 * i, 16 * i + 12), buf.subarray(o, o + len))))
+    const gaps = [...buf]
+    ctrXorMany(aes, ivs, 0, buf, offs, offs.length, len)
+    t.same(offs.map(o => hex(buf.subarray(o, o + len))), want, `offsets ${offs.join(', ')}`)
+    const inside = (k: number): boolean => offs.some(o => k >= o && k < o + len)
+    t.ok([...buf].every((b, k) => inside(k) || b === gaps[k]), 'bytes between messages untouched')
+  }
+  aes.dispose()
+})
+
 t.test('chunks of fewer than 64 messages (long ones), IVs at an offset, a last IV of only 12 bytes', async t => {
   const c = await loadCrypto()
   const key = nc.randomBytes(32)
