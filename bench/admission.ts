@@ -90,7 +90,7 @@ export interface HopRun {
   /** Cells the hop relayed (its `transitCells`) and the cells that left it (sent to the next router). */
   relayed: number
   forwarded: number
-  /** Cells refused by admission, dropped as replays, dropped by the outbox. */
+  /** Cells refused by admission, dropped as replays. */
   refused: number
   replayed: number
   /** CPU time spent feeding it, ms. */

@@ -23,12 +23,11 @@ export const MAX_CTR_BYTES = 4096
 
 /** `ctr.wat` compiled by wabt 1.0.39 (`wat2wasm --enable-simd`); a test recompiles and compares. */
 export const CTR_WASM_BASE64 =
-  'AGFzbQEAAAABFwNgBH9/f38AYAN/f38AYAZ/f39/f38AAwQDAAECBQMBAAQHGwQDbWVtAgADY3RyAAADeG9yAAEFeG9yQXQAAgrcAgN3AgJ/AXsC' +
-  'QANAIAQgAk8NASAAIARBBHRq/QAEACEGQQAhBQJAA0AgBSADTw0BIAEgBiAFQRh0IAVBgP4DcUEIdHIgBUEIdkGA/gNxIAVBGHZycv0cA/0LBAAg' +
-  'AUEQaiEBIAVBAWohBQwACwsgBEEBaiEEDAALCws8AQF/IAAgAmohAwJAA0AgACADTw0BIAAgAP0ABAAgAf0ABAD9Uf0LBAAgAEEQaiEAIAFBEGoh' +
-  'AQwACwsLpAEBBX8gA0FwcSEKAkADQCAGIAJPDQEgACAGIARsaiEHIAEgBiAFbGohCCAHIApqIQkCQANAIAcgCU8NASAHIAf9AAQAIAj9AAQA/VH9' +
-  'CwQAIAdBEGohByAIQRBqIQgMAAsLIAkgAyAKa2ohCQJAA0AgByAJTw0BIAcgBy0AACAILQAAczoAACAHQQFqIQcgCEEBaiEIDAALCyAGQQFqIQYM' +
-  'AAsLCw=='
+  'AGFzbQEAAAABEQJgBH9/f38AYAZ/f39/f38AAwMCAAEFAwEABAcVAwNtZW0CAANjdHIAAAV4b3JBdAABCp8CAncCAn8BewJAA0AgBCACTw0BIAAg' +
+  'BEEEdGr9AAQAIQZBACEFAkADQCAFIANPDQEgASAGIAVBGHQgBUGA/gNxQQh0ciAFQQh2QYD+A3EgBUEYdnJy/RwD/QsEACABQRBqIQEgBUEBaiEF' +
+  'DAALCyAEQQFqIQQMAAsLC6QBAQV/IANBcHEhCgJAA0AgBiACTw0BIAAgBiAEbGohByABIAYgBWxqIQggByAKaiEJAkADQCAHIAlPDQEgByAH/QAE' +
+  'ACAI/QAEAP1R/QsEACAHQRBqIQcgCEEQaiEIDAALCyAJIAMgCmtqIQkCQANAIAcgCU8NASAHIActAAAgCC0AAHM6AAAgB0EBaiEHIAhBAWohCAwA' +
+  'CwsgBkEBaiEGDAALCws='
 
 /** The slice of the WebAssembly API used here (tsconfig's ES2022 lib does not declare it). */
 interface Wasm {
@@ -41,8 +40,6 @@ interface Kernel {
   mem: { buffer: ArrayBuffer }
   /** Writes `n` messages' `per` counter blocks from the IVs at `ivs` (16 apart) to `out`. */
   ctr: (ivs: number, out: number, n: number, per: number) => void
-  /** `mem[d + k] ^= mem[s + k]` for k < len (a multiple of 16). */
-  xor: (d: number, s: number, len: number) => void
   /** For i < n: XORs the `len` bytes at `s + i·slot` into `d + i·stride`. */
   xorAt: (d: number, s: number, n: number, len: number, stride: number, slot: number) => void
 }
@@ -96,7 +93,11 @@ export function ctrXorMany (aes: BlockCipher, ivs: Uint8Array, ivOff: number,
   }
 }
 
-/** Messages `from` until `to` of a checked {@link ctrXorMany} call: one ECB call, one XOR call. */
+/**
+ * Messages `from` until `to` of a checked {@link ctrXorMany} call: one ECB call, one XOR call.
+ * Message i's keystream is at `KS + i·slot`; its copy at `DATA + i·stride`, where `stride` is the
+ * messages' own spacing when they sit evenly in one array (one copy each way), else `slot`.
+ */
 function chunk (aes: BlockCipher, ivs: Uint8Array, ivOff: number, one: Uint8Array | undefined, many: readonly Uint8Array[],
   offs: ArrayLike<number>, from: number, to: number, len: number, slot: number): void {
   const n = to - from
@@ -104,34 +105,25 @@ function chunk (aes: BlockCipher, ivs: Uint8Array, ivOff: number, one: Uint8Arra
   const at = ivOff + 16 * from
   // Messages evenly spaced in one array (the cells of a TUNNEL_DATA message) cross in one copy each way.
   const base = offs[from]!
-  const stride = n > 1 ? offs[from + 1]! - base : len
-  let even = one !== undefined && stride >= len && (n - 1) * stride + len <= DATA_ROOM
-  for (let i = 2; even && i < n; i++) even = offs[from + i] === base + i * stride
+  const spacing = n > 1 ? offs[from + 1]! - base : len
+  let even = one !== undefined && spacing >= len && (n - 1) * spacing + len <= DATA_ROOM
+  for (let i = 2; even && i < n; i++) even = offs[from + i] === base + i * spacing
+  const stride = even ? spacing : slot
   const span = (n - 1) * stride + len
   try {
     mem.set(ivs.subarray(at, Math.min(ivs.length, at + 16 * n)), IVS)
     kernel.ctr(IVS, CTR, n, slot >>> 4)
     aes.encrypt(mem, CTR, mem, KS, bytes >>> 4)
-    if (even) {
-      mem.set(one!.subarray(base, base + span), DATA)
-      kernel.xorAt(DATA, KS, n, len, stride, slot)
-      one!.set(mem.subarray(DATA, DATA + span), base)
-      return
-    }
-    for (let i = 0; i < n; i++) {
-      const o = offs[from + i]!
-      mem.set((one ?? many[from + i]!).subarray(o, o + len), DATA + i * slot)
-    }
-    kernel.xor(DATA, KS, bytes)
-    for (let i = 0; i < n; i++) {
-      const d = DATA + i * slot
-      ;(one ?? many[from + i]!).set(mem.subarray(d, d + len), offs[from + i]!)
-    }
+    if (even) mem.set(one!.subarray(base, base + span), DATA)
+    else for (let i = 0; i < n; i++) mem.set((one ?? many[from + i]!).subarray(offs[from + i]!, offs[from + i]! + len), DATA + i * stride)
+    kernel.xorAt(DATA, KS, n, len, stride, slot)
+    if (even) one!.set(mem.subarray(DATA, DATA + span), base)
+    else for (let i = 0; i < n; i++) (one ?? many[from + i]!).set(mem.subarray(DATA + i * stride, DATA + i * stride + len), offs[from + i]!)
   } finally {
     // Nothing of the call outlives it: IVs, counters, keystream, message copies.
     mem.fill(0, IVS, IVS + 16 * n)
     mem.fill(0, CTR, CTR + bytes)
     mem.fill(0, KS, KS + bytes)
-    mem.fill(0, DATA, DATA + (even ? span : bytes))
+    mem.fill(0, DATA, DATA + span)
   }
 }

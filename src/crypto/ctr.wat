@@ -21,16 +21,6 @@
         (br $lj)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $li))))
-  ;; xor(dst, src, len): dst[k] ^= src[k] for k < len; len a multiple of 16
-  (func (export "xor") (param $d i32) (param $s i32) (param $len i32)
-    (local $end i32)
-    (local.set $end (i32.add (local.get $d) (local.get $len)))
-    (block $done (loop $l
-      (br_if $done (i32.ge_u (local.get $d) (local.get $end)))
-      (v128.store (local.get $d) (v128.xor (v128.load (local.get $d)) (v128.load (local.get $s))))
-      (local.set $d (i32.add (local.get $d) (i32.const 16)))
-      (local.set $s (i32.add (local.get $s) (i32.const 16)))
-      (br $l))))
   ;; xorAt(d, s, n, len, stride, slot): for i < n, XOR the len bytes at s + i·slot into d + i·stride
   ;; (16 bytes at a time, then single bytes)
   (func (export "xorAt") (param $d i32) (param $s i32) (param $n i32) (param $len i32) (param $stride i32) (param $slot i32)

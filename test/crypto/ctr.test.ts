@@ -8,10 +8,25 @@ import * as nc from 'node:crypto'
 import fc from 'fast-check'
 import { readFileSync } from 'node:fs'
 import { loadCrypto } from '../../src/crypto/index.ts'
+import type { BlockCipher } from '../../src/crypto/types.ts'
 import { CTR_WASM_BASE64, MAX_CTR_BYTES, ctrXorMany } from '../../src/crypto/ctr.ts'
 import { CryptoError } from '../../src/util/errors.ts'
 
+const c = await loadCrypto()
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+
+/** A fresh random AES-256 key and its cipher, disposed when `t` ends. */
+function freshCipher (t: { teardown: (fn: () => void) => void }): { key: Buffer, aes: BlockCipher } {
+  const key = nc.randomBytes(32)
+  const aes = c.blockCipher(key)
+  t.teardown(() => { aes.dispose() })
+  return { key, aes }
+}
+
+/** Message i of a batch, as ctrXorMany reads `bufs` and `offs`, in hex. */
+function messagesHex (bufs: Uint8Array | readonly Uint8Array[], offs: readonly number[], len: number): string[] {
+  return offs.map((o, i) => hex((bufs instanceof Uint8Array ? bufs : bufs[i]!).subarray(o, o + len)))
+}
 
 /** What OpenSSL's CTR gives for one message: IV = the 12 IV bytes then a 32-bit zero counter. */
 function reference (key: Uint8Array, iv12: Uint8Array, msg: Uint8Array): Uint8Array {
@@ -19,8 +34,13 @@ function reference (key: Uint8Array, iv12: Uint8Array, msg: Uint8Array): Uint8Ar
   return new Uint8Array(nc.createCipheriv('aes-256-ctr', key, iv).update(msg))
 }
 
+/** What OpenSSL gives for each message of a batch (message i's IV at `ivs[ivOff + 16i]`), in hex. */
+function opensslHex (key: Uint8Array, ivs: Uint8Array, ivOff: number, bufs: Uint8Array | readonly Uint8Array[], offs: readonly number[], len: number): string[] {
+  return offs.map((o, i) => hex(reference(key, ivs.subarray(ivOff + 16 * i, ivOff + 16 * i + 12),
+    (bufs instanceof Uint8Array ? bufs : bufs[i]!).subarray(o, o + len))))
+}
+
 t.test('each message of a batch gets exactly its own OpenSSL CTR keystream', async t => {
-  const c = await loadCrypto()
   fc.assert(fc.property(
     fc.uint8Array({ minLength: 32, maxLength: 32 }),
     fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 1100 }), fc.integer({ min: 0, max: 7 }),
@@ -54,9 +74,7 @@ t.test('each message of a batch gets exactly its own OpenSSL CTR keystream', asy
 })
 
 t.test('the same call decrypts, and views into a pooled Buffer touch only their own bytes', async t => {
-  const c = await loadCrypto()
-  const key = nc.randomBytes(32)
-  const aes = c.blockCipher(key)
+  const { aes } = freshCipher(t)
   // Neighbours in one ArrayBuffer at odd offsets, as small Buffers from Node's pool are.
   const whole = Buffer.allocUnsafe(3 + 37 + 1500 + 41)
   const before = whole.subarray(3, 40).fill(0x11)
@@ -68,69 +86,56 @@ t.test('the same call decrypts, and views into a pooled Buffer touch only their 
   ctrXorMany(aes, ivs, 0, view, [1, 700], 2, 700)
   t.ok(view.every(b => b === 0x5a), 'decrypted back')
   t.ok(before.every(b => b === 0x11) && after.every(b => b === 0x22), 'the pool neighbours are untouched')
-  aes.dispose()
 })
 
 t.test('a block counter of 255 and beyond (a 4 KiB message) still matches OpenSSL', async t => {
-  const c = await loadCrypto()
-  const key = nc.randomBytes(32)
-  const aes = c.blockCipher(key)
+  const { key, aes } = freshCipher(t)
   const iv = nc.randomBytes(16)
   const msg = new Uint8Array(nc.randomBytes(MAX_CTR_BYTES))
   const want = hex(reference(key, iv.subarray(0, 12), msg))
   ctrXorMany(aes, iv, 0, [msg], [0], 1, MAX_CTR_BYTES)
   t.equal(hex(msg), want)
-  aes.dispose()
 })
 
 t.test('a batch of 150 (more than one ECB call holds) matches OpenSSL message by message', async t => {
-  const c = await loadCrypto()
-  const key = nc.randomBytes(32)
-  const aes = c.blockCipher(key)
+  const { key, aes } = freshCipher(t)
   const n = 150
   const ivs = nc.randomBytes(16 * n)
   const buf = new Uint8Array(nc.randomBytes(6 + n * 1028))
   const offs = Array.from({ length: n }, (_, i) => 22 + i * 1028)
-  const want = offs.map((o, i) => hex(reference(key, ivs.subarray(16 * i, 16 * i + 12), buf.subarray(o, o + 1008))))
+  const want = opensslHex(key, ivs, 0, buf, offs, 1008)
   ctrXorMany(aes, ivs, 0, buf, offs, n, 1008)
-  t.same(offs.map(o => hex(buf.subarray(o, o + 1008))), want)
-  aes.dispose()
+  t.same(messagesHex(buf, offs, 1008), want)
 })
 
 t.test('messages in one array at uneven offsets (no single stride) still match, and the bytes between stay', async t => {
-  const c = await loadCrypto()
-  const key = nc.randomBytes(32)
-  const aes = c.blockCipher(key)
+  const { key, aes } = freshCipher(t)
   const len = 100
   for (const offs of [[0, 100, 250, 350], [7, 107, 207, 400], [300, 0, 150, 450], [0, 120]]) {
     const buf = new Uint8Array(nc.randomBytes(600))
     const ivs = nc.randomBytes(16 * offs.length)
-    const want = offs.map((o, i) => hex(reference(key, ivs.subarray(16 * i, 16 * i + 12), buf.subarray(o, o + len))))
+    const want = opensslHex(key, ivs, 0, buf, offs, len)
     const gaps = [...buf]
     ctrXorMany(aes, ivs, 0, buf, offs, offs.length, len)
-    t.same(offs.map(o => hex(buf.subarray(o, o + len))), want, `offsets ${offs.join(', ')}`)
+    t.same(messagesHex(buf, offs, len), want, `offsets ${offs.join(', ')}`)
     const inside = (k: number): boolean => offs.some(o => k >= o && k < o + len)
     t.ok([...buf].every((b, k) => inside(k) || b === gaps[k]), 'bytes between messages untouched')
   }
-  aes.dispose()
 })
 
 t.test('chunks of fewer than 64 messages (long ones), IVs at an offset, a last IV of only 12 bytes', async t => {
-  const c = await loadCrypto()
-  const key = nc.randomBytes(32)
-  const aes = c.blockCipher(key)
+  const { key, aes } = freshCipher(t)
   for (const [len, n, ivOff] of [[4096, 40, 5], [1025, 70, 3], [17, 200, 1]] as const) {
     const ivs = nc.randomBytes(ivOff + 16 * (n - 1) + 12) // exactly long enough
     const msgs = Array.from({ length: n }, () => new Uint8Array(nc.randomBytes(len)))
-    const want = msgs.map((m, i) => hex(reference(key, ivs.subarray(ivOff + 16 * i, ivOff + 16 * i + 12), m)))
-    ctrXorMany(aes, ivs, ivOff, msgs, msgs.map(() => 0), n, len)
-    t.same(msgs.map(hex), want, `${n} messages of ${len} bytes`)
+    const offs = msgs.map(() => 0)
+    const want = opensslHex(key, ivs, ivOff, msgs, offs, len)
+    ctrXorMany(aes, ivs, ivOff, msgs, offs, n, len)
+    t.same(messagesHex(msgs, offs, len), want, `${n} messages of ${len} bytes`)
   }
-  aes.dispose()
 })
 
 t.test('IVs or messages out of range are refused before anything changes', async t => {
-  const c = await loadCrypto()
   const aes = c.blockCipher(new Uint8Array(32))
   const buf = new Uint8Array(100)
   t.throws(() => { ctrXorMany(aes, new Uint8Array(16 + 11), 0, buf, [0, 50], 2, 50) }, CryptoError, 'the second IV is short')
@@ -143,7 +148,6 @@ t.test('IVs or messages out of range are refused before anything changes', async
 })
 
 t.test('lengths outside 1..MAX_CTR_BYTES are refused; an empty batch does nothing', async t => {
-  const c = await loadCrypto()
   const aes = c.blockCipher(new Uint8Array(32))
   const buf = new Uint8Array(MAX_CTR_BYTES + 1)
   t.throws(() => { ctrXorMany(aes, new Uint8Array(16), 0, buf, [0], 1, 0) }, CryptoError)
