@@ -1,11 +1,15 @@
 /**
  * Tunnel benchmark: routers as separate processes on 127.0.0.1 (TCP, UDP and HTTP in turn),
  * two destinations with 3-hop inbound and outbound tunnels.
- *   npm run bench -- tunnel [--json] [--routers 8] [--builds 100] [--mb 50] [--pings 50] [--transport mixed|tcp|udp|http] [--blast 200000]
+ *   npm run bench -- tunnel [--json] [--routers 8] [--builds 100] [--mb 50] [--runs 3] [--pings 50] [--transport mixed|tcp|udp|http] [--blast 200000]
  * Figures: tunnel build time (median, p95) and success; one stream's throughput each way
- * (timed from the open stream to the last byte at the receiver); time to first byte of an
- * answer on an open stream (1-byte echo round trip); transit cells per CPU-second of each hop
- * process during the stream (everything the process does, links included).
+ * (timed from the open stream to the last byte at the receiver), `--runs` times each way: the
+ * first alice → bob run on fresh processes is reported on its own (the JIT has not yet
+ * optimized the bulk path), and the median of the later ones; time to first byte of an
+ * answer on an open stream (1-byte echo round trip), on fresh routers and again after the
+ * streams; transit cells per CPU-second of one hop blasted with cells (`--runs` times: the
+ * first on its own, as above) and of each hop process during the last stream alice → bob
+ * (everything the process does, links included).
  * It also notes, per router process during the first stream: CPU seconds, main-thread GC
  * pauses by kind, transit cells, cells and link frames sent.
  * Peers take extra node flags from UMBRA_BENCH_NODE_FLAGS (their non-JSON output then goes to
@@ -138,16 +142,23 @@ export async function run (args: string[], report: typeof Report): Promise<void>
     // One transit hop at full load: router 0 blasts cells through router 2 (a participant) to
     // router 3 (the endpoint); router 2's cells per CPU-second.
     const blastCells = arg(args, '--blast', 200_000)
+    const blastRuns = Math.max(1, arg(args, '--runs', 3))
     if (blastCells > 0) {
       const hop = peers[2]!
-      const x = await hop.stats()
-      const bl = await a.call('blast', { hops: [hop.id, peers[3]!.id], count: blastCells }) as { ms: number }
-      await new Promise(resolve => setTimeout(resolve, 500))
-      const y = await hop.stats()
-      const cells = y.tunnels.transitCells - x.tunnels.transitCells
-      report('tunnel', 'transit hop (blast)', 'cells per CPU-second', cells / ((y.cpuMs - x.cpuMs) / 1000), 'cells/s', `${cells} of ${blastCells} cells in ${(bl.ms / 1000).toFixed(1)} s (${(cells / (bl.ms / 1000)).toFixed(0)}/s wall)`)
-      const frames = y.link.framesSent - x.link.framesSent
-      note(`transit hop: ${frames} link frames sent (${(cells / Math.max(1, frames)).toFixed(1)} cells per frame), gc ${gcLine(x.gc, y.gc)}`)
+      const blastRates: number[] = []
+      for (let k = 0; k < blastRuns; k++) {
+        const x = await hop.stats()
+        const bl = await a.call('blast', { hops: [hop.id, peers[3]!.id], count: blastCells }) as { ms: number }
+        await new Promise(resolve => setTimeout(resolve, 500))
+        const y = await hop.stats()
+        const cells = y.tunnels.transitCells - x.tunnels.transitCells
+        blastRates.push(cells / ((y.cpuMs - x.cpuMs) / 1000))
+        const frames = y.link.framesSent - x.link.framesSent
+        note(`blast ${k + 1}: ${cells} of ${blastCells} cells in ${(bl.ms / 1000).toFixed(1)} s (${(cells / (bl.ms / 1000)).toFixed(0)}/s wall), ${frames} link frames sent (${(cells / Math.max(1, frames)).toFixed(1)} cells per frame), gc ${gcLine(x.gc, y.gc)}`)
+      }
+      if (blastRuns > 1) report('tunnel', 'transit hop (blast)', 'first, cells per CPU-s', blastRates[0]!, 'cells/s', 'fresh process, code not yet optimized by the JIT')
+      const warm = blastRuns > 1 ? blastRates.slice(1) : blastRates
+      report('tunnel', 'transit hop (blast)', 'cells per CPU-second', median(warm), 'cells/s', `median of ${blastRuns > 1 ? `runs 2–${blastRuns}` : '1 run'} (runs: ${blastRates.map(r => r.toFixed(0)).join(', ')})`)
     }
 
     const da = await a.call('dest', { length: 3, quantity: 2 })
@@ -157,15 +168,26 @@ export async function run (args: string[], report: typeof Report): Promise<void>
     await b.call('echo', { port: 81 })
 
     const pr = await a.call('ping', { to: db.address, port: 81, count: pings }) as { rtts: number[] }
-    report('tunnel', 'open stream', 'time to first byte', median(pr.rtts), 'ms', `1-byte echo round trip, p95 ${p95(pr.rtts).toFixed(1)} ms`)
+    report('tunnel', 'open stream', 'time to first byte', median(pr.rtts), 'ms', `1-byte echo round trip on fresh routers, p95 ${p95(pr.rtts).toFixed(1)} ms`)
 
     const bytes = mb * 1024 * 1024
+    const runs = Math.max(1, arg(args, '--runs', 3))
+    /** One timed stream alice → bob (`up`) or bob → alice; MB/s from the open stream to the last byte at the receiver. */
+    const timed = async (up: boolean): Promise<{ rate: number, run: Record<string, unknown> }> => {
+      const run = await a.call('stream', { to: db.address, port: 80, up: up ? bytes : 0, down: up ? 0 : bytes })
+      const sunk = await b.event(600_000)
+      const start = (run.start as number) + (run.connectMs as number)
+      if (up && (sunk.bytes !== bytes || sunk.sha !== run.upSha)) throw new Error(`upload corrupted: ${String(sunk.bytes)} bytes`)
+      if (!up && run.downBytes !== bytes) throw new Error(`download short: ${String(run.downBytes)} bytes`)
+      const end = up ? sunk.end as number : run.downEnd as number
+      return { rate: bytes / 1e6 / ((end - start) / 1000), run }
+    }
+
     const before = await Promise.all(peers.map(async p => await p.stats()))
-    note(`streaming ${mb} MB alice → bob…`)
+    note(`streaming ${mb} MB alice → bob, ${runs} times…`)
     const monoUs = (): string => (process.hrtime.bigint() / 1000n).toString()
     if (process.env.UMBRA_BENCH_PROF !== undefined) note(`upload starts at monotonic ${monoUs()} us (the profiles' clock)`)
-    const upCall = a.call('stream', { to: db.address, port: 80, up: bytes, down: 0 })
-    // UMBRA_BENCH_QUEUES=ms: every ms during the upload, where bytes wait in each router (stderr).
+    // UMBRA_BENCH_QUEUES=ms: every ms during the first upload, where bytes wait in each router (stderr).
     const qms = Number(process.env.UMBRA_BENCH_QUEUES ?? 0)
     let sampling = qms > 0
     const sampler = (async () => {
@@ -175,40 +197,51 @@ export async function run (args: string[], report: typeof Report): Promise<void>
         process.stderr.write(qs.map((q, k) => `r${k} ${(q.sender / 1024).toFixed(0)}/${(q.carriers / 1024).toFixed(0)}/${(q.sockets / 1024).toFixed(0)}`).join('  ') + '  (KiB sender/carriers/sockets)\n')
       }
     })()
-    const upRun = await upCall
-    const sunk = await b.event(600_000)
+    const first = await timed(true)
     sampling = false
     await sampler
     if (process.env.UMBRA_BENCH_PROF !== undefined) note(`upload ends at monotonic ${monoUs()} us`)
-    if (sunk.bytes !== bytes || sunk.sha !== upRun.upSha) throw new Error(`upload corrupted: ${String(sunk.bytes)} bytes`)
-    note('sender stream: ' + JSON.stringify(upRun.streamStats))
-    const upStart = (upRun.start as number) + (upRun.connectMs as number)
-    report('tunnel', `one stream ${mb} MB`, 'alice → bob', bytes / 1e6 / (((sunk.end as number) - upStart) / 1000), 'MB/s', 'byte-identical')
+    note('sender stream: ' + JSON.stringify(first.run.streamStats))
+    report('tunnel', `one stream ${mb} MB`, 'alice → bob, first', first.rate, 'MB/s', 'byte-identical; fresh processes, code not yet optimized by the JIT')
     const after = await Promise.all(peers.map(async p => await p.stats()))
     note('drops: ' + after.map((st, i) => {
       return `r${i} replay ${st.tunnels.replayed} mac ${st.tunnels.badMac} unknown ${st.tunnels.unknownTunnel} malformed ${st.tunnels.malformed} sender ${st.sender.dropped}`
     }).join('; '))
     note('streams: ' + JSON.stringify([after[0], after[1]].map(x => x?.streams)))
-    note('cpu per process (alice, bob, hops): ' + after.map((z, i) => {
+    note('cpu per process (alice, bob, hops) in the first stream: ' + after.map((z, i) => {
       const x = before[i]!
       const cells = z.outbox.cellsSent - x.outbox.cellsSent
       const msgs = z.outbox.messagesSent - x.outbox.messagesSent
       return `r${i} ${((z.cpuMs - x.cpuMs) / 1000).toFixed(1)} s (gc: ${gcLine(x.gc, z.gc)}), transit ${z.tunnels.transitCells - x.tunnels.transitCells}, sent ${cells} cells in ${msgs} msgs; links sent ${z.link.messagesSent - x.link.messagesSent} msgs in ${z.link.framesSent - x.link.framesSent} frames, ${((z.link.bytesSent - x.link.bytesSent) / 1e6).toFixed(1)} MB`
     }).join('; '))
+
+    // Later runs: the same routers, warmed up (a router runs for hours; its first seconds are the exception).
+    const upRates = [first.rate]
+    let warmBefore = runs > 1 ? after : before
+    for (let k = 1; k < runs; k++) {
+      warmBefore = await Promise.all(peers.map(async p => await p.stats()))
+      upRates.push((await timed(true)).rate)
+    }
+    const warmAfter = await Promise.all(peers.map(async p => await p.stats()))
+    if (runs > 1) {
+      report('tunnel', `one stream ${mb} MB`, 'alice → bob', median(upRates.slice(1)), 'MB/s', `median of runs 2–${runs}, byte-identical (runs: ${upRates.map(r => r.toFixed(2)).join(', ')})`)
+    }
     const rates = peers.slice(2).map((_, i) => {
-      const x = before[i + 2]!
-      const y = after[i + 2]!
+      const x = warmBefore[i + 2]!
+      const y = warmAfter[i + 2]!
       const cells = y.tunnels.transitCells - x.tunnels.transitCells
       return { cells, rate: cells / Math.max(1e-3, (y.cpuMs - x.cpuMs) / 1000) }
     }).filter(r => r.cells > 1000)
-    if (rates.length > 0) report('tunnel', 'transit hop', 'cells per CPU-second', median(rates.map(r => r.rate)), 'cells/s', `median of ${rates.length} hop processes`)
+    if (rates.length > 0) report('tunnel', 'transit hop', 'cells per CPU-second', median(rates.map(r => r.rate)), 'cells/s', `median of ${rates.length} hop processes, last stream alice → bob`)
 
-    note(`streaming ${mb} MB bob → alice…`)
-    const downRun = await a.call('stream', { to: db.address, port: 80, up: 0, down: bytes })
-    await b.event(600_000)
-    if (downRun.downBytes !== bytes) throw new Error(`download short: ${String(downRun.downBytes)} bytes`)
-    const downStart = (downRun.start as number) + (downRun.connectMs as number)
-    report('tunnel', `one stream ${mb} MB`, 'bob → alice', bytes / 1e6 / (((downRun.downEnd as number) - downStart) / 1000), 'MB/s')
+    note(`streaming ${mb} MB bob → alice, ${runs} times…`)
+    const downRates: number[] = []
+    for (let k = 0; k < runs; k++) downRates.push((await timed(false)).rate)
+    report('tunnel', `one stream ${mb} MB`, 'bob → alice', median(downRates), 'MB/s', `median of ${runs} (runs: ${downRates.map(r => r.toFixed(2)).join(', ')})`)
+
+    // The same echo after the streams: an open stream on routers that have been working a while.
+    const pw = await a.call('ping', { to: db.address, port: 81, count: pings }) as { rtts: number[] }
+    report('tunnel', 'open stream', 'time to first byte, warm', median(pw.rtts), 'ms', `after the streams; p95 ${p95(pw.rtts).toFixed(1)} ms`)
   } finally {
     await Promise.all(peers.map(async p => { await p.stop() }))
   }

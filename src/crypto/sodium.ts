@@ -108,17 +108,26 @@ function nativeNonce (counter: number): Buffer {
   return n
 }
 
-function nativeSeal (key: Uint8Array, counter: number, src: Uint8Array, dst: Uint8Array, dstOff: number, ad?: Uint8Array): number {
+function nativeSealParts (key: Uint8Array, counter: number, src: Uint8Array, ad?: Uint8Array): [Uint8Array, Uint8Array] {
   const c = createCipheriv('chacha20-poly1305', key, nativeNonce(counter), { authTagLength: 16 })
   if (ad !== undefined && ad.length > 0) c.setAAD(ad, { plaintextLength: src.length })
   const body = c.update(src)
   c.final()
+  return [body, c.getAuthTag()]
+}
+
+function nativeSeal (key: Uint8Array, counter: number, src: Uint8Array, dst: Uint8Array, dstOff: number, ad?: Uint8Array): number {
+  const [body, tag] = nativeSealParts(key, counter, src, ad)
   dst.set(body, dstOff)
-  dst.set(c.getAuthTag(), dstOff + body.length)
+  dst.set(tag, dstOff + body.length)
   return src.length + 16
 }
 
-function nativeOpen (key: Uint8Array, counter: number, src: Uint8Array, dst: Uint8Array, dstOff: number, ad?: Uint8Array): number {
+/**
+ * The plaintext of `src` (ciphertext ‖ tag) in a fresh array, or undefined (wiped) when it fails
+ * authentication. A plain Uint8Array, not a Buffer: callers' `slice()` must copy.
+ */
+function nativeOpenFresh (key: Uint8Array, counter: number, src: Uint8Array, ad?: Uint8Array): Uint8Array | undefined {
   const n = src.length - 16
   const d = createDecipheriv('chacha20-poly1305', key, nativeNonce(counter), { authTagLength: 16 })
   if (ad !== undefined && ad.length > 0) d.setAAD(ad, { plaintextLength: n })
@@ -127,10 +136,17 @@ function nativeOpen (key: Uint8Array, counter: number, src: Uint8Array, dst: Uin
   try {
     d.final()
   } catch {
-    return -1 // nothing written: the plaintext is only copied out after authentication
+    body.fill(0) // unauthenticated plaintext never leaves
+    return undefined
   }
+  return new Uint8Array(body.buffer, body.byteOffset, body.length)
+}
+
+function nativeOpen (key: Uint8Array, counter: number, src: Uint8Array, dst: Uint8Array, dstOff: number, ad?: Uint8Array): number {
+  const body = nativeOpenFresh(key, counter, src, ad)
+  if (body === undefined) return -1 // nothing written: the plaintext is only copied out after authentication
   dst.set(body, dstOff)
-  return n
+  return body.length
 }
 
 class WasmAead implements AeadCipher {
@@ -172,6 +188,20 @@ class WasmAead implements AeadCipher {
     const n = src.length - 16
     dst.set(L.HEAPU8.subarray(s.out, s.out + n), dstOff)
     return n
+  }
+
+  sealParts (counter: number, src: Uint8Array, ad?: Uint8Array): [Uint8Array, Uint8Array] {
+    if (src.length >= NATIVE_AEAD_MIN) return nativeSealParts(this.key, counter, src, ad)
+    const out = new Uint8Array(src.length + 16)
+    this.seal(counter, src, out, 0, ad)
+    return [out.subarray(0, src.length), out.subarray(src.length)]
+  }
+
+  openFresh (counter: number, src: Uint8Array, ad?: Uint8Array): Uint8Array | undefined {
+    if (src.length < 16) return undefined
+    if (src.length >= NATIVE_AEAD_MIN) return nativeOpenFresh(this.key, counter, src, ad)
+    const out = new Uint8Array(src.length - 16)
+    return this.open(counter, src, out, 0, ad) < 0 ? undefined : out
   }
 
   dispose (): void { this.key.fill(0) }

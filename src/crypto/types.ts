@@ -31,6 +31,16 @@ export interface AeadCipher {
    * plaintext length, or -1 if authentication failed (nothing is written in that case).
    */
   open (counter: number, src: Uint8Array, dst: Uint8Array, dstOff: number, ad?: Uint8Array): number
+  /**
+   * As `seal`, but returns the ciphertext and the tag as fresh arrays the caller owns, so that
+   * a large frame reaches the socket without being copied into a caller's buffer.
+   */
+  sealParts (counter: number, src: Uint8Array, ad?: Uint8Array): [ciphertext: Uint8Array, tag: Uint8Array]
+  /**
+   * As `open`, but returns the plaintext as a fresh array the caller owns, or undefined if
+   * authentication failed (no plaintext is kept).
+   */
+  openFresh (counter: number, src: Uint8Array, ad?: Uint8Array): Uint8Array | undefined
   /** Wipes the key; the cipher must not be used afterwards. */
   dispose (): void
 }

@@ -2,8 +2,8 @@
  * Carries messages over an established link on a reliable (byte-stream) Conn.
  *
  * Sending batches: messages queued during one turn of the event loop are packed into frames of
- * up to `maxFramePlaintext` bytes, frames into one buffer, and the buffer into one `conn.send`
- * (one syscall); once 128 KiB are queued, they go at once. This, not the cipher, is what makes
+ * up to `maxFramePlaintext` bytes, and the frames into one `conn.sendParts` (one writev: the
+ * ciphertexts are not copied again) or one `conn.send`; once 128 KiB are queued, they go at once. This, not the cipher, is what makes
  * 150k msgs/s possible in Node.
  * Receiving: the StreamOpener reassembles frames; blocks are dispatched by type.
  * Does not do the handshake (link.ts) or pick transports (manager.ts).
@@ -15,6 +15,7 @@ import { peerClosed, type Carrier, type CarrierEvents } from './carrier.ts'
 import type { StreamOpener, StreamSealer } from './stream-codec.ts'
 import type { LinkLimits, LinkStats } from './types.ts'
 
+/** Bytes of frames one flush writes at most (the rest goes in the next turn). */
 const OUT_BUFFER = 256 * 1024
 /**
  * Queued bytes that are written at once rather than at the end of the turn. One turn can read
@@ -23,6 +24,20 @@ const OUT_BUFFER = 256 * 1024
  * while the one before it works (bench tunnel: 9.8 -> 11.8 MB/s one stream, median of 5).
  */
 const FLUSH_AT = 128 * 1024
+
+/**
+ * A received message at least 1/KEEP_FRAME_RATIO of its frame is passed on as a view of the
+ * frame, not a copy: the frame it keeps alive is at most this many times its size.
+ */
+const KEEP_FRAME_RATIO = 4
+
+/** Concatenates `parts` (`bytes` in all) into one array. */
+function joinParts (parts: readonly Uint8Array[], bytes: number): Uint8Array {
+  const out = new Uint8Array(bytes)
+  let off = 0
+  for (const p of parts) { out.set(p, off); off += p.length }
+  return out
+}
 
 /** The stream carrier: batching sender, frame-reassembling receiver. */
 export class StreamCarrier implements Carrier, BlockSink {
@@ -42,6 +57,8 @@ export class StreamCarrier implements Carrier, BlockSink {
   lastSend = 0
   lastReceive = 0
   private lastRekey = 0
+  /** Length of the frame being dispatched. */
+  private frameLength = 0
 
   constructor (private readonly conn: Conn, private readonly sealer: StreamSealer, private readonly opener: StreamOpener,
     private readonly limits: LinkLimits, private readonly stats: LinkStats, private readonly ev: CarrierEvents,
@@ -110,6 +127,7 @@ export class StreamCarrier implements Carrier, BlockSink {
   onFrame (pt: Uint8Array): void {
     if (this.closed) return
     this.stats.framesReceived++
+    this.frameLength = pt.length
     parseBlocks(pt, this)
   }
 
@@ -118,7 +136,9 @@ export class StreamCarrier implements Carrier, BlockSink {
     switch (type) {
       case BlockType.MSG:
         this.stats.messagesReceived++
-        this.ev.onMessage(body.slice())
+        // The frame is ours (a fresh array): a big message is handed over as a view of it;
+        // a small one is copied, so it never keeps a much larger frame alive.
+        this.ev.onMessage(body.length * KEEP_FRAME_RATIO >= this.frameLength ? body : body.slice())
         break
       case BlockType.PING:
         // One PONG owed at most, however many PINGs a peer packs into its frames.
@@ -181,11 +201,12 @@ export class StreamCarrier implements Carrier, BlockSink {
     let ctrl = 0
     for (const [, b] of this.control) ctrl += b.length + BLOCK_HEADER
     const pending = this.queued + BLOCK_HEADER * (this.queue.length - this.head) + ctrl
-    let out = Buffer.allocUnsafe(Math.min(OUT_BUFFER, 2 * pending + frameMax + 64))
+    const limit = Math.min(OUT_BUFFER, 2 * pending + frameMax + 64)
+    const parts: Uint8Array[] = []
     let off = 0
     const w = this.writer
     if (this.pong !== undefined) { this.control.push([BlockType.PONG, this.pong]); this.pong = undefined }
-    while ((this.head < this.queue.length || this.control.length > 0) && off + frameMax <= out.length) {
+    while ((this.head < this.queue.length || this.control.length > 0) && off + frameMax <= limit) {
       w.reset()
       let rekey = false
       let ci = 0
@@ -203,16 +224,17 @@ export class StreamCarrier implements Carrier, BlockSink {
         this.queued -= m.length
         this.stats.messagesSent++
       }
-      off += this.sealer.seal(w.finish(), out, off)
+      off += this.sealer.sealParts(w.finish(), parts)
       this.stats.framesSent++
       if (rekey && this.rekeyPending) { this.sealer.rotate(); this.rekeyPending = false; this.stats.rekeys++ }
     }
     if (this.head > 1024 || this.head === this.queue.length) { this.queue = this.queue.slice(this.head); this.head = 0 }
     if (off > 0) {
-      out = out.subarray(0, off)
       this.stats.bytesSent += off
       this.lastSend = this.now()
-      if (!this.conn.send(out)) this.blocked = true
+      // The frames' parts are ours alone: a Conn that can take them writes them without a copy.
+      const ok = this.conn.sendParts !== undefined ? this.conn.sendParts(parts) : this.conn.send(joinParts(parts, off))
+      if (!ok) this.blocked = true
     }
     if (!this.blocked && (this.head < this.queue.length || this.control.length > 0)) this.schedule()
     if (this.wantDrain && this.queued < this.limits.highWaterBytes / 2) {

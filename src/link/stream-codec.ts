@@ -38,6 +38,21 @@ export class StreamSealer {
     return ctLen + 2
   }
 
+  /**
+   * Seals `pt` as the next frame and appends its parts (length, ciphertext, tag: fresh arrays
+   * the caller owns) to `parts`; returns the bytes appended (pt.length + 18). The same frame
+   * as `seal` writes, without copying the ciphertext into a caller's buffer.
+   */
+  sealParts (pt: Uint8Array, parts: Uint8Array[]): number {
+    const ctLen = pt.length + 16
+    if (ctLen > MAX_STREAM_CIPHERTEXT) throw new LimitError(`frame of ${pt.length} bytes is too large`)
+    const m = this.masks.mask16(this.index++) ^ ctLen
+    const [body, tag] = this.keys.cipher.sealParts(this.counter++, pt)
+    parts.push(Uint8Array.of(m >>> 8, m & 0xff), body, tag)
+    if (this.counter >= this.rekeyEvery) this.rotate()
+    return ctLen + 2
+  }
+
   /** Switches to the next key epoch now. */
   rotate (): void { this.keys.rotate(); this.counter = 0 }
 }
@@ -52,14 +67,13 @@ export class StreamOpener {
   private need = -1
   private readonly hdr = new Uint8Array(2)
   private hdrFill = 0
-  /** Reassembly and plaintext buffers: small at first, grown (up to maxCiphertext) by the largest frame seen, so idle links cost little memory. */
+  /** Reassembly buffer: small at first, grown (up to maxCiphertext) by the largest frame seen, so idle links cost little memory. */
   private asm = new Uint8Array(INITIAL_BUFFER)
   private asmFill = 0
-  private pt = new Uint8Array(INITIAL_BUFFER)
 
   /**
    * @param maxCiphertext largest frame accepted (per-peer frame-size limit)
-   * @param onFrame receives each frame plaintext (a view into a reused buffer)
+   * @param onFrame receives each frame plaintext (a fresh array it owns and may keep)
    */
   constructor (c: CryptoSuite, readonly keys: DirectionKeys, private readonly rekeyEvery: number,
     private readonly maxCiphertext: number, private readonly onFrame: (pt: Uint8Array) => void) {
@@ -109,21 +123,17 @@ export class StreamOpener {
     const len = masked ^ this.masks.mask16(this.index)
     if (len < 16) throw new FrameError('frame shorter than its tag')
     if (len > this.maxCiphertext) throw new FrameError(`frame of ${len} bytes exceeds the ${this.maxCiphertext}-byte limit`)
-    if (len > this.pt.length) {
-      const size = Math.min(this.maxCiphertext, Math.max(len, 2 * this.pt.length))
-      this.pt = new Uint8Array(size)
-      this.asm = new Uint8Array(size)
-    }
+    if (len > this.asm.length) this.asm = new Uint8Array(Math.min(this.maxCiphertext, Math.max(len, 2 * this.asm.length)))
     this.need = len
   }
 
   private openFrame (ct: Uint8Array): void {
-    const n = this.keys.cipher.open(this.counter, ct, this.pt, 0)
-    if (n < 0) throw new FrameError('frame failed authentication (forged, replayed, reordered or truncated)')
+    const pt = this.keys.cipher.openFresh(this.counter, ct)
+    if (pt === undefined) throw new FrameError('frame failed authentication (forged, replayed, reordered or truncated)')
     this.index++
     this.counter++
     this.need = -1
     if (this.counter >= this.rekeyEvery) this.rotate()
-    this.onFrame(this.pt.subarray(0, n))
+    this.onFrame(pt)
   }
 }

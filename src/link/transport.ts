@@ -52,6 +52,11 @@ export interface Conn {
    * unreliable datagram exceeds `mtu`.
    */
   send (data: Uint8Array): boolean
+  /**
+   * Optional, reliable Conns only: sends the concatenation of `parts` as `send` would, taking
+   * ownership of the arrays (the caller never touches them again), so they need not be copied.
+   */
+  sendParts? (parts: readonly Uint8Array[]): boolean
   /** Closes the Conn and frees its resources. Idempotent. `onClose` fires (once). */
   close (err?: Error): void
 }

@@ -21,7 +21,7 @@ t.test('HKDF agrees with node:crypto on random inputs', async t => {
   t.pass('200 random cases agree')
 })
 
-t.test('ChaCha20-Poly1305: cipher, one-shot and OpenSSL agree; tampering is caught', async t => {
+t.test('ChaCha20-Poly1305: cipher (seal/open and sealParts/openFresh), one-shot and OpenSSL agree; tampering is caught', async t => {
   const c = await loadCrypto()
   fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.nat({ max: 2 ** 40 }), fc.uint8Array({ maxLength: 3000 }), fc.uint8Array({ maxLength: 40 }),
     (key, counter, pt, ad) => {
@@ -37,10 +37,17 @@ t.test('ChaCha20-Poly1305: cipher, one-shot and OpenSSL agree; tampering is caug
       if (n !== pt.length + 16 || toHex(out.subarray(5)) !== expect.toString('hex') || toHex(one) !== expect.toString('hex')) return false
       const back = new Uint8Array(pt.length)
       if (ciph.open(counter, out.subarray(5), back, 0, ad) !== pt.length || toHex(back) !== toHex(pt)) return false
+      // sealParts / openFresh: the same bytes, in fresh arrays (OpenSSL from 2048 bytes on, WASM below).
+      const [ct, tag] = ciph.sealParts(counter, pt, ad)
+      if (toHex(ct) + toHex(tag) !== expect.toString('hex') || tag.length !== 16) return false
+      const fresh = ciph.openFresh(counter, out.subarray(5), ad)
+      if (fresh === undefined || toHex(fresh) !== toHex(pt) || fresh.buffer === out.buffer || Buffer.isBuffer(fresh)) return false
       const bad = out.slice(5)
       bad[bad.length - 1]! ^= 1
-      return ciph.open(counter, bad, back, 0, ad) === -1 && ciph.open(counter + 1, out.subarray(5), back, 0, ad) === -1
+      return ciph.open(counter, bad, back, 0, ad) === -1 && ciph.open(counter + 1, out.subarray(5), back, 0, ad) === -1 &&
+        ciph.openFresh(counter, bad, ad) === undefined && ciph.openFresh(counter + 1, out.subarray(5), ad) === undefined
     }), { numRuns: 200 })
+  t.equal(c.aeadCipher(new Uint8Array(32)).openFresh(0, new Uint8Array(3)), undefined, 'short input rejected (openFresh)')
   t.throws(() => c.aeadDecrypt(new Uint8Array(32), new Uint8Array(12), new Uint8Array(20)), CryptoError)
   t.equal(c.aeadCipher(new Uint8Array(32)).open(0, new Uint8Array(3), new Uint8Array(3), 0), -1, 'short input rejected')
 })
