@@ -167,81 +167,87 @@ export async function run (args: string[], report: typeof Report): Promise<void>
     await b.call('sink', { port: 80 })
     await b.call('echo', { port: 81 })
 
-    const pr = await a.call('ping', { to: db.address, port: 81, count: pings }) as { rtts: number[] }
-    report('tunnel', 'open stream', 'time to first byte', median(pr.rtts), 'ms', `1-byte echo round trip on fresh routers, p95 ${p95(pr.rtts).toFixed(1)} ms`)
-
-    const bytes = mb * 1024 * 1024
-    const runs = Math.max(1, arg(args, '--runs', 3))
-    /** One timed stream alice → bob (`up`) or bob → alice; MB/s from the open stream to the last byte at the receiver. */
-    const timed = async (up: boolean): Promise<{ rate: number, run: Record<string, unknown> }> => {
-      const run = await a.call('stream', { to: db.address, port: 80, up: up ? bytes : 0, down: up ? 0 : bytes })
-      const sunk = await b.event(600_000)
-      const start = (run.start as number) + (run.connectMs as number)
-      if (up && (sunk.bytes !== bytes || sunk.sha !== run.upSha)) throw new Error(`upload corrupted: ${String(sunk.bytes)} bytes`)
-      if (!up && run.downBytes !== bytes) throw new Error(`download short: ${String(run.downBytes)} bytes`)
-      const end = up ? sunk.end as number : run.downEnd as number
-      return { rate: bytes / 1e6 / ((end - start) / 1000), run }
+    if (pings > 0) {
+      const pr = await a.call('ping', { to: db.address, port: 81, count: pings }) as { rtts: number[] }
+      report('tunnel', 'open stream', 'time to first byte', median(pr.rtts), 'ms', `1-byte echo round trip on fresh routers, p95 ${p95(pr.rtts).toFixed(1)} ms`)
     }
 
-    const before = await Promise.all(peers.map(async p => await p.stats()))
-    note(`streaming ${mb} MB alice → bob, ${runs} times…`)
-    const monoUs = (): string => (process.hrtime.bigint() / 1000n).toString()
-    if (process.env.UMBRA_BENCH_PROF !== undefined) note(`upload starts at monotonic ${monoUs()} us (the profiles' clock)`)
-    // UMBRA_BENCH_QUEUES=ms: every ms during the first upload, where bytes wait in each router (stderr).
-    const qms = Number(process.env.UMBRA_BENCH_QUEUES ?? 0)
-    let sampling = qms > 0
-    const sampler = (async () => {
-      for (let i = 0; sampling && i < 10_000; i++) {
-        await new Promise(resolve => setTimeout(resolve, qms))
-        const qs = await Promise.all(peers.map(async p => await p.call('queues') as { sender: number, carriers: number, sockets: number }))
-        process.stderr.write(qs.map((q, k) => `r${k} ${(q.sender / 1024).toFixed(0)}/${(q.carriers / 1024).toFixed(0)}/${(q.sockets / 1024).toFixed(0)}`).join('  ') + '  (KiB sender/carriers/sockets)\n')
+    if (mb > 0) {
+      const bytes = mb * 1024 * 1024
+      const runs = Math.max(1, arg(args, '--runs', 3))
+      /** One timed stream alice → bob (`up`) or bob → alice; MB/s from the open stream to the last byte at the receiver. */
+      const timed = async (up: boolean): Promise<{ rate: number, run: Record<string, unknown> }> => {
+        const run = await a.call('stream', { to: db.address, port: 80, up: up ? bytes : 0, down: up ? 0 : bytes })
+        const sunk = await b.event(600_000)
+        const start = (run.start as number) + (run.connectMs as number)
+        if (up && (sunk.bytes !== bytes || sunk.sha !== run.upSha)) throw new Error(`upload corrupted: ${String(sunk.bytes)} bytes`)
+        if (!up && run.downBytes !== bytes) throw new Error(`download short: ${String(run.downBytes)} bytes`)
+        const end = up ? sunk.end as number : run.downEnd as number
+        return { rate: bytes / 1e6 / ((end - start) / 1000), run }
       }
-    })()
-    const first = await timed(true)
-    sampling = false
-    await sampler
-    if (process.env.UMBRA_BENCH_PROF !== undefined) note(`upload ends at monotonic ${monoUs()} us`)
-    note('sender stream: ' + JSON.stringify(first.run.streamStats))
-    report('tunnel', `one stream ${mb} MB`, 'alice → bob, first', first.rate, 'MB/s', 'byte-identical; fresh processes, code not yet optimized by the JIT')
-    const after = await Promise.all(peers.map(async p => await p.stats()))
-    note('drops: ' + after.map((st, i) => {
-      return `r${i} replay ${st.tunnels.replayed} mac ${st.tunnels.badMac} unknown ${st.tunnels.unknownTunnel} malformed ${st.tunnels.malformed} sender ${st.sender.dropped}`
-    }).join('; '))
-    note('streams: ' + JSON.stringify([after[0], after[1]].map(x => x?.streams)))
-    note('cpu per process (alice, bob, hops) in the first stream: ' + after.map((z, i) => {
-      const x = before[i]!
-      const cells = z.outbox.cellsSent - x.outbox.cellsSent
-      const msgs = z.outbox.messagesSent - x.outbox.messagesSent
-      return `r${i} ${((z.cpuMs - x.cpuMs) / 1000).toFixed(1)} s (gc: ${gcLine(x.gc, z.gc)}), transit ${z.tunnels.transitCells - x.tunnels.transitCells}, sent ${cells} cells in ${msgs} msgs; links sent ${z.link.messagesSent - x.link.messagesSent} msgs in ${z.link.framesSent - x.link.framesSent} frames, ${((z.link.bytesSent - x.link.bytesSent) / 1e6).toFixed(1)} MB`
-    }).join('; '))
 
-    // Later runs: the same routers, warmed up (a router runs for hours; its first seconds are the exception).
-    const upRates = [first.rate]
-    let warmBefore = runs > 1 ? after : before
-    for (let k = 1; k < runs; k++) {
-      warmBefore = await Promise.all(peers.map(async p => await p.stats()))
-      upRates.push((await timed(true)).rate)
-    }
-    const warmAfter = await Promise.all(peers.map(async p => await p.stats()))
-    if (runs > 1) {
-      report('tunnel', `one stream ${mb} MB`, 'alice → bob', median(upRates.slice(1)), 'MB/s', `median of runs 2–${runs}, byte-identical (runs: ${upRates.map(r => r.toFixed(2)).join(', ')})`)
-    }
-    const rates = peers.slice(2).map((_, i) => {
-      const x = warmBefore[i + 2]!
-      const y = warmAfter[i + 2]!
-      const cells = y.tunnels.transitCells - x.tunnels.transitCells
-      return { cells, rate: cells / Math.max(1e-3, (y.cpuMs - x.cpuMs) / 1000) }
-    }).filter(r => r.cells > 1000)
-    if (rates.length > 0) report('tunnel', 'transit hop', 'cells per CPU-second', median(rates.map(r => r.rate)), 'cells/s', `median of ${rates.length} hop processes, last stream alice → bob`)
+      const before = await Promise.all(peers.map(async p => await p.stats()))
+      note(`streaming ${mb} MB alice → bob, ${runs} times…`)
+      const monoUs = (): string => (process.hrtime.bigint() / 1000n).toString()
+      if (process.env.UMBRA_BENCH_PROF !== undefined) note(`upload starts at monotonic ${monoUs()} us (the profiles' clock)`)
+      // UMBRA_BENCH_QUEUES=ms: every ms during the first upload, where bytes wait in each router (stderr).
+      const qms = Number(process.env.UMBRA_BENCH_QUEUES ?? 0)
+      let sampling = qms > 0
+      const sampler = (async () => {
+        for (let i = 0; sampling && i < 10_000; i++) {
+          await new Promise(resolve => setTimeout(resolve, qms))
+          const qs = await Promise.all(peers.map(async p => await p.call('queues') as { sender: number, carriers: number, sockets: number }))
+          process.stderr.write(qs.map((q, k) => `r${k} ${(q.sender / 1024).toFixed(0)}/${(q.carriers / 1024).toFixed(0)}/${(q.sockets / 1024).toFixed(0)}`).join('  ') + '  (KiB sender/carriers/sockets)\n')
+        }
+      })()
+      const first = await timed(true)
+      sampling = false
+      await sampler
+      if (process.env.UMBRA_BENCH_PROF !== undefined) note(`upload ends at monotonic ${monoUs()} us`)
+      note('sender stream: ' + JSON.stringify(first.run.streamStats))
+      report('tunnel', `one stream ${mb} MB`, 'alice → bob, first', first.rate, 'MB/s', 'byte-identical; fresh processes, code not yet optimized by the JIT')
+      const after = await Promise.all(peers.map(async p => await p.stats()))
+      note('drops: ' + after.map((st, i) => {
+        return `r${i} replay ${st.tunnels.replayed} mac ${st.tunnels.badMac} unknown ${st.tunnels.unknownTunnel} malformed ${st.tunnels.malformed} sender ${st.sender.dropped}`
+      }).join('; '))
+      note('streams: ' + JSON.stringify([after[0], after[1]].map(x => x?.streams)))
+      note('cpu per process (alice, bob, hops) in the first stream: ' + after.map((z, i) => {
+        const x = before[i]!
+        const cells = z.outbox.cellsSent - x.outbox.cellsSent
+        const msgs = z.outbox.messagesSent - x.outbox.messagesSent
+        return `r${i} ${((z.cpuMs - x.cpuMs) / 1000).toFixed(1)} s (gc: ${gcLine(x.gc, z.gc)}), transit ${z.tunnels.transitCells - x.tunnels.transitCells}, sent ${cells} cells in ${msgs} msgs; links sent ${z.link.messagesSent - x.link.messagesSent} msgs in ${z.link.framesSent - x.link.framesSent} frames, ${((z.link.bytesSent - x.link.bytesSent) / 1e6).toFixed(1)} MB`
+      }).join('; '))
 
-    note(`streaming ${mb} MB bob → alice, ${runs} times…`)
-    const downRates: number[] = []
-    for (let k = 0; k < runs; k++) downRates.push((await timed(false)).rate)
-    report('tunnel', `one stream ${mb} MB`, 'bob → alice', median(downRates), 'MB/s', `median of ${runs} (runs: ${downRates.map(r => r.toFixed(2)).join(', ')})`)
+      // Later runs: the same routers, warmed up (a router runs for hours; its first seconds are the exception).
+      const upRates = [first.rate]
+      let warmBefore = runs > 1 ? after : before
+      for (let k = 1; k < runs; k++) {
+        warmBefore = await Promise.all(peers.map(async p => await p.stats()))
+        upRates.push((await timed(true)).rate)
+      }
+      const warmAfter = await Promise.all(peers.map(async p => await p.stats()))
+      if (runs > 1) {
+        report('tunnel', `one stream ${mb} MB`, 'alice → bob', median(upRates.slice(1)), 'MB/s', `median of runs 2–${runs}, byte-identical (runs: ${upRates.map(r => r.toFixed(2)).join(', ')})`)
+      }
+      const rates = peers.slice(2).map((_, i) => {
+        const x = warmBefore[i + 2]!
+        const y = warmAfter[i + 2]!
+        const cells = y.tunnels.transitCells - x.tunnels.transitCells
+        return { cells, rate: cells / Math.max(1e-3, (y.cpuMs - x.cpuMs) / 1000) }
+      }).filter(r => r.cells > 1000)
+      if (rates.length > 0) report('tunnel', 'transit hop', 'cells per CPU-second', median(rates.map(r => r.rate)), 'cells/s', `median of ${rates.length} hop processes, last stream alice → bob`)
+
+      note(`streaming ${mb} MB bob → alice, ${runs} times…`)
+      const downRates: number[] = []
+      for (let k = 0; k < runs; k++) downRates.push((await timed(false)).rate)
+      report('tunnel', `one stream ${mb} MB`, 'bob → alice', median(downRates), 'MB/s', `median of ${runs} (runs: ${downRates.map(r => r.toFixed(2)).join(', ')})`)
+    }
 
     // The same echo after the streams: an open stream on routers that have been working a while.
-    const pw = await a.call('ping', { to: db.address, port: 81, count: pings }) as { rtts: number[] }
-    report('tunnel', 'open stream', 'time to first byte, warm', median(pw.rtts), 'ms', `after the streams; p95 ${p95(pw.rtts).toFixed(1)} ms`)
+    if (pings > 0) {
+      const pw = await a.call('ping', { to: db.address, port: 81, count: pings }) as { rtts: number[] }
+      report('tunnel', 'open stream', 'time to first byte, warm', median(pw.rtts), 'ms', `after the streams; p95 ${p95(pw.rtts).toFixed(1)} ms`)
+    }
   } finally {
     await Promise.all(peers.map(async p => { await p.stop() }))
   }

@@ -124,3 +124,12 @@ export class BlockWriter {
     return this.buf.subarray(0, this.len)
   }
 }
+
+/**
+ * A received block body (a view of a fresh frame or packet plaintext the receiver owns) as the
+ * message handed on: the view itself when it is at least a quarter of the array it views, so a
+ * kept message holds at most four times its size alive; otherwise a copy of its own.
+ */
+export function keepOrCopy (body: Uint8Array): Uint8Array {
+  return body.length * 4 >= body.buffer.byteLength ? body : body.slice()
+}

@@ -12,7 +12,7 @@
 import type { Conn } from './transport.ts'
 import { ClosedError, LimitError, TimeoutError } from '../util/errors.ts'
 import { Arq, type ArqMessage } from './arq.ts'
-import { BlockType, BlockWriter, BLOCK_HEADER, parseBlocks, type BlockSink } from './blocks.ts'
+import { BlockType, BlockWriter, BLOCK_HEADER, keepOrCopy, parseBlocks, type BlockSink } from './blocks.ts'
 import { DATAGRAM_OVERHEAD, type DatagramOpener, type DatagramSealer } from './datagram-codec.ts'
 import { peerClosed, type Carrier, type CarrierEvents } from './carrier.ts'
 import type { LinkLimits, LinkStats } from './types.ts'
@@ -36,7 +36,6 @@ const ACK_EVERY = 8
 export class DatagramCarrier implements Carrier {
   private readonly arq: Arq
   private readonly writer: BlockWriter
-  private readonly pt: Uint8Array
   private readonly payload: number
   private timer: NodeJS.Timeout | undefined
   private timerAt = Infinity
@@ -61,7 +60,6 @@ export class DatagramCarrier implements Carrier {
     this.payload = conn.mtu - DATAGRAM_OVERHEAD
     this.arq = new Arq({ maxPacketPayload: this.payload, maxQueuedBytes: limits.maxQueuedBytes, messageOverhead: AMSG_HEADER, ackOverhead: BLOCK_HEADER, ackEvery: ACK_EVERY })
     this.writer = new BlockWriter(this.payload, Math.min(limits.padQuantum, this.payload))
-    this.pt = new Uint8Array(conn.mtu)
     this.packetMessage = this.payload - AMSG_HEADER - BLOCK_HEADER - ACK_ROOM
     this.piece = this.packetMessage - FRAG_HEADER
     // Messages split up to MAX_SPLIT_MESSAGE (and a frame's size), unless the datagrams are too small to split into.
@@ -73,7 +71,7 @@ export class DatagramCarrier implements Carrier {
       onBlock: (type, body) => {
         if (type === BlockType.AMSG && body.length >= 4) {
           const id = ((body[0]! << 24) | (body[1]! << 16) | (body[2]! << 8) | body[3]!) >>> 0
-          this.pending.msgs.push({ id, data: body.slice(4) })
+          this.pending.msgs.push({ id, data: keepOrCopy(body.subarray(4)) })
         } else if (type === BlockType.ACK) {
           this.pending.ack = body.slice()
         }
@@ -84,7 +82,7 @@ export class DatagramCarrier implements Carrier {
         if (this.closed) return
         if (type === BlockType.MSG) {
           this.stats.messagesReceived++
-          this.ev.onMessage(body.slice())
+          this.ev.onMessage(keepOrCopy(body))
         } else if (type === BlockType.FRAG) {
           const whole = this.defrag.add(body)
           if (whole !== undefined) { this.stats.messagesReceived++; this.ev.onMessage(whole) }
@@ -128,7 +126,7 @@ export class DatagramCarrier implements Carrier {
   /** One datagram from the Conn. Forged, replayed and stale packets are counted and dropped. */
   onData (d: Uint8Array): void {
     if (this.closed) return
-    const r = this.opener.open(d, this.pt)
+    const r = this.opener.openFresh(d)
     if (r === undefined) { this.stats.packetsDropped = this.opener.dropped; return }
     this.onAuthenticated()
     const now = this.now()
@@ -138,7 +136,7 @@ export class DatagramCarrier implements Carrier {
     this.pending = { msgs: [], ack: undefined }
     let units: Uint8Array[]
     try {
-      parseBlocks(this.pt.subarray(0, r.len), this.outer)
+      parseBlocks(r.pt, this.outer)
       units = this.arq.onPacket(r.pn, this.pending.msgs, this.pending.ack, now)
     } catch {
       this.stats.packetsDropped++ // an authenticated but malformed packet: ignore it
@@ -193,9 +191,17 @@ export class DatagramCarrier implements Carrier {
       if (pkt.ack !== undefined) w.add(BlockType.ACK, pkt.ack)
       for (const m of pkt.messages) w.addWithId(BlockType.AMSG, m.id, m.data)
       const pt = w.finish(this.payload)
-      const out = Buffer.allocUnsafe(pt.length + DATAGRAM_OVERHEAD)
-      const n = this.sealer.seal(pkt.pn, pt, out, 0)
-      try { this.conn.send(out.subarray(0, n)) } catch { break }
+      const n = pt.length + DATAGRAM_OVERHEAD
+      try {
+        if (this.conn.sendParts !== undefined) {
+          // The sealed parts are ours alone: the Conn sends them as one datagram, uncopied.
+          this.conn.sendParts(this.sealer.sealParts(pkt.pn, pt))
+        } else {
+          const out = new Uint8Array(n)
+          this.sealer.seal(pkt.pn, pt, out, 0)
+          this.conn.send(out)
+        }
+      } catch { break }
       this.stats.bytesSent += n
       this.stats.framesSent++
       this.lastSend = now

@@ -40,6 +40,24 @@ export class DatagramSealer {
     v.setUint32(4, (lo ^ mv.getUint32(4)) >>> 0)
     return n + 8
   }
+
+  /**
+   * Seals `pt` as packet `pn` into three fresh arrays the caller owns — masked pn, ciphertext,
+   * tag — whose concatenation is what `seal` writes; a Conn can send them without a copy.
+   */
+  sealParts (pn: number, pt: Uint8Array): Uint8Array[] {
+    const epoch = Math.floor(pn / this.rekeyEvery)
+    while (this.keys.epoch < epoch) this.keys.rotate()
+    const [body, tag] = this.keys.cipher.sealParts(pn, pt)
+    const head = body.length >= 16 ? body.subarray(0, 16) : Uint8Array.from([...body, ...tag]).subarray(0, 16)
+    const m = mask8(this.c, this.keys.maskKey, head)
+    const mv = new DataView(m.buffer, m.byteOffset, 8)
+    const hdr = new Uint8Array(8)
+    const v = new DataView(hdr.buffer)
+    v.setUint32(0, ((Math.floor(pn / 0x1_0000_0000) >>> 0) ^ mv.getUint32(0)) >>> 0)
+    v.setUint32(4, ((pn >>> 0) ^ mv.getUint32(4)) >>> 0)
+    return [hdr, body, tag]
+  }
 }
 
 /** Opens packets for one direction, dropping forgeries, duplicates and stale packets. */
@@ -58,7 +76,19 @@ export class DatagramOpener {
    * dropped (never throws on hostile input).
    */
   open (pkt: Uint8Array, out: Uint8Array): { pn: number, len: number } | undefined {
-    if (pkt.length < DATAGRAM_OVERHEAD || pkt.length - 24 > out.length) { this.dropped++; return undefined }
+    if (pkt.length - 24 > out.length) { this.dropped++; return undefined }
+    const r = this.openFresh(pkt)
+    if (r === undefined) return undefined
+    out.set(r.pt)
+    return { pn: r.pn, len: r.pt.length }
+  }
+
+  /**
+   * Opens `pkt`; returns its number and plaintext (a fresh array the caller owns), or undefined
+   * when the packet is dropped (never throws on hostile input).
+   */
+  openFresh (pkt: Uint8Array): { pn: number, pt: Uint8Array } | undefined {
+    if (pkt.length < DATAGRAM_OVERHEAD) { this.dropped++; return undefined }
     const m = mask8(this.c, this.keys.maskKey, pkt.subarray(8, 24))
     const v = new DataView(pkt.buffer, pkt.byteOffset, 8)
     const mv = new DataView(m.buffer, m.byteOffset, 8)
@@ -69,18 +99,18 @@ export class DatagramOpener {
     if (!this.window.check(pn)) { this.dropped++; return undefined }
     const epoch = Math.floor(pn / this.rekeyEvery)
     const ct = pkt.subarray(8)
-    let len = -1
+    let pt: Uint8Array | undefined
     if (epoch === this.keys.epoch) {
-      len = this.keys.cipher.open(pn, ct, out, 0)
+      pt = this.keys.cipher.openFresh(pn, ct)
     } else if (epoch === this.keys.epoch - 1 && this.keys.prev !== undefined) {
-      len = this.keys.prev.open(pn, ct, out, 0)
+      pt = this.keys.prev.openFresh(pn, ct)
     } else if (epoch === this.keys.epoch + 1) {
       this.next ??= this.keys.peekNextCipher()
-      len = this.next.open(pn, ct, out, 0)
-      if (len >= 0) { this.next.dispose(); this.next = undefined; this.keys.rotate() }
+      pt = this.next.openFresh(pn, ct)
+      if (pt !== undefined) { this.next.dispose(); this.next = undefined; this.keys.rotate() }
     }
-    if (len < 0) { this.dropped++; return undefined }
+    if (pt === undefined) { this.dropped++; return undefined }
     this.window.mark(pn)
-    return { pn, len }
+    return { pn, pt }
   }
 }

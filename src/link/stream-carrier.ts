@@ -10,7 +10,7 @@
  */
 import type { Conn } from './transport.ts'
 import { ClosedError, FrameError, LimitError } from '../util/errors.ts'
-import { BlockType, BlockWriter, BLOCK_HEADER, parseBlocks, type BlockSink } from './blocks.ts'
+import { BlockType, BlockWriter, BLOCK_HEADER, keepOrCopy, parseBlocks, type BlockSink } from './blocks.ts'
 import { peerClosed, type Carrier, type CarrierEvents } from './carrier.ts'
 import type { StreamOpener, StreamSealer } from './stream-codec.ts'
 import type { LinkLimits, LinkStats } from './types.ts'
@@ -24,12 +24,6 @@ const OUT_BUFFER = 256 * 1024
  * while the one before it works (bench tunnel: 9.8 -> 11.8 MB/s one stream, median of 5).
  */
 const FLUSH_AT = 128 * 1024
-
-/**
- * A received message at least 1/KEEP_FRAME_RATIO of its frame is passed on as a view of the
- * frame, not a copy: the frame it keeps alive is at most this many times its size.
- */
-const KEEP_FRAME_RATIO = 4
 
 /** Concatenates `parts` (`bytes` in all) into one array. */
 function joinParts (parts: readonly Uint8Array[], bytes: number): Uint8Array {
@@ -57,8 +51,6 @@ export class StreamCarrier implements Carrier, BlockSink {
   lastSend = 0
   lastReceive = 0
   private lastRekey = 0
-  /** Length of the frame being dispatched. */
-  private frameLength = 0
 
   constructor (private readonly conn: Conn, private readonly sealer: StreamSealer, private readonly opener: StreamOpener,
     private readonly limits: LinkLimits, private readonly stats: LinkStats, private readonly ev: CarrierEvents,
@@ -127,7 +119,6 @@ export class StreamCarrier implements Carrier, BlockSink {
   onFrame (pt: Uint8Array): void {
     if (this.closed) return
     this.stats.framesReceived++
-    this.frameLength = pt.length
     parseBlocks(pt, this)
   }
 
@@ -138,7 +129,7 @@ export class StreamCarrier implements Carrier, BlockSink {
         this.stats.messagesReceived++
         // The frame is ours (a fresh array): a big message is handed over as a view of it;
         // a small one is copied, so it never keeps a much larger frame alive.
-        this.ev.onMessage(body.length * KEEP_FRAME_RATIO >= this.frameLength ? body : body.slice())
+        this.ev.onMessage(keepOrCopy(body))
         break
       case BlockType.PING:
         // One PONG owed at most, however many PINGs a peer packs into its frames.

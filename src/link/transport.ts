@@ -53,8 +53,9 @@ export interface Conn {
    */
   send (data: Uint8Array): boolean
   /**
-   * Optional, reliable Conns only: sends the concatenation of `parts` as `send` would, taking
-   * ownership of the arrays (the caller never touches them again), so they need not be copied.
+   * Optional: sends the concatenation of `parts` as `send` would (one datagram on an unreliable
+   * Conn), taking ownership of the arrays (the caller never touches them again), so they need
+   * not be copied.
    */
   sendParts? (parts: readonly Uint8Array[]): boolean
   /** Closes the Conn and frees its resources. Idempotent. `onClose` fires (once). */

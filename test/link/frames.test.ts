@@ -133,6 +133,24 @@ t.test('datagrams: forged, replayed and stale packets are dropped; reordering wi
   t.equal(o.keys.epoch, 2, 'random packets never moved the key epoch')
 })
 
+t.test('datagrams: sealParts is seal in three arrays; openFresh gives the plaintext in a fresh array', async t => {
+  const s = new DatagramSealer(c, new DirectionKeys(c, key, hh), 100)
+  const o = new DatagramOpener(c, new DirectionKeys(c, key, hh), 100, 256)
+  for (const [pn, len] of [[0, 3], [1, 15], [2, 16], [3, 3000], [150, 40]] as const) {
+    const pt = c.randomBytes(len)
+    const whole = new Uint8Array(len + 24)
+    s.seal(pn, pt, whole, 0)
+    const parts = s.sealParts(pn, pt)
+    t.equal(parts.length, 3)
+    t.equal(Buffer.concat(parts).toString('hex'), Buffer.from(whole).toString('hex'), `packet ${pn} of ${len} bytes: the same bytes`)
+    const r = o.openFresh(Buffer.concat(parts))
+    t.equal(r?.pn, pn)
+    t.equal(Buffer.from(r!.pt).toString('hex'), Buffer.from(pt).toString('hex'))
+  }
+  t.equal(o.openFresh(s.sealParts(3, Uint8Array.of(1)).reduce((a, b) => Buffer.concat([a, b]), Buffer.alloc(0))), undefined, 'a replay is dropped')
+  t.equal(o.openFresh(new Uint8Array(70_000)), undefined, 'junk of any size is dropped')
+})
+
 t.test('replay window marks, slides and forgets', async t => {
   const w = new ReplayWindow(64)
   t.ok(w.check(5)); w.mark(5)

@@ -127,6 +127,16 @@ t.test('udp at a 1472-byte path MTU: messages up to 16 KiB are split into datagr
   t.throws(() => la.send(new Uint8Array(la.maxMessage + 1)), { name: 'LimitError' }, 'one byte more is refused')
 })
 
+t.test('udp peers with different loopback MTUs: big datagrams one way, small ones the other, all delivered', async t => {
+  const a = await testRouter()
+  const b = await testRouter()
+  const { la, lb, close } = await linkPair(a, b, new UdpTransport({ loopbackMtu: 65507 }), new UdpTransport({ loopbackMtu: 16384 }), 'udp://127.0.0.1:0')
+  t.teardown(close)
+  t.ok(la.packetMessage > 60_000 && lb.packetMessage < 16384, `one side sends ${la.packetMessage}-byte messages whole, the other ${lb.packetMessage}`)
+  await exchange(t, la, lb, 200, 60_000)
+  await exchange(t, lb, la, 200, 16_000)
+})
+
 t.test('lossy memory: split messages arrive whole, once each, among small ones', async t => {
   const { la, lb } = await lossyPair(t, 7, { loss: 0.1, duplicate: 0.05, reorder: 0.2 }, 'memory://link-split')
   const got = new Map<number, number>()

@@ -8,6 +8,7 @@ import type { Test } from 'tap'
 import dgram from 'node:dgram'
 import { randomBytes } from 'node:crypto'
 import { UdpTransport, type UdpTransportOptions } from '../../transports/udp/index.ts'
+import { autoLoopbackMtu } from '../../transports/udp/endpoint.ts'
 import type { Conn, Listener } from '../../src/link/transport.ts'
 import { AbortError, ClosedError, LimitError } from '../../src/util/errors.ts'
 import { runTransportCompliance } from './compliance.ts'
@@ -154,6 +155,27 @@ t.test('a loopback peer gets the loopback path MTU; a bad setting is a ConfigErr
   t.equal(c.send(new Uint8Array(9000)), true, 'a 9000-byte datagram goes out whole on lo')
   t.throws(() => c.send(new Uint8Array(9001)), LimitError)
   t.throws(() => new UdpTransport({ loopbackMtu: 70000 }), { name: 'ConfigError' })
+})
+
+t.test('by default the loopback MTU follows the granted receive buffer (64 datagrams), within 16384..65507', async t => {
+  t.equal(autoLoopbackMtu(425_984), 16384, "Linux's default cap (208 KiB, reported doubled): as before")
+  t.equal(autoLoopbackMtu(8 * 1024 * 1024), 65507, 'the 4 MiB granted (reported 8 MiB): the largest UDP payload')
+  t.equal(autoLoopbackMtu(2 * 1024 * 1024), 32768)
+  t.equal(autoLoopbackMtu(0), 16384, 'unknown: the floor')
+  const server = transport(t)
+  const { l } = await collector(server)
+  const client = transport(t)
+  const c = await client.dial(l.addr, { signal: signal() })
+  const granted = await new Promise<number>((resolve, reject) => {
+    const s = dgram.createSocket('udp4')
+    s.bind(0, '127.0.0.1', () => {
+      try { s.setRecvBufferSize(8 * 1024 * 1024) } catch {}
+      const n = s.getRecvBufferSize()
+      s.close(() => { resolve(n) })
+    })
+    s.once('error', reject)
+  })
+  t.equal(c.mtu, autoLoopbackMtu(granted), `this machine grants ${granted} bytes: datagrams of ${c.mtu}`)
 })
 
 t.test('garbage datagrams do not crash anything; a well-behaved client is still served', async t => {

@@ -13,8 +13,11 @@ import { formatUdpAddr } from './addr.ts'
 export interface UdpCarrier {
   /** The carrier's coarse clock: a counter advanced by its idle sweep. */
   readonly tick: number
-  /** Sends one datagram; returns false above the send high-water mark. */
-  sendTo (conn: UdpConn, data: Uint8Array): boolean
+  /**
+   * Sends one datagram (`data`, or the concatenation of its parts); returns false above the
+   * send high-water mark. `owned`: the arrays are handed over and need no copy if they must wait.
+   */
+  sendTo (conn: UdpConn, data: Uint8Array | readonly Uint8Array[], owned?: boolean): boolean
   /** Bytes queued in the socket, not yet handed to the OS. */
   queuedBytes (): number
   /** Forgets a closed conn. */
@@ -61,7 +64,17 @@ export class UdpConn implements Conn {
     if (this.closed) throw new ClosedError('udp conn is closed')
     if (data.byteLength > this.mtu) throw new LimitError(`datagram of ${data.byteLength} bytes exceeds mtu ${this.mtu}`)
     this.seen = this.carrier.tick
-    return this.carrier.sendTo(this, data)
+    return this.carrier.sendTo(this, data, false)
+  }
+
+  /** Sends the concatenation of `parts` (handed over, not copied) as one datagram. */
+  sendParts (parts: readonly Uint8Array[]): boolean {
+    if (this.closed) throw new ClosedError('udp conn is closed')
+    let n = 0
+    for (const p of parts) n += p.byteLength
+    if (n > this.mtu) throw new LimitError(`datagram of ${n} bytes exceeds mtu ${this.mtu}`)
+    this.seen = this.carrier.tick
+    return this.carrier.sendTo(this, parts, true)
   }
 
   close (err?: Error): void {

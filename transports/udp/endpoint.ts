@@ -16,7 +16,8 @@ import { formatUdpAddr, isLoopback, isWildcard } from './addr.ts'
 /** Tunables of one endpoint (see UdpTransportOptions for meanings and defaults). */
 export interface EndpointOptions {
   mtu: number
-  loopbackMtu: number
+  /** Undefined: chosen from the granted receive buffer ({@link autoLoopbackMtu}). */
+  loopbackMtu: number | undefined
   maxConns: number
   idleTimeoutMs: number
   socketBufferBytes: number
@@ -37,6 +38,19 @@ function fastLookup (host: string, family: number | LookupOneOptions, cb: (err: 
   else dnsLookup(host, typeof family === 'number' ? { family } : family, cb)
 }
 
+/** A copy of a datagram (or of its parts) that may wait in the socket's queue. */
+function copyOf (data: Uint8Array | readonly Uint8Array[]): Buffer {
+  return data instanceof Uint8Array ? Buffer.from(data) : Buffer.concat(data as Uint8Array[])
+}
+
+/**
+ * The loopback datagram size for a socket whose kernel receive buffer is `granted` bytes: 64
+ * such datagrams fit in it, within 16384..65507 (see UdpTransportOptions.loopbackMtu).
+ */
+export function autoLoopbackMtu (granted: number): number {
+  return Math.min(65507, Math.max(16384, Math.floor(granted / 64)))
+}
+
 /** A bound UDP socket plus its Conn table. */
 export class UdpEndpoint implements UdpCarrier {
   tick = 0
@@ -51,6 +65,8 @@ export class UdpEndpoint implements UdpCarrier {
   private readonly lowWater: number
   private readonly sweepTimer: NodeJS.Timeout
   private closing: Promise<void> | undefined
+  /** Largest datagram to a loopback peer. */
+  readonly loopbackMtu: number
 
   private constructor (
     private readonly socket: dgram.Socket,
@@ -62,6 +78,7 @@ export class UdpEndpoint implements UdpCarrier {
     private readonly onConn: ((c: UdpConn) => void) | undefined
   ) {
     this.lowWater = opts.sendHighWater >>> 1
+    this.loopbackMtu = opts.loopbackMtu ?? autoLoopbackMtu(this.recvBufferSize())
     socket.on('message', this.onMessage)
     socket.on('error', (err) => { void this.close(new TransportError('udp socket error', { cause: err })) })
     const period = Math.max(10, Math.floor(opts.idleTimeoutMs / SWEEPS_PER_TIMEOUT))
@@ -111,14 +128,15 @@ export class UdpEndpoint implements UdpCarrier {
     return this.add(ip, port, false)
   }
 
-  sendTo (conn: UdpConn, data: Uint8Array): boolean {
+  sendTo (conn: UdpConn, data: Uint8Array | readonly Uint8Array[], owned = false): boolean {
     const s = this.socket
     // Usually the datagram leaves synchronously (fastLookup + libuv's try-send), so `data` is
     // free again when send returns. A non-empty queue means the kernel buffer is full and this
-    // datagram will wait in it: copy it (the caller may reuse its buffer) and ask for its
-    // completion so that drain waiters learn when the queue empties.
-    if (s.getSendQueueSize() === 0) s.send(data, conn.port, conn.ip)
-    else s.send(Buffer.from(data), conn.port, conn.ip, this.onSent)
+    // datagram will wait in it: copy it unless it was handed over (the caller may reuse its
+    // buffer) and ask for its completion so that drain waiters learn when the queue empties.
+    const msg = data as Uint8Array | Uint8Array[]
+    if (s.getSendQueueSize() === 0) s.send(msg, conn.port, conn.ip)
+    else s.send(owned ? msg : copyOf(data), conn.port, conn.ip, this.onSent)
     if (s.getSendQueueSize() <= this.opts.sendHighWater) return true
     this.drainWaiters.add(conn)
     return false
@@ -157,7 +175,7 @@ export class UdpEndpoint implements UdpCarrier {
 
   private add (ip: string, port: number, inbound: boolean): UdpConn {
     // The path MTU: a loopback peer's datagrams never leave `lo` (MTU 65536); others get the configured MTU.
-    const mtu = isLoopback(ip) ? Math.max(this.opts.mtu, this.opts.loopbackMtu) : this.opts.mtu
+    const mtu = isLoopback(ip) ? Math.max(this.opts.mtu, this.loopbackMtu) : this.opts.mtu
     const conn = new UdpConn(this, ip, port, mtu, inbound, this.opts.maxPending)
     let byPort = this.conns.get(ip)
     if (byPort === undefined) this.conns.set(ip, byPort = new Map())

@@ -22,8 +22,11 @@ export interface UdpTransportOptions {
   mtu?: number
   /**
    * Largest datagram to a loopback peer (127.0.0.0/8, ::1), whose path never leaves the `lo`
-   * interface (MTU 65536). Default 16384: one datagram then carries many 1 KiB cells, cutting the
-   * per-datagram syscalls that dominate UDP's cost in Node. Set equal to `mtu` to disable.
+   * interface (MTU 65536): one datagram then carries many 1 KiB cells, cutting the per-datagram
+   * costs (syscalls, cipher setup) that dominate UDP's cost in Node. Default: what lets the
+   * socket's granted receive buffer hold 64 of them, between 16384 and 65507 (65507 where the OS
+   * grants the 8 MiB asked for, 16384 under Linux's default 208 KiB cap). Set equal to `mtu` to
+   * disable. Receivers take any datagram size, so peers with different values interoperate.
    */
   loopbackMtu?: number
   /** Most Conns per socket; datagrams from further new sources are dropped. Default 4096. */
@@ -56,8 +59,8 @@ export class UdpTransport implements Transport {
     const mtu = options.mtu ?? 1472
     if (!Number.isInteger(mtu) || mtu < 1 || mtu > 65507) throw new ConfigError(`udp mtu must be 1..65507, got ${mtu}`)
     this.mtu = mtu
-    const loopbackMtu = options.loopbackMtu ?? 16384
-    if (!Number.isInteger(loopbackMtu) || loopbackMtu < 1 || loopbackMtu > 65507) throw new ConfigError(`udp loopbackMtu must be 1..65507, got ${loopbackMtu}`)
+    const loopbackMtu = options.loopbackMtu
+    if (loopbackMtu !== undefined && (!Number.isInteger(loopbackMtu) || loopbackMtu < 1 || loopbackMtu > 65507)) throw new ConfigError(`udp loopbackMtu must be 1..65507, got ${loopbackMtu}`)
     this.opts = {
       mtu,
       loopbackMtu,
