@@ -1,5 +1,5 @@
 #!/bin/sh
-":" //; exec node --initial-old-space-size=64 "$0" "$@"
+":" //; exec node --initial-old-space-size=64 --max-semi-space-size=4 "$0" "$@"
 // Run as a program, the line above is shell: it starts node with the heap flags of
 // src/cli/node-flags.ts (kept equal there, here and in package.json); `env -S` in a shebang
 // would do the same but BusyBox's env (Alpine) lacks it. To node, that line is a string and a

@@ -14,8 +14,8 @@ import { parse } from '../../src/cli/args.ts'
 
 const root = new URL('../../', import.meta.url)
 
-t.test('the flags are a 64 MB floor under the old generation', async (t) => {
-  t.same([...NODE_HEAP_FLAGS], ['--initial-old-space-size=64'])
+t.test('the flags are a 64 MB floor under the old generation and 4 MB semi-spaces', async (t) => {
+  t.same([...NODE_HEAP_FLAGS], ['--initial-old-space-size=64', '--max-semi-space-size=4'])
 })
 
 t.test('bin/umbra.js starts node with the flags (through sh, which any Unix has)', async (t) => {
