@@ -20,6 +20,7 @@ import { isLoopbackHost } from '../../util/net.ts'
 import { AbortError, ConfigError, TimeoutError } from '../../util/errors.ts'
 import { silentLogger, type Logger } from '../../util/log.ts'
 import { encodeReply, SocksHandshake, SocksReply, type SocksAction, type SocksReplyCode } from './protocol.ts'
+import { corkPerTick } from '../splice.ts'
 
 /** Where a client asked to connect. */
 export interface SocksTarget { host: string, port: number }
@@ -297,6 +298,7 @@ function serveClient (socket: net.Socket, ctx: Ctx): void {
  * no longer take (it ended or was destroyed) is dropped.
  */
 function forward (from: Duplex, to: Duplex): void {
+  corkPerTick(from, to)
   from.on('data', (chunk: Buffer) => { if (to.writable && !to.write(chunk)) from.pause() })
   to.on('drain', () => { from.resume() })
   from.on('end', () => { if (to.writable) to.end() })
