@@ -152,6 +152,7 @@ async function builds (count: number, length: number, via?: string[], rate?: num
   const inMs: number[] = []
   const outMs: number[] = []
   let failed = 0
+  const reasons: Record<string, number> = {}
   stopBlast = false
   const start = performance.now()
   for (let i = 0; i < count && !stopBlast; i++) {
@@ -168,11 +169,13 @@ async function builds (count: number, length: number, via?: string[], rate?: num
       outMs.push(performance.now() - t0)
       router.tunnels.retire(inb)
       router.tunnels.retire(o)
-    } catch {
+    } catch (err) {
       failed++
+      const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+      reasons[why] = (reasons[why] ?? 0) + 1
     }
   }
-  return { inMs, outMs, failed }
+  return { inMs, outMs, failed, reasons }
 }
 
 /**

@@ -133,7 +133,8 @@ export async function run (args: string[], report: typeof Report): Promise<void>
   try {
     const [a, b] = [peers[0]!, peers[1]!]
     note(`building ${nBuilds} inbound + ${nBuilds} outbound 3-hop tunnels…`)
-    const bl = await a.call('builds', { count: nBuilds, length: 3 }) as { inMs: number[], outMs: number[], failed: number }
+    const bl = await a.call('builds', { count: nBuilds, length: 3 }) as { inMs: number[], outMs: number[], failed: number, reasons: Record<string, number> }
+    if (bl.failed > 0) note(`failed builds (one attempt each, no retry): ${Object.entries(bl.reasons).map(([k, v]) => `${v} × ${k}`).join('; ')}`)
     const all = [...bl.inMs, ...bl.outMs]
     report('tunnel', '3-hop build', 'median', median(all), 'ms', `inbound ${median(bl.inMs).toFixed(1)}, outbound ${median(bl.outMs).toFixed(1)}`)
     report('tunnel', '3-hop build', 'p95', p95(all), 'ms')
