@@ -29,6 +29,12 @@ const MAX_PARTIAL_BYTES = 1024 * 1024
  * lost piece resends only its packet, but a message waits for all of them.
  */
 export const MAX_SPLIT_MESSAGE = 16 * 1024 - BLOCK_HEADER
+/**
+ * Packets from this size on go to the Conn as their sealed parts (no copy into a packet buffer);
+ * smaller ones are sealed into one pooled buffer, which costs less than three arrays and an
+ * iovec for a small datagram (1472-byte path MTU: 42–48k against 49–57k messages/s).
+ */
+const PARTS_MIN = 2048
 /** ACK every 8th data packet (or after the ARQ's ack delay): each ACK is a datagram the sender must receive and open. */
 const ACK_EVERY = 8
 
@@ -193,11 +199,11 @@ export class DatagramCarrier implements Carrier {
       const pt = w.finish(this.payload)
       const n = pt.length + DATAGRAM_OVERHEAD
       try {
-        if (this.conn.sendParts !== undefined) {
+        if (this.conn.sendParts !== undefined && pt.length >= PARTS_MIN) {
           // The sealed parts are ours alone: the Conn sends them as one datagram, uncopied.
           this.conn.sendParts(this.sealer.sealParts(pkt.pn, pt))
         } else {
-          const out = new Uint8Array(n)
+          const out = Buffer.allocUnsafe(n) // small ones come from Node's buffer pool
           this.sealer.seal(pkt.pn, pt, out, 0)
           this.conn.send(out)
         }
