@@ -4,8 +4,9 @@
  *   npm run bench -- tunnel [--json] [--routers 8] [--builds 100] [--mb 50] [--runs 3] [--pings 50] [--transport mixed|tcp|udp|http] [--blast 200000]
  * Figures: tunnel build time (median, p95) and success; one stream's throughput each way
  * (timed from the open stream to the last byte at the receiver), `--runs` times each way: the
- * first alice → bob run on fresh processes is reported on its own (the JIT has not yet
- * optimized the bulk path), and the median of the later ones; time to first byte of an
+ * first alice → bob run since the routers started (after the builds and the blast, but before
+ * the JIT has optimized the stream's path) is reported on its own, and the median of the later
+ * ones; time to first byte of an
  * answer on an open stream (1-byte echo round trip), on fresh routers and again after the
  * streams; transit cells per CPU-second of one hop blasted with cells (`--runs` times: the
  * first on its own, as above) and of each hop process during the last stream alice → bob
@@ -157,7 +158,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
         const frames = y.link.framesSent - x.link.framesSent
         note(`blast ${k + 1}: ${cells} of ${blastCells} cells in ${(bl.ms / 1000).toFixed(1)} s (${(cells / (bl.ms / 1000)).toFixed(0)}/s wall), ${frames} link frames sent (${(cells / Math.max(1, frames)).toFixed(1)} cells per frame), gc ${gcLine(x.gc, y.gc)}`)
       }
-      if (blastRuns > 1) report('tunnel', 'transit hop (blast)', 'first, cells per CPU-s', blastRates[0]!, 'cells/s', 'fresh process, code not yet optimized by the JIT')
+      if (blastRuns > 1) report('tunnel', 'transit hop (blast)', 'first, cells per CPU-s', blastRates[0]!, 'cells/s', 'the first blast since start: the hop not yet optimized by the JIT')
       const warm = blastRuns > 1 ? blastRates.slice(1) : blastRates
       report('tunnel', 'transit hop (blast)', 'cells per CPU-second', median(warm), 'cells/s', `median of ${blastRuns > 1 ? `runs 2–${blastRuns}` : '1 run'} (runs: ${blastRates.map(r => r.toFixed(0)).join(', ')})`)
     }
@@ -206,7 +207,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
       await sampler
       if (process.env.UMBRA_BENCH_PROF !== undefined) note(`upload ends at monotonic ${monoUs()} us`)
       note('sender stream: ' + JSON.stringify(first.run.streamStats))
-      report('tunnel', `one stream ${mb} MB`, 'alice → bob, first', first.rate, 'MB/s', 'byte-identical; fresh processes, code not yet optimized by the JIT')
+      report('tunnel', `one stream ${mb} MB`, 'alice → bob, first', first.rate, 'MB/s', 'byte-identical; the first stream since start: its path not yet optimized by the JIT')
       const after = await Promise.all(peers.map(async p => await p.stats()))
       note('drops: ' + after.map((st, i) => {
         return `r${i} replay ${st.tunnels.replayed} mac ${st.tunnels.badMac} unknown ${st.tunnels.unknownTunnel} malformed ${st.tunnels.malformed} sender ${st.sender.dropped}`

@@ -38,7 +38,8 @@ export interface AeadCipher {
   sealParts (counter: number, src: Uint8Array, ad?: Uint8Array): [ciphertext: Uint8Array, tag: Uint8Array]
   /**
    * As `open`, but returns the plaintext as a fresh array the caller owns, or undefined if
-   * authentication failed (no plaintext is kept).
+   * authentication failed (no plaintext is kept). A plain Uint8Array (not a Buffer, whose
+   * `slice` would not copy) over an ArrayBuffer of exactly its size.
    */
   openFresh (counter: number, src: Uint8Array, ad?: Uint8Array): Uint8Array | undefined
   /** Wipes the key; the cipher must not be used afterwards. */

@@ -31,7 +31,10 @@ export const BLOCK_HEADER = 3
 /** Close reasons carried in a CLOSE block. */
 export const CloseReason = { NORMAL: 0, ERROR: 1, LIMIT: 2, REPLACED: 3, IDLE: 4 } as const
 
-/** Receives the blocks of one frame. `body` is a view into a reused buffer: copy to keep it. */
+/**
+ * Receives the blocks of one frame or packet. `body` is a view into the plaintext (both carriers
+ * give a fresh one per frame or packet): pass it on or copy it, as {@link keepOrCopy} decides.
+ */
 export interface BlockSink {
   onBlock (type: number, body: Uint8Array): void
 }

@@ -14,6 +14,10 @@ export function peerClosed (body: Uint8Array): ClosedError {
 
 /** Callbacks from a carrier to its link. */
 export interface CarrierEvents {
+  /**
+   * A message received. It may be a view (non-zero `byteOffset`) of a larger array, at most four
+   * times its size (`keepOrCopy` in blocks.ts): copy what is kept for long.
+   */
   onMessage (msg: Uint8Array): void
   /** The peer closed the link (CLOSE block) or the link failed. */
   onFail (err?: Error): void

@@ -61,6 +61,8 @@ export class Link {
   /**
    * Set by the owner: each message received. Messages that arrive before it is set (between
    * the handshake completing and the owner attaching) are held, bounded, and delivered then.
+   * A message may be a view of a larger received frame (at most four times its size): copy
+   * what is kept for long.
    */
   get onMessage (): ((msg: Uint8Array) => void) | undefined { return this.handler }
   set onMessage (h: ((msg: Uint8Array) => void) | undefined) {

@@ -162,6 +162,7 @@ t.test('by default the loopback MTU follows the granted receive buffer (64 datag
   t.equal(autoLoopbackMtu(8 * 1024 * 1024), 65507, 'the 4 MiB granted (reported 8 MiB): the largest UDP payload')
   t.equal(autoLoopbackMtu(2 * 1024 * 1024), 32768)
   t.equal(autoLoopbackMtu(0), 16384, 'unknown: the floor')
+  t.equal(autoLoopbackMtu(8 * 1024 * 1024, true), 65488, 'IPv6: unfragmented on lo (65488 + 40 + 8 = 65536)')
   const server = transport(t)
   const { l } = await collector(server)
   const client = transport(t)

@@ -1,8 +1,9 @@
 /**
  * A {@link Conn} over one node:net socket: a thin adapter. Received chunks go straight to
  * `onData` (no copy); `send` copies into a fresh Buffer and writes it (`sendParts` writes the
- * caller's arrays, which it hands over), returning the socket's back-pressure boolean; 'drain' becomes `onDrain`. Sends within one tick are corked and go
- * out in one writev (about 4x the message rate of one syscall per small send).
+ * caller's arrays, which it hands over), returning the socket's back-pressure boolean; 'drain'
+ * becomes `onDrain`. Sends within one tick are corked and go out in one writev (about 4x the
+ * message rate of one syscall per small send).
  *
  * Before `setHandlers`, received bytes are buffered up to a bound; past it the conn closes
  * with LimitError. `close()` ends the socket gracefully (pending writes flush, then FIN; the

@@ -45,10 +45,12 @@ function copyOf (data: Uint8Array | readonly Uint8Array[]): Buffer {
 
 /**
  * The loopback datagram size for a socket whose kernel receive buffer is `granted` bytes: 64
- * such datagrams fit in it, within 16384..65507 (see UdpTransportOptions.loopbackMtu).
+ * such datagrams fit in it, within 16384..65507 (see UdpTransportOptions.loopbackMtu); on IPv6
+ * at most 65488, so that a datagram and its 48 bytes of headers fit `lo`'s 65536-byte MTU
+ * unfragmented (IPv4's 28 bytes of headers leave room for 65507).
  */
-export function autoLoopbackMtu (granted: number): number {
-  return Math.min(65507, Math.max(16384, Math.floor(granted / 64)))
+export function autoLoopbackMtu (granted: number, ipv6 = false): number {
+  return Math.min(ipv6 ? 65488 : 65507, Math.max(16384, Math.floor(granted / 64)))
 }
 
 /** A bound UDP socket plus its Conn table. */
@@ -78,7 +80,7 @@ export class UdpEndpoint implements UdpCarrier {
     private readonly onConn: ((c: UdpConn) => void) | undefined
   ) {
     this.lowWater = opts.sendHighWater >>> 1
-    this.loopbackMtu = opts.loopbackMtu ?? autoLoopbackMtu(this.recvBufferSize())
+    this.loopbackMtu = opts.loopbackMtu ?? autoLoopbackMtu(this.recvBufferSize(), isIP(bindIp) === 6)
     socket.on('message', this.onMessage)
     socket.on('error', (err) => { void this.close(new TransportError('udp socket error', { cause: err })) })
     const period = Math.max(10, Math.floor(opts.idleTimeoutMs / SWEEPS_PER_TIMEOUT))
