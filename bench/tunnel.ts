@@ -126,6 +126,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
   const nBuilds = arg(args, '--builds', 100)
   const mb = arg(args, '--mb', 50)
   const pings = arg(args, '--pings', 50)
+  const runs = Math.max(1, arg(args, '--runs', 3))
   const only = args.includes('--transport') ? args[args.indexOf('--transport') + 1]! : 'mixed'
   const listen = only === 'mixed' ? LISTEN : LISTEN.filter(l => l.startsWith(only))
   if (listen.length === 0) throw new Error(`--transport must be tcp, udp, http or mixed, not ${only}`)
@@ -144,11 +145,10 @@ export async function run (args: string[], report: typeof Report): Promise<void>
     // One transit hop at full load: router 0 blasts cells through router 2 (a participant) to
     // router 3 (the endpoint); router 2's cells per CPU-second.
     const blastCells = arg(args, '--blast', 200_000)
-    const blastRuns = Math.max(1, arg(args, '--runs', 3))
     if (blastCells > 0) {
       const hop = peers[2]!
       const blastRates: number[] = []
-      for (let k = 0; k < blastRuns; k++) {
+      for (let k = 0; k < runs; k++) {
         const x = await hop.stats()
         const bl = await a.call('blast', { hops: [hop.id, peers[3]!.id], count: blastCells }) as { ms: number }
         await new Promise(resolve => setTimeout(resolve, 500))
@@ -158,9 +158,9 @@ export async function run (args: string[], report: typeof Report): Promise<void>
         const frames = y.link.framesSent - x.link.framesSent
         note(`blast ${k + 1}: ${cells} of ${blastCells} cells in ${(bl.ms / 1000).toFixed(1)} s (${(cells / (bl.ms / 1000)).toFixed(0)}/s wall), ${frames} link frames sent (${(cells / Math.max(1, frames)).toFixed(1)} cells per frame), gc ${gcLine(x.gc, y.gc)}`)
       }
-      if (blastRuns > 1) report('tunnel', 'transit hop (blast)', 'first, cells per CPU-s', blastRates[0]!, 'cells/s', 'the first blast since start: the hop not yet optimized by the JIT')
-      const warm = blastRuns > 1 ? blastRates.slice(1) : blastRates
-      report('tunnel', 'transit hop (blast)', 'cells per CPU-second', median(warm), 'cells/s', `median of ${blastRuns > 1 ? `runs 2–${blastRuns}` : '1 run'} (runs: ${blastRates.map(r => r.toFixed(0)).join(', ')})`)
+      if (runs > 1) report('tunnel', 'transit hop (blast)', 'first, cells per CPU-s', blastRates[0]!, 'cells/s', 'the first blast since start: the hop not yet optimized by the JIT')
+      const warm = runs > 1 ? blastRates.slice(1) : blastRates
+      report('tunnel', 'transit hop (blast)', 'cells per CPU-second', median(warm), 'cells/s', `median of ${runs > 1 ? `runs 2–${runs}` : '1 run'} (runs: ${blastRates.map(r => r.toFixed(0)).join(', ')})`)
     }
 
     const da = await a.call('dest', { length: 3, quantity: 2 })
@@ -176,7 +176,6 @@ export async function run (args: string[], report: typeof Report): Promise<void>
 
     if (mb > 0) {
       const bytes = mb * 1024 * 1024
-      const runs = Math.max(1, arg(args, '--runs', 3))
       /** One timed stream alice → bob (`up`) or bob → alice; MB/s from the open stream to the last byte at the receiver. */
       const timed = async (up: boolean): Promise<{ rate: number, run: Record<string, unknown> }> => {
         const run = await a.call('stream', { to: db.address, port: 80, up: up ? bytes : 0, down: up ? 0 : bytes })

@@ -28,16 +28,9 @@ export class DatagramSealer {
 
   /** Seals `pt` as packet `pn` into `out` at `off`; returns the bytes written. `pn` must increase. */
   seal (pn: number, pt: Uint8Array, out: Uint8Array, off: number): number {
-    const epoch = Math.floor(pn / this.rekeyEvery)
-    while (this.keys.epoch < epoch) this.keys.rotate()
+    this.enterEpoch(pn)
     const n = this.keys.cipher.seal(pn, pt, out, off + 8)
-    const m = mask8(this.c, this.keys.maskKey, out.subarray(off + 8, off + 24))
-    const hi = Math.floor(pn / 0x1_0000_0000) >>> 0
-    const lo = pn >>> 0
-    const v = new DataView(out.buffer, out.byteOffset + off, 8)
-    const mv = new DataView(m.buffer, m.byteOffset, 8)
-    v.setUint32(0, (hi ^ mv.getUint32(0)) >>> 0)
-    v.setUint32(4, (lo ^ mv.getUint32(4)) >>> 0)
+    this.writeMaskedPn(pn, out.subarray(off + 8, off + 24), out, off)
     return n + 8
   }
 
@@ -46,17 +39,27 @@ export class DatagramSealer {
    * tag — whose concatenation is what `seal` writes; a Conn can send them without a copy.
    */
   sealParts (pn: number, pt: Uint8Array): Uint8Array[] {
-    const epoch = Math.floor(pn / this.rekeyEvery)
-    while (this.keys.epoch < epoch) this.keys.rotate()
+    this.enterEpoch(pn)
     const [body, tag] = this.keys.cipher.sealParts(pn, pt)
     const head = body.length >= 16 ? body.subarray(0, 16) : Uint8Array.from([...body, ...tag]).subarray(0, 16)
+    const hdr = new Uint8Array(8)
+    this.writeMaskedPn(pn, head, hdr, 0)
+    return [hdr, body, tag]
+  }
+
+  /** Rotates to the key epoch of `pn`. */
+  private enterEpoch (pn: number): void {
+    const epoch = Math.floor(pn / this.rekeyEvery)
+    while (this.keys.epoch < epoch) this.keys.rotate()
+  }
+
+  /** Writes `pn` masked by the first 16 ciphertext bytes `head` into `out[off, off + 8)`. */
+  private writeMaskedPn (pn: number, head: Uint8Array, out: Uint8Array, off: number): void {
     const m = mask8(this.c, this.keys.maskKey, head)
     const mv = new DataView(m.buffer, m.byteOffset, 8)
-    const hdr = new Uint8Array(8)
-    const v = new DataView(hdr.buffer)
+    const v = new DataView(out.buffer, out.byteOffset + off, 8)
     v.setUint32(0, ((Math.floor(pn / 0x1_0000_0000) >>> 0) ^ mv.getUint32(0)) >>> 0)
     v.setUint32(4, ((pn >>> 0) ^ mv.getUint32(4)) >>> 0)
-    return [hdr, body, tag]
   }
 }
 
@@ -69,18 +72,6 @@ export class DatagramOpener {
 
   constructor (private readonly c: CryptoSuite, readonly keys: DirectionKeys, private readonly rekeyEvery: number, windowSize = 4096) {
     this.window = new ReplayWindow(windowSize)
-  }
-
-  /**
-   * Opens `pkt` into `out` (at offset 0). Returns { pn, len } or undefined when the packet is
-   * dropped (never throws on hostile input).
-   */
-  open (pkt: Uint8Array, out: Uint8Array): { pn: number, len: number } | undefined {
-    if (pkt.length - 24 > out.length) { this.dropped++; return undefined }
-    const r = this.openFresh(pkt)
-    if (r === undefined) return undefined
-    out.set(r.pt)
-    return { pn: r.pn, len: r.pt.length }
   }
 
   /**

@@ -25,14 +25,6 @@ const OUT_BUFFER = 256 * 1024
  */
 const FLUSH_AT = 128 * 1024
 
-/** Concatenates `parts` (`bytes` in all) into one array. */
-function joinParts (parts: readonly Uint8Array[], bytes: number): Uint8Array {
-  const out = new Uint8Array(bytes)
-  let off = 0
-  for (const p of parts) { out.set(p, off); off += p.length }
-  return out
-}
-
 /** The stream carrier: batching sender, frame-reassembling receiver. */
 export class StreamCarrier implements Carrier, BlockSink {
   private queue: Uint8Array[] = []
@@ -189,15 +181,11 @@ export class StreamCarrier implements Carrier, BlockSink {
 
   private flushNow (): void {
     const frameMax = this.limits.maxFramePlaintext + 18
-    let ctrl = 0
-    for (const [, b] of this.control) ctrl += b.length + BLOCK_HEADER
-    const pending = this.queued + BLOCK_HEADER * (this.queue.length - this.head) + ctrl
-    const limit = Math.min(OUT_BUFFER, 2 * pending + frameMax + 64)
     const parts: Uint8Array[] = []
     let off = 0
     const w = this.writer
     if (this.pong !== undefined) { this.control.push([BlockType.PONG, this.pong]); this.pong = undefined }
-    while ((this.head < this.queue.length || this.control.length > 0) && off + frameMax <= limit) {
+    while ((this.head < this.queue.length || this.control.length > 0) && off + frameMax <= OUT_BUFFER) {
       w.reset()
       let rekey = false
       let ci = 0
@@ -224,7 +212,7 @@ export class StreamCarrier implements Carrier, BlockSink {
       this.stats.bytesSent += off
       this.lastSend = this.now()
       // The frames' parts are ours alone: a Conn that can take them writes them without a copy.
-      const ok = this.conn.sendParts !== undefined ? this.conn.sendParts(parts) : this.conn.send(joinParts(parts, off))
+      const ok = this.conn.sendParts !== undefined ? this.conn.sendParts(parts) : this.conn.send(Buffer.concat(parts, off))
       if (!ok) this.blocked = true
     }
     if (!this.blocked && (this.head < this.queue.length || this.control.length > 0)) this.schedule()

@@ -26,22 +26,10 @@ export class StreamSealer {
     this.masks = new MaskStream(c, keys.maskKey)
   }
 
-  /** Seals `pt` into `out` at `off`; returns the bytes written (pt.length + 18). */
-  seal (pt: Uint8Array, out: Uint8Array, off: number): number {
-    const ctLen = pt.length + 16
-    if (ctLen > MAX_STREAM_CIPHERTEXT) throw new LimitError(`frame of ${pt.length} bytes is too large`)
-    const m = this.masks.mask16(this.index++) ^ ctLen
-    out[off] = m >>> 8
-    out[off + 1] = m & 0xff
-    this.keys.cipher.seal(this.counter++, pt, out, off + 2)
-    if (this.counter >= this.rekeyEvery) this.rotate()
-    return ctLen + 2
-  }
-
   /**
-   * Seals `pt` as the next frame and appends its parts (length, ciphertext, tag: fresh arrays
-   * the caller owns) to `parts`; returns the bytes appended (pt.length + 18). The same frame
-   * as `seal` writes, without copying the ciphertext into a caller's buffer.
+   * Seals `pt` as the next frame and appends its parts (masked length, ciphertext, tag: fresh
+   * arrays the caller owns) to `parts`; returns the bytes appended (pt.length + 18). The
+   * ciphertext is OpenSSL's own output, never copied into a caller's buffer.
    */
   sealParts (pt: Uint8Array, parts: Uint8Array[]): number {
     const ctLen = pt.length + 16

@@ -11,6 +11,7 @@ import { loadCrypto } from '../../src/crypto/index.ts'
 import { DirectionKeys } from '../../src/link/keys.ts'
 import { StreamOpener, StreamSealer } from '../../src/link/stream-codec.ts'
 import { StreamCarrier } from '../../src/link/stream-carrier.ts'
+import type { CarrierEvents } from '../../src/link/carrier.ts'
 import { LINK_DEFAULTS, newStats } from '../../src/link/types.ts'
 import type { Conn } from '../../src/link/transport.ts'
 
@@ -18,18 +19,21 @@ const c = await loadCrypto({ seed: 'stream-carrier' })
 const key = c.randomBytes(32)
 const hh = c.randomBytes(32)
 
+/** A carrier over `conn` (both directions under one key, its frames opened by itself), with `ev` as its events. */
+function makeCarrier (conn: Conn, ev: Partial<CarrierEvents> = {}): StreamCarrier {
+  const sc: StreamCarrier = new StreamCarrier(conn, new StreamSealer(c, new DirectionKeys(c, key, hh), 1 << 20),
+    new StreamOpener(c, new DirectionKeys(c, key, hh), 1 << 20, 65535, (pt) => { sc.onFrame(pt) }),
+    LINK_DEFAULTS, newStats(), { onMessage () {}, onFail () {}, onDrain () {}, ...ev }, () => 0)
+  return sc
+}
+
 /** A carrier over a fake Conn whose send is `send`; returns it and what its events saw. */
 function carrier (send: (b: Uint8Array) => boolean): { sc: StreamCarrier, fails: Error[], sends: Uint8Array[] } {
   const fails: Error[] = []
   const sends: Uint8Array[] = []
   const conn = { transport: 'tcp', remote: 'tcp://127.0.0.1:1', reliable: true, mtu: 65536, bufferedAmount: 0,
     send: (b: Uint8Array) => { sends.push(b); return send(b) }, setHandlers () {}, close () {} } as unknown as Conn
-  const sealer = new StreamSealer(c, new DirectionKeys(c, key, hh), 1 << 20)
-  const opener = new StreamOpener(c, new DirectionKeys(c, key, hh), 1 << 20, 65535, () => {})
-  let sc: StreamCarrier | undefined
-  sc = new StreamCarrier(conn, sealer, opener, LINK_DEFAULTS, newStats(), {
-    onMessage () {}, onFail (err) { fails.push(err ?? new Error('closed')); sc?.stop() }, onDrain () {}
-  }, () => 0)
+  const sc = makeCarrier(conn, { onFail (err) { fails.push(err ?? new Error('closed')); sc.stop() } })
   return { sc, fails, sends }
 }
 
@@ -72,9 +76,7 @@ function partsConn (): { conn: Conn, parts: Uint8Array[][], sends: Uint8Array[] 
 
 t.test('frames go to sendParts as separate arrays, which open to the messages sent', async t => {
   const { conn, parts, sends } = partsConn()
-  const sealer = new StreamSealer(c, new DirectionKeys(c, key, hh), 1 << 20)
-  const opener = new StreamOpener(c, new DirectionKeys(c, key, hh), 1 << 20, 65535, () => {})
-  const sc = new StreamCarrier(conn, sealer, opener, LINK_DEFAULTS, newStats(), { onMessage () {}, onFail () {}, onDrain () {} }, () => 0)
+  const sc = makeCarrier(conn)
   const msgs = [c.randomBytes(40_000), c.randomBytes(30_000), c.randomBytes(100)]
   for (const m of msgs) sc.send(m)
   await new Promise(resolve => setImmediate(resolve))
@@ -84,9 +86,7 @@ t.test('frames go to sendParts as separate arrays, which open to the messages se
   t.ok(parts[0]!.length >= 6, 'two frames (70 KB does not fit one)')
   // What the peer reads: the concatenation, in chunks of any size.
   const got: Uint8Array[] = []
-  const rx = new StreamCarrier(partsConn().conn, new StreamSealer(c, new DirectionKeys(c, key, hh), 1 << 20),
-    new StreamOpener(c, new DirectionKeys(c, key, hh), 1 << 20, 65535, (pt) => { rx.onFrame(pt) }),
-    LINK_DEFAULTS, newStats(), { onMessage (m) { got.push(m) }, onFail (err) { t.fail(String(err)) }, onDrain () {} }, () => 0)
+  const rx = makeCarrier(partsConn().conn, { onMessage (m) { got.push(m) }, onFail (err) { t.fail(String(err)) } })
   const wire = Buffer.concat(parts[0]!)
   for (let off = 0; off < wire.length; off += 7777) rx.onData(wire.subarray(off, off + 7777))
   t.same(got.map(m => Buffer.from(m).toString('hex')), msgs.map(m => Buffer.from(m).toString('hex')), 'every message, in order')
@@ -94,15 +94,12 @@ t.test('frames go to sendParts as separate arrays, which open to the messages se
 
 t.test('a received message of at least a quarter of its frame is a view of it; a small one is a copy', async t => {
   const { conn, parts } = partsConn()
-  const sc = new StreamCarrier(conn, new StreamSealer(c, new DirectionKeys(c, key, hh), 1 << 20),
-    new StreamOpener(c, new DirectionKeys(c, key, hh), 1 << 20, 65535, () => {}), LINK_DEFAULTS, newStats(), { onMessage () {}, onFail () {}, onDrain () {} }, () => 0)
+  const sc = makeCarrier(conn)
   sc.send(c.randomBytes(20_000))
   sc.send(c.randomBytes(500))
   await new Promise(resolve => setImmediate(resolve))
   const got: Uint8Array[] = []
-  const rx = new StreamCarrier(partsConn().conn, new StreamSealer(c, new DirectionKeys(c, key, hh), 1 << 20),
-    new StreamOpener(c, new DirectionKeys(c, key, hh), 1 << 20, 65535, (pt) => { rx.onFrame(pt) }),
-    LINK_DEFAULTS, newStats(), { onMessage (m) { got.push(m) }, onFail (err) { t.fail(String(err)) }, onDrain () {} }, () => 0)
+  const rx = makeCarrier(partsConn().conn, { onMessage (m) { got.push(m) }, onFail (err) { t.fail(String(err)) } })
   rx.onData(Buffer.concat(parts[0]!))
   t.equal(got.length, 2)
   t.ok(got[0]!.buffer.byteLength > got[0]!.length, 'the 20 000-byte message is a view of its (bigger) frame')
