@@ -66,6 +66,27 @@ t.test('ChaCha20: agrees with OpenSSL; in place equals out of place; offsets res
   t.pass('150 random cases agree')
 })
 
+t.test('ChaCha20: inputs of 4 KiB and more (the OpenSSL path) agree with libsodium, at offsets and in place', async t => {
+  const c = await loadCrypto()
+  const sodium = (await import('libsodium-wrappers-sumo')).default
+  await sodium.ready
+  for (const len of [4095, 4096, 4097, 32768, 40_000]) {
+    const key = nc.randomBytes(32)
+    const nonce = nc.randomBytes(12)
+    const data = new Uint8Array(nc.randomBytes(len))
+    const counter = len % 1000
+    const expect = toHex(sodium.crypto_stream_chacha20_ietf_xor_ic(data, nonce, counter, key))
+    const src = new Uint8Array(3 + len + 2).fill(0xaa)
+    src.set(data, 3)
+    const dst = new Uint8Array(5 + len + 4).fill(0x55)
+    c.chacha20Xor(key, nonce, src, dst, 3, len, 5, counter)
+    t.equal(toHex(dst.subarray(5, 5 + len)), expect, `${len} bytes, out of place at offsets`)
+    t.ok(dst.subarray(0, 5).every(b => b === 0x55) && dst.subarray(5 + len).every(b => b === 0x55), `${len} bytes: nothing written around`)
+    c.chacha20Xor(key, nonce, src, src, 3, len, 2, counter)
+    t.equal(toHex(src.subarray(2, 2 + len)), expect, `${len} bytes, in place shifted by one byte`)
+  }
+})
+
 t.test('ChaCha20: argument checks', async t => {
   const c = await loadCrypto()
   const k = new Uint8Array(32)
