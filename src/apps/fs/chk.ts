@@ -68,11 +68,28 @@ export function decryptBlock (crypto: CryptoSuite, chk: Chk, block: Uint8Array):
   if (!crypto.equal(crypto.blake2b(block, HASH_BYTES), chk.query)) {
     throw new DecodeError('corrupt block: its hash does not match the query')
   }
+  return openVerifiedBlock(crypto, chk, block)
+}
+
+/**
+ * {@link decryptBlock} for a block the caller has already checked against `chk.query` (with
+ * {@link verifyBlock}: a download does, to tell a bad node from a good one), which saves hashing
+ * it twice. Throws DecodeError if the block is over BLOCK_SIZE or its plaintext does not hash to
+ * `chk.key`, ConfigError for a bad CHK.
+ */
+export function openVerifiedBlock (crypto: CryptoSuite, chk: Chk, block: Uint8Array): Uint8Array {
+  checkChk(chk)
+  if (block.length > BLOCK_SIZE) throw new DecodeError(`corrupt block: ${block.length} bytes exceeds the ${BLOCK_SIZE}-byte maximum`)
   const plain = xorStream(crypto, chk.key, block)
-  if (!crypto.equal(crypto.blake2b(plain, HASH_BYTES), chk.key)) {
+  if (!plainMatchesKey(crypto, plain, chk.key)) {
     throw new DecodeError('corrupt block: the plaintext does not hash to the key (wrong key)')
   }
   return plain
+}
+
+/** Whether `plain` is the plaintext of a block whose CHK key is `key` (it hashes to it). */
+export function plainMatchesKey (crypto: CryptoSuite, plain: Uint8Array, key: Uint8Array): boolean {
+  return crypto.equal(crypto.blake2b(plain, HASH_BYTES), key)
 }
 
 /**

@@ -4,12 +4,12 @@
  * against its query, hash of the plaintext against its key) and writing leaves in place into
  * `<out>.part`. A node that serves a bad block is avoided and the block is fetched elsewhere.
  * Resuming is automatic: a leaf already in `<out>.part` whose content hashes to its key is kept,
- * not fetched again. At the end the whole file is re-encoded and must give the URI's root; only
- * then is `<out>.part` renamed to `<out>`. A directory (its plaintext starts with the listing
+ * not fetched again. At the end the whole file is read back from disk and every leaf must hash to
+ * its key, as the verified tree above it gives it (so the file on disk is the one the URI names);
+ * only then is `<out>.part` renamed to `<out>`. A directory (its plaintext starts with the listing
  * magic) is unpacked into a directory at `<out>`, each file fetched the same way.
  */
 import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises'
-import { createReadStream } from 'node:fs'
 import { dirname, join } from 'node:path'
 import PQueue from 'p-queue'
 import type { CryptoSuite } from '../../crypto/index.ts'
@@ -17,8 +17,8 @@ import { DecodeError, LimitError, NotFoundError } from '../../util/errors.ts'
 import { throwIfAborted } from '../../util/abort.ts'
 import { toHex } from '../../util/bytes.ts'
 import type { Dht } from './dht.ts'
-import { BLOCK_SIZE, chkEquals, decryptBlock, encryptBlock, verifyBlock, type Chk } from './chk.ts'
-import { childrenOf, encodeFile, rootRef, type BlockRef } from './tree.ts'
+import { BLOCK_SIZE, openVerifiedBlock, plainMatchesKey, verifyBlock, type Chk } from './chk.ts'
+import { childrenOf, leafCount, rootRef, type BlockRef } from './tree.ts'
 import { parseUri } from './uri.ts'
 import { MAX_DIR_BYTES, decodeDirectory, isDirectory, safeRelativePath } from './directory.ts'
 
@@ -86,6 +86,8 @@ async function fetchFile (dht: Dht, crypto: CryptoSuite, root: Chk, size: number
   const fh = await open(part, existed ? 'r+' : 'w+', 0o644)
   const result: DownloadResult = { size, fetched: 0, reused: 0, files: 1, directory: false }
   let done = 0
+  /** Each leaf's key, by leaf index, from the verified tree: the final check compares against them. */
+  const keys: Uint8Array[] = []
   try {
     await fh.truncate(size)
     const queue = new PQueue({ concurrency: o.concurrency ?? 64 })
@@ -94,6 +96,7 @@ async function fetchFile (dht: Dht, crypto: CryptoSuite, root: Chk, size: number
     const visit = async (ref: BlockRef): Promise<void> => {
       if (failure !== undefined) return
       try {
+        if (ref.level === 0) keys[ref.index] = ref.chk.key
         if (ref.level === 0 && existed && await haveLeaf(fh, crypto, ref)) {
           result.reused += ref.length
           done += ref.length
@@ -119,12 +122,11 @@ async function fetchFile (dht: Dht, crypto: CryptoSuite, root: Chk, size: number
     if (failure !== undefined) throw failure
     throwIfAborted(o.signal)
     await fh.sync()
+    // The whole file, read back, must hash leaf by leaf to the keys of the tree.
+    if (!await leavesOnDiskMatch(fh, crypto, keys, size)) throw new DecodeError(`${part} does not match the URI after download; delete it and try again`)
   } finally {
     await fh.close()
   }
-  // The whole file, re-encoded, must give the root we were asked for.
-  const again = await encodeFile(crypto, createReadStream(part), size, () => {})
-  if (!chkEquals(again, root)) throw new DecodeError(`${part} does not match the URI after download; delete it and try again`)
   if (allowDirectory && size >= 9 && isDirectory(await readHead(part, 9))) {
     await rename(part, `${out}.listing`)
     return { ...result, directory: true }
@@ -139,10 +141,39 @@ async function fetchBlock (dht: Dht, crypto: CryptoSuite, ref: BlockRef, o: Down
   for (let attempt = 0; attempt <= retries; attempt++) {
     throwIfAborted(o.signal)
     const got = await dht.get(ref.chk.query, b => verifyBlock(crypto, ref.chk.query, b), o.signal)
-    if (got !== undefined) return decryptBlock(crypto, ref.chk, got.block)
+    if (got !== undefined) return openVerifiedBlock(crypto, ref.chk, got.block) // got.block passed verifyBlock
   }
   const what = isRoot ? 'this file (unknown URI, or every node holding it is gone)' : `block ${toHex(ref.chk.query).slice(0, 16)} (level ${ref.level}, index ${ref.index})`
   throw new NotFoundError(`not found: no reachable node has ${what}`)
+}
+
+/** Leaves read back per call by {@link leavesOnDiskMatch}. */
+const CHECK_LEAVES = 32
+
+/**
+ * Whether `fh` holds the `size`-byte file whose leaf keys are `keys` (by leaf index): each leaf
+ * read back hashes to its key. The keys come from index blocks verified up to the URI's root,
+ * so this proves the bytes on disk as re-encoding the file would, at a third of the work.
+ */
+export async function leavesOnDiskMatch (fh: FileHandle, crypto: CryptoSuite, keys: readonly Uint8Array[], size: number): Promise<boolean> {
+  const leaves = leafCount(size)
+  const buf = new Uint8Array(CHECK_LEAVES * BLOCK_SIZE)
+  for (let first = 0; first < leaves; first += CHECK_LEAVES) {
+    const n = Math.min(CHECK_LEAVES, leaves - first)
+    const want = Math.min(n * BLOCK_SIZE, size - first * BLOCK_SIZE)
+    let got = 0
+    while (got < want) {
+      const { bytesRead } = await fh.read(buf, got, want - got, first * BLOCK_SIZE + got)
+      if (bytesRead === 0) return false
+      got += bytesRead
+    }
+    for (let i = 0; i < n; i++) {
+      const key = keys[first + i]
+      const at = i * BLOCK_SIZE
+      if (key === undefined || !plainMatchesKey(crypto, buf.subarray(at, Math.min(at + BLOCK_SIZE, want)), key)) return false
+    }
+  }
+  return true
 }
 
 /** Whether the leaf's bytes already in the part file hash to its key. */
@@ -150,7 +181,7 @@ async function haveLeaf (fh: FileHandle, crypto: CryptoSuite, ref: BlockRef): Pr
   const buf = new Uint8Array(ref.length)
   const { bytesRead } = await fh.read(buf, 0, ref.length, ref.offset)
   if (bytesRead !== ref.length || ref.length > BLOCK_SIZE) return false
-  return chkEquals(encryptBlock(crypto, buf).chk, ref.chk)
+  return plainMatchesKey(crypto, buf, ref.chk.key)
 }
 
 async function readHead (path: string, n: number): Promise<Uint8Array> {

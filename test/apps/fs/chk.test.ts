@@ -8,7 +8,8 @@ import t from 'tap'
 import fc from 'fast-check'
 import { loadCrypto } from '../../../src/crypto/index.ts'
 import {
-  BLOCK_SIZE, CHK_BYTES, chkEquals, decodeChk, decryptBlock, encodeChk, encryptBlock, verifyBlock
+  BLOCK_SIZE, CHK_BYTES, chkEquals, decodeChk, decryptBlock, encodeChk, encryptBlock, openVerifiedBlock, plainMatchesKey,
+  verifyBlock
 } from '../../../src/apps/fs/chk.ts'
 import { ConfigError, DecodeError, LimitError } from '../../../src/util/errors.ts'
 
@@ -78,6 +79,23 @@ t.test('a wrong key is a DecodeError even when the query matches', async t => {
   const wrong = { key: crypto.randomBytes(32), query: chk.query }
   t.throws(() => decryptBlock(crypto, wrong, block), { name: 'DecodeError', message: /wrong key/ })
   t.throws(() => decryptBlock(crypto, { key: chk.key, query: new Uint8Array(31) }, block), ConfigError)
+})
+
+t.test('openVerifiedBlock: decrypts without the query check; a wrong key or an oversize block is a DecodeError', async t => {
+  for (const size of [0, 300, 4096, BLOCK_SIZE]) {
+    const plain = crypto.randomBytes(size)
+    const { chk, block } = encryptBlock(crypto, plain)
+    t.same(openVerifiedBlock(crypto, chk, block), plain, `${size} bytes`)
+    t.ok(plainMatchesKey(crypto, plain, chk.key))
+    if (size > 0) {
+      const other = plain.slice()
+      other[size - 1]! ^= 1
+      t.notOk(plainMatchesKey(crypto, other, chk.key), `${size} bytes: a changed byte no longer matches`)
+    }
+    t.throws(() => openVerifiedBlock(crypto, { key: crypto.randomBytes(32), query: chk.query }, block), { name: 'DecodeError', message: /wrong key/ })
+  }
+  t.throws(() => openVerifiedBlock(crypto, { key: new Uint8Array(32), query: new Uint8Array(32) }, new Uint8Array(BLOCK_SIZE + 1)), DecodeError)
+  t.throws(() => openVerifiedBlock(crypto, { key: new Uint8Array(31), query: new Uint8Array(32) }, new Uint8Array(1)), ConfigError)
 })
 
 t.test('plaintext above BLOCK_SIZE is a LimitError', async t => {
