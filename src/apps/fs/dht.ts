@@ -292,10 +292,11 @@ export class Dht {
         if (lk.done) break
         const at = lk.nextDeadline()
         if (at === undefined) break
-        const ac = new AbortController()
-        const woken = new Promise<void>(resolve => { wake = resolve })
-        await Promise.race([woken, sleep(Math.max(1, at - Date.now()), undefined, { signal: ac.signal }).catch(() => {})])
-        ac.abort()
+        // A plain timer, cleared on wake-up: aborting a timers/promises sleep instead would build
+        // two error objects with stack traces per wait, i.e. per block fetched.
+        let timer: ReturnType<typeof setTimeout> | undefined
+        await new Promise<void>(resolve => { wake = resolve; timer = setTimeout(resolve, Math.max(1, at - Date.now())) })
+        clearTimeout(timer)
       }
       if (drain) await Promise.allSettled([...running])
     } finally {

@@ -8,7 +8,7 @@
  */
 import type { Duplex } from 'node:stream'
 import { ClosedError, DecodeError, TimeoutError, UmbraError } from '../../util/errors.ts'
-import { raceSignal, withTimeout } from '../../util/abort.ts'
+import { raceSignal } from '../../util/abort.ts'
 import {
   FrameReader, PROTOCOL_VERSION, decodeRequest, decodeResponse, encodeFrame, requestRecord, responseRecord,
   type Request, type Response
@@ -60,36 +60,44 @@ export class RpcClient {
    * or the RemoteError-like UmbraError when the node answered `error`.
    */
   async request (req: Request, opts: { timeoutMs?: number, signal?: AbortSignal } = {}): Promise<Response> {
-    const signal = withTimeout(opts.timeoutMs ?? this.timeoutMs, opts.signal)
-    while (this.pending.size >= this.maxInFlight && this.closedWith === undefined) {
-      let turn!: () => void
-      const waited = new Promise<void>(resolve => { turn = resolve; this.waiting.push(resolve) })
-      try {
-        await raceSignal(waited, signal)
-      } catch (err) {
-        // Giving up in line (deadline or abort): leave the line, else a later wake-up is spent
-        // on us and the request behind waits for a slot that is already free.
-        const at = this.waiting.indexOf(turn)
-        if (at >= 0) this.waiting.splice(at, 1)
-        else this.waiting.shift()?.()
-        throw err
-      }
-    }
-    if (this.closedWith !== undefined) throw this.closedWith
-    const id = this.nextId
-    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1
-    const answer = new Promise<Response>((resolve, reject) => { this.pending.set(id, { resolve, reject }) })
-    this.socket.write(encodeFrame(id, requestRecord(req)))
+    const ms = opts.timeoutMs ?? this.timeoutMs
+    // The deadline is a plain timer, cleared when the answer comes: an AbortSignal.timeout (and
+    // AbortSignal.any with the caller's signal) per request cost more than the request itself.
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const expired = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => { reject(new TimeoutError(`no answer to ${req.op} within ${ms} ms`)) }, ms)
+    })
+    expired.catch(() => {}) // handled by the races below; never left unhandled
     try {
-      const r = await raceSignal(answer, signal)
-      if (r.error !== undefined) throw new UmbraError(`node refused ${req.op}: ${r.error}`)
-      return r
-    } catch (err) {
-      if (err instanceof TimeoutError) err.message = `no answer to ${req.op} within ${opts.timeoutMs ?? this.timeoutMs} ms`
-      throw err
+      while (this.pending.size >= this.maxInFlight && this.closedWith === undefined) {
+        let turn!: () => void
+        const waited = new Promise<void>(resolve => { turn = resolve; this.waiting.push(resolve) })
+        try {
+          await raceSignal(Promise.race([waited, expired]), opts.signal)
+        } catch (err) {
+          // Giving up in line (deadline or abort): leave the line, else a later wake-up is spent
+          // on us and the request behind waits for a slot that is already free.
+          const at = this.waiting.indexOf(turn)
+          if (at >= 0) this.waiting.splice(at, 1)
+          else this.waiting.shift()?.()
+          throw err
+        }
+      }
+      if (this.closedWith !== undefined) throw this.closedWith
+      const id = this.nextId
+      this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1
+      const answer = new Promise<Response>((resolve, reject) => { this.pending.set(id, { resolve, reject }) })
+      this.socket.write(encodeFrame(id, requestRecord(req)))
+      try {
+        const r = await raceSignal(Promise.race([answer, expired]), opts.signal)
+        if (r.error !== undefined) throw new UmbraError(`node refused ${req.op}: ${r.error}`)
+        return r
+      } finally {
+        this.pending.delete(id)
+        this.waiting.shift()?.()
+      }
     } finally {
-      this.pending.delete(id)
-      this.waiting.shift()?.()
+      clearTimeout(timer)
     }
   }
 
