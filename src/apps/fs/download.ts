@@ -17,7 +17,7 @@ import { DecodeError, LimitError, NotFoundError } from '../../util/errors.ts'
 import { throwIfAborted } from '../../util/abort.ts'
 import { toHex } from '../../util/bytes.ts'
 import type { Dht } from './dht.ts'
-import { BLOCK_SIZE, openVerifiedBlock, plainMatchesKey, verifyBlock, type Chk } from './chk.ts'
+import { BLOCK_SIZE, HASH_BYTES, openVerifiedBlock, plainMatchesKey, verifyBlock, type Chk } from './chk.ts'
 import { childrenOf, leafCount, rootRef, type BlockRef } from './tree.ts'
 import { parseUri } from './uri.ts'
 import { MAX_DIR_BYTES, decodeDirectory, isDirectory, safeRelativePath } from './directory.ts'
@@ -87,7 +87,7 @@ async function fetchFile (dht: Dht, crypto: CryptoSuite, root: Chk, size: number
   const result: DownloadResult = { size, fetched: 0, reused: 0, files: 1, directory: false }
   let done = 0
   /** Each leaf's key, by leaf index, from the verified tree: the final check compares against them. */
-  const keys: Uint8Array[] = []
+  const keys = new LeafKeys(leafCount(size))
   try {
     await fh.truncate(size)
     const queue = new PQueue({ concurrency: o.concurrency ?? 64 })
@@ -96,7 +96,7 @@ async function fetchFile (dht: Dht, crypto: CryptoSuite, root: Chk, size: number
     const visit = async (ref: BlockRef): Promise<void> => {
       if (failure !== undefined) return
       try {
-        if (ref.level === 0) keys[ref.index] = ref.chk.key
+        if (ref.level === 0) keys.set(ref.index, ref.chk.key)
         if (ref.level === 0 && existed && await haveLeaf(fh, crypto, ref)) {
           result.reused += ref.length
           done += ref.length
@@ -106,6 +106,7 @@ async function fetchFile (dht: Dht, crypto: CryptoSuite, root: Chk, size: number
         const plain = await fetchBlock(dht, crypto, ref, o, ref === top)
         result.fetched++
         if (ref.level === 0) {
+          if (plain.length !== ref.length) throw new DecodeError(`malformed file: leaf ${ref.index} holds ${plain.length} bytes, expected ${ref.length}`)
           if (plain.length > 0) await fh.write(plain, 0, plain.length, ref.offset)
           done += plain.length
           o.onProgress?.(done, size, result.reused)
@@ -150,14 +151,36 @@ async function fetchBlock (dht: Dht, crypto: CryptoSuite, ref: BlockRef, o: Down
 /** Leaves read back per call by {@link leavesOnDiskMatch}. */
 const CHECK_LEAVES = 32
 
+/** The leaf keys of one file, by leaf index, in one flat array (32 bytes per 32 KiB leaf). */
+export class LeafKeys {
+  private readonly keys: Uint8Array
+  private readonly have: Uint8Array
+  constructor (readonly count: number) {
+    this.keys = new Uint8Array(count * HASH_BYTES)
+    this.have = new Uint8Array(count)
+  }
+
+  /** Records leaf `i`'s key (32 bytes). */
+  set (i: number, key: Uint8Array): void {
+    this.keys.set(key, i * HASH_BYTES)
+    this.have[i] = 1
+  }
+
+  /** Leaf `i`'s key, or undefined if none was recorded. */
+  get (i: number): Uint8Array | undefined {
+    return this.have[i] === 1 ? this.keys.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES) : undefined
+  }
+}
+
 /**
- * Whether `fh` holds the `size`-byte file whose leaf keys are `keys` (by leaf index): each leaf
- * read back hashes to its key. The keys come from index blocks verified up to the URI's root,
- * so this proves the bytes on disk as re-encoding the file would, at a third of the work.
+ * Whether `fh` holds the `size`-byte file whose leaf keys are `keys`: each leaf read back hashes
+ * to its key. The keys come from index blocks verified up to the URI's root, so this proves the
+ * bytes on disk as re-encoding the file would, at a third of the work.
  */
-export async function leavesOnDiskMatch (fh: FileHandle, crypto: CryptoSuite, keys: readonly Uint8Array[], size: number): Promise<boolean> {
+export async function leavesOnDiskMatch (fh: FileHandle, crypto: CryptoSuite, keys: LeafKeys, size: number): Promise<boolean> {
   const leaves = leafCount(size)
-  const buf = new Uint8Array(CHECK_LEAVES * BLOCK_SIZE)
+  if (keys.count !== leaves) return false
+  const buf = new Uint8Array(Math.min(CHECK_LEAVES * BLOCK_SIZE, Math.max(size, 1)))
   for (let first = 0; first < leaves; first += CHECK_LEAVES) {
     const n = Math.min(CHECK_LEAVES, leaves - first)
     const want = Math.min(n * BLOCK_SIZE, size - first * BLOCK_SIZE)
@@ -168,7 +191,7 @@ export async function leavesOnDiskMatch (fh: FileHandle, crypto: CryptoSuite, ke
       got += bytesRead
     }
     for (let i = 0; i < n; i++) {
-      const key = keys[first + i]
+      const key = keys.get(first + i)
       const at = i * BLOCK_SIZE
       if (key === undefined || !plainMatchesKey(crypto, buf.subarray(at, Math.min(at + BLOCK_SIZE, want)), key)) return false
     }

@@ -66,6 +66,7 @@ export class RpcClient {
     let timer: ReturnType<typeof setTimeout> | undefined
     const expired = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => { reject(new TimeoutError(`no answer to ${req.op} within ${ms} ms`)) }, ms)
+      timer.unref() // as AbortSignal.timeout's was: a request left running never keeps a process alive
     })
     expired.catch(() => {}) // handled by the races below; never left unhandled
     try {
