@@ -6,11 +6,10 @@
  * (timed from the open stream to the last byte at the receiver), `--runs` times each way: the
  * first alice → bob run since the routers started (after the builds and the blast, but before
  * the JIT has optimized the stream's path) is reported on its own, and the median of the later
- * ones; time to first byte of an
- * answer on an open stream (1-byte echo round trip), on fresh routers and again after the
- * streams; transit cells per CPU-second of one hop blasted with cells (`--runs` times: the
- * first on its own, as above) and of each hop process during the last stream alice → bob
- * (everything the process does, links included).
+ * ones; time to first byte of an answer on an open stream (1-byte echo round trip), on fresh
+ * routers and again after the streams; transit cells per CPU-second of one hop blasted with
+ * cells (`--runs` times: the first on its own, as above) and of each hop process during the
+ * last stream alice → bob (everything the process does, links included).
  * It also notes, per router process during the first stream: CPU seconds, main-thread GC
  * pauses by kind, transit cells, cells and link frames sent.
  * Peers take extra node flags from UMBRA_BENCH_NODE_FLAGS (their non-JSON output then goes to

@@ -3,8 +3,8 @@
  *
  * Sending batches: messages queued during one turn of the event loop are packed into frames of
  * up to `maxFramePlaintext` bytes, and the frames into one `conn.sendParts` (one writev: the
- * ciphertexts are not copied again) or one `conn.send`; once 128 KiB are queued, they go at once. This, not the cipher, is what makes
- * 150k msgs/s possible in Node.
+ * ciphertexts are not copied again) or one `conn.send`; once 128 KiB are queued, they go at
+ * once. This, not the cipher, is what makes 150k msgs/s possible in Node.
  * Receiving: the StreamOpener reassembles frames; blocks are dispatched by type.
  * Does not do the handshake (link.ts) or pick transports (manager.ts).
  */
@@ -16,7 +16,7 @@ import type { StreamOpener, StreamSealer } from './stream-codec.ts'
 import type { LinkLimits, LinkStats } from './types.ts'
 
 /** Bytes of frames one flush writes at most (the rest goes in the next turn). */
-const OUT_BUFFER = 256 * 1024
+const FLUSH_MAX = 256 * 1024
 /**
  * Queued bytes that are written at once rather than at the end of the turn. One turn can read
  * megabytes from a busy socket (libuv reads up to 32 times 64 KiB per wakeup); without this, all
@@ -185,7 +185,7 @@ export class StreamCarrier implements Carrier, BlockSink {
     let off = 0
     const w = this.writer
     if (this.pong !== undefined) { this.control.push([BlockType.PONG, this.pong]); this.pong = undefined }
-    while ((this.head < this.queue.length || this.control.length > 0) && off + frameMax <= OUT_BUFFER) {
+    while ((this.head < this.queue.length || this.control.length > 0) && off + frameMax <= FLUSH_MAX) {
       w.reset()
       let rekey = false
       let ci = 0
