@@ -1,6 +1,6 @@
 // Stream packet sizes against the hard limits they must meet: a full packet in a garlic
 // new-session message with the largest LeaseSet bundled still fits a gateway message, for the
-// 4-cell MSS and the zero-hop one; the 4-cell MSS fills 4 cells at the outbound gateway.
+// default MSS and the zero-hop one; the default MSS fills 8 cells at the outbound gateway.
 import t from 'tap'
 import { peer, suite, NOW } from '../garlic/fixtures.ts'
 import { defaultMss, zeroHopMss, STREAM_PACKET_CELLS } from '../../src/router/session.ts'
@@ -30,8 +30,9 @@ t.test('a full packet in a new-session message with the largest LeaseSet fits a 
   t.ok(largest.length <= MAX_SPLIT_MESSAGE, `the largest gateway message (${largest.length} bytes) fits a datagram link's ${MAX_SPLIT_MESSAGE}`)
 })
 
-t.test('the default MSS fills 4 cells of fragment data at the outbound gateway', async t => {
-  t.equal(STREAM_PACKET_CELLS, 4)
-  t.equal(defaultMss() - defaultMss(1), 3 * MAX_FRAGMENT_DATA, 'each cell more adds one cell of data')
+t.test('the default MSS fills 8 cells of fragment data at the outbound gateway', async t => {
+  t.equal(STREAM_PACKET_CELLS, 8)
+  t.equal(defaultMss(), 7765)
+  t.equal(defaultMss() - defaultMss(1), 7 * MAX_FRAGMENT_DATA, 'each cell more adds one cell of data')
   t.ok(zeroHopMss() > defaultMss(), `zero-hop ${zeroHopMss()} > ${defaultMss()}`)
 })
