@@ -1,7 +1,9 @@
 /**
  * AbortSignal helpers used on every async edge: throw a typed AbortError/TimeoutError,
- * combine a caller's signal with a deadline, and race a promise against a signal.
+ * combine a caller's signal with a deadline, share one among many concurrent operations, and
+ * race a promise against a signal.
  */
+import { setMaxListeners } from 'node:events'
 import { AbortError, TimeoutError } from './errors.ts'
 
 /** Throws AbortError (or the TimeoutError that caused the abort) if `signal` has fired. */
@@ -21,6 +23,19 @@ export function abortReason (signal: AbortSignal): Error {
 export function withTimeout (ms: number, signal?: AbortSignal): AbortSignal {
   const timeout = AbortSignal.timeout(ms)
   return signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+}
+
+/**
+ * A signal that fires when `signal` fires and takes any number of listeners, for a call that
+ * hands one signal to many concurrent operations (each racing it with {@link raceSignal}): Node
+ * warns past 10 listeners on one signal. `signal` itself gains no listener, as
+ * `AbortSignal.any` follows it without one.
+ */
+export function fanOutSignal (signal: AbortSignal | undefined): AbortSignal | undefined {
+  if (signal === undefined) return undefined
+  const s = AbortSignal.any([signal])
+  setMaxListeners(0, s)
+  return s
 }
 
 /**

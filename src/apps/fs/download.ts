@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path'
 import PQueue from 'p-queue'
 import type { CryptoSuite } from '../../crypto/index.ts'
 import { DecodeError, LimitError, NotFoundError } from '../../util/errors.ts'
-import { throwIfAborted } from '../../util/abort.ts'
+import { fanOutSignal, throwIfAborted } from '../../util/abort.ts'
 import { toHex } from '../../util/bytes.ts'
 import type { Dht } from './dht.ts'
 import { BLOCK_SIZE, HASH_BYTES, openVerifiedBlock, plainMatchesKey, verifyBlock, type Chk } from './chk.ts'
@@ -48,6 +48,7 @@ export interface DownloadResult {
 
 /** Fetches `uri` (a `umbra://fs/chk/...` URI) to `out`. */
 export async function download (dht: Dht, crypto: CryptoSuite, uri: string, out: string, o: DownloadOptions = {}): Promise<DownloadResult> {
+  o = { ...o, signal: fanOutSignal(o.signal) } // every parallel request races it
   const u = parseUri(uri)
   if (u.kind !== 'chk') throw new DecodeError('umbra get takes a chk URI (umbra://fs/chk/...); use umbra search for keywords')
   const first = await fetchFile(dht, crypto, u.chk, u.size, out, o)

@@ -11,7 +11,7 @@ import { basename, join, relative, sep } from 'node:path'
 import PQueue from 'p-queue'
 import type { CryptoSuite } from '../../crypto/index.ts'
 import { ConfigError, LimitError, NotFoundError } from '../../util/errors.ts'
-import { throwIfAborted } from '../../util/abort.ts'
+import { fanOutSignal, throwIfAborted } from '../../util/abort.ts'
 import { toHex } from '../../util/bytes.ts'
 import type { Dht } from './dht.ts'
 import { encodeFile, type EncodedBlock } from './tree.ts'
@@ -57,6 +57,7 @@ export const DIRECTORY_TYPE = 'application/x-umbra-directory'
 
 /** Publishes the file or directory at `path`. */
 export async function publish (dht: Dht, crypto: CryptoSuite, path: string, o: PublishOptions): Promise<PublishResult> {
+  o = { ...o, signal: fanOutSignal(o.signal) } // every parallel request races it
   const keywords = o.keywords.map(normalizeKeyword)
   const st = await lstat(path)
   const ctx = new Inserter(dht, o)

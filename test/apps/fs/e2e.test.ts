@@ -40,6 +40,7 @@ t.test('publish on A, stop A, search and get from C', async (t) => {
   await writeFile(file, content)
   const pub = await umbra(['publish', file, '--keyword', 'holiday', '--keyword', 'video', '--meta', 'description=the beach', '--data-dir', dataDir(0), '--json'])
   t.equal(pub.code, 0, `publish exits 0 ${pub.err}`)
+  t.notMatch(pub.err, /Warning/, 'publish prints no Node warnings (such as too many listeners on its signal)')
   const published = JSON.parse(pub.out.trim().split('\n').pop()!) as { uri: string, size: number, minReplicas: number, seconds: number }
   t.match(published.uri, /^umbra:\/\/fs\/chk\/[a-z2-7]{52}\.[a-z2-7]{52}\.20971520$/)
   t.ok(published.minReplicas >= 2, `every block on at least 2 nodes (${published.minReplicas})`)
@@ -69,6 +70,7 @@ t.test('publish on A, stop A, search and get from C', async (t) => {
   const out = join(base, 'copy.bin')
   const got = await umbra(['get', published.uri, '-o', out, '--data-dir', dataDir(2), '--json'])
   t.equal(got.code, 0, `get exits 0 ${got.err}`)
+  t.notMatch(got.err, /Warning/, 'get prints no Node warnings (such as too many listeners on its signal)')
   const r = JSON.parse(got.out.trim().split('\n').pop()!) as { size: number, seconds: number }
   t.equal(r.size, SIZE)
   const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
