@@ -1,11 +1,12 @@
 /**
  * File-sharing figures (issue #7) on a local network of router processes, through the CLI as
  * users run it: `umbra publish` of a random file (encode + insert at 3 nodes), then
- * `--downloads` consecutive `umbra get` of it from another router (each a fresh client with its
- * own tunnels), each checked byte for byte. Prints publish time, download MB/s (median, min)
- * and whether any download stalled (took over 5x the median or failed).
+ * `--downloads` (20, as issue #7 asks) consecutive `umbra get` of it from the other routers in
+ * turn (each a fresh client with its own tunnels), each checked byte for byte. Prints publish
+ * time, download MB/s (median, min) and whether any download stalled (took over 5x the median
+ * or failed).
  *
- *   npm run bench -- fs [--routers 5] [--mb 20] [--downloads 5] [--parallel 64] [--json]
+ *   npm run bench -- fs [--routers 5] [--mb 20] [--downloads 20] [--parallel 64] [--json]
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -19,7 +20,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
   process.env.UMBRA_FROM_SOURCE = '1'
   const n = numArg(args, 'routers', 5)
   const mb = numArg(args, 'mb', 20)
-  const downloads = numArg(args, 'downloads', 5)
+  const downloads = numArg(args, 'downloads', 20)
   const parallel = numArg(args, 'parallel', 64)
   const base = await mkdtemp(join(tmpdir(), 'umbra-bench-fs-'))
   const procs: RouterProc[] = []
