@@ -87,6 +87,20 @@ export function openVerifiedBlock (crypto: CryptoSuite, chk: Chk, block: Uint8Ar
   return plain
 }
 
+/**
+ * The plaintext of a leaf the caller has already checked against `chk.query`, left unhashed:
+ * a download checks every leaf's plaintext against its key once, when it reads the whole file
+ * back at the end ({@link plainMatchesKey}). The query check alone already proves the block is
+ * the one the verified tree names; only a publisher whose tree is inconsistent (a leaf that
+ * does not hash to its own key) gets past it, and the final check rejects that file. Throws
+ * DecodeError if the block is over BLOCK_SIZE, ConfigError for a bad CHK.
+ */
+export function openVerifiedLeaf (crypto: CryptoSuite, chk: Chk, block: Uint8Array): Uint8Array {
+  checkChk(chk)
+  if (block.length > BLOCK_SIZE) throw new DecodeError(`corrupt block: ${block.length} bytes exceeds the ${BLOCK_SIZE}-byte maximum`)
+  return xorStream(crypto, chk.key, block)
+}
+
 /** Whether `plain` is the plaintext of a block whose CHK key is `key` (it hashes to it). */
 export function plainMatchesKey (crypto: CryptoSuite, plain: Uint8Array, key: Uint8Array): boolean {
   return crypto.equal(crypto.blake2b(plain, HASH_BYTES), key)

@@ -17,7 +17,7 @@ import { DecodeError, LimitError, NotFoundError } from '../../util/errors.ts'
 import { fanOutSignal, throwIfAborted } from '../../util/abort.ts'
 import { toHex } from '../../util/bytes.ts'
 import type { Dht } from './dht.ts'
-import { BLOCK_SIZE, HASH_BYTES, openVerifiedBlock, plainMatchesKey, verifyBlock, type Chk } from './chk.ts'
+import { BLOCK_SIZE, HASH_BYTES, openVerifiedBlock, openVerifiedLeaf, plainMatchesKey, verifyBlock, type Chk } from './chk.ts'
 import { childrenOf, leafCount, rootRef, type BlockRef } from './tree.ts'
 import { parseUri } from './uri.ts'
 import { MAX_DIR_BYTES, decodeDirectory, isDirectory, safeRelativePath } from './directory.ts'
@@ -143,7 +143,8 @@ async function fetchBlock (dht: Dht, crypto: CryptoSuite, ref: BlockRef, o: Down
   for (let attempt = 0; attempt <= retries; attempt++) {
     throwIfAborted(o.signal)
     const got = await dht.get(ref.chk.query, b => verifyBlock(crypto, ref.chk.query, b), o.signal)
-    if (got !== undefined) return openVerifiedBlock(crypto, ref.chk, got.block) // got.block passed verifyBlock
+    // got.block passed verifyBlock. A leaf's plaintext is hashed once, in the final check.
+    if (got !== undefined) return ref.level === 0 ? openVerifiedLeaf(crypto, ref.chk, got.block) : openVerifiedBlock(crypto, ref.chk, got.block)
   }
   const what = isRoot ? 'this file (unknown URI, or every node holding it is gone)' : `block ${toHex(ref.chk.query).slice(0, 16)} (level ${ref.level}, index ${ref.index})`
   throw new NotFoundError(`not found: no reachable node has ${what}`)

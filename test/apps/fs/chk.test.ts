@@ -8,7 +8,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import { loadCrypto } from '../../../src/crypto/index.ts'
 import {
-  BLOCK_SIZE, CHK_BYTES, chkEquals, decodeChk, decryptBlock, encodeChk, encryptBlock, openVerifiedBlock, plainMatchesKey,
+  BLOCK_SIZE, CHK_BYTES, chkEquals, decodeChk, decryptBlock, encodeChk, encryptBlock, openVerifiedBlock, openVerifiedLeaf, plainMatchesKey,
   verifyBlock
 } from '../../../src/apps/fs/chk.ts'
 import { ConfigError, DecodeError, LimitError } from '../../../src/util/errors.ts'
@@ -96,6 +96,19 @@ t.test('openVerifiedBlock: decrypts without the query check; a wrong key or an o
   }
   t.throws(() => openVerifiedBlock(crypto, { key: new Uint8Array(32), query: new Uint8Array(32) }, new Uint8Array(BLOCK_SIZE + 1)), DecodeError)
   t.throws(() => openVerifiedBlock(crypto, { key: new Uint8Array(31), query: new Uint8Array(32) }, new Uint8Array(1)), ConfigError)
+})
+
+t.test('openVerifiedLeaf: decrypts without hashing (the final check does); an oversize block or a bad CHK throws', async t => {
+  for (const size of [0, 300, BLOCK_SIZE]) {
+    const plain = crypto.randomBytes(size)
+    const { chk, block } = encryptBlock(crypto, plain)
+    t.same(openVerifiedLeaf(crypto, chk, block), plain, `${size} bytes`)
+  }
+  const { chk, block } = encryptBlock(crypto, crypto.randomBytes(100))
+  const other = crypto.randomBytes(32)
+  t.notSame(openVerifiedLeaf(crypto, { key: other, query: chk.query }, block), decryptBlock(crypto, chk, block), 'another key gives other bytes, left for the final check to reject')
+  t.throws(() => openVerifiedLeaf(crypto, chk, new Uint8Array(BLOCK_SIZE + 1)), DecodeError)
+  t.throws(() => openVerifiedLeaf(crypto, { key: new Uint8Array(31), query: chk.query }, block), ConfigError)
 })
 
 t.test('plaintext above BLOCK_SIZE is a LimitError', async t => {

@@ -2,15 +2,20 @@
  * The download's final check (`leavesOnDiskMatch`): the file read back from disk must hash leaf
  * by leaf to the keys of the verified tree. A changed byte in any leaf, a short file or a leaf
  * without a key fails it; files of every shape (empty, one partial leaf, exactly one leaf, more
- * leaves than one read holds) pass it.
+ * leaves than one read holds) pass it. Then `download` over an in-memory block source: a good
+ * tree arrives intact; a publisher's inconsistent tree (a leaf whose plaintext does not hash to
+ * the key its index block gives, though its ciphertext matches the query) leaves no file.
  */
 import t from 'tap'
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadCrypto } from '../../../src/crypto/index.ts'
-import { BLOCK_SIZE, encryptBlock } from '../../../src/apps/fs/chk.ts'
-import { LeafKeys, leavesOnDiskMatch } from '../../../src/apps/fs/download.ts'
+import { BLOCK_SIZE, encodeChk, encryptBlock, verifyBlock, type Chk } from '../../../src/apps/fs/chk.ts'
+import { download, LeafKeys, leavesOnDiskMatch } from '../../../src/apps/fs/download.ts'
+import type { Dht } from '../../../src/apps/fs/dht.ts'
+import { formatChkUri } from '../../../src/apps/fs/uri.ts'
+import { toHex } from '../../../src/util/bytes.ts'
 
 const crypto = await loadCrypto()
 
@@ -50,4 +55,50 @@ t.test('leavesOnDiskMatch: what was written passes; any change, a short file or 
     t.notOk(await check(path, leafKeys(content, keys.count - 1), size), `${size} bytes, the last leaf without a key`)
     t.notOk(await check(path, new LeafKeys(keys.count + 1), size), `${size} bytes, keys for a different leaf count`)
   }
+})
+
+/** A Dht that serves blocks from a map by query, as a node holding every block would. */
+function memoryDht (blocks: Map<string, Uint8Array>): Dht {
+  const get = async (query: Uint8Array, accept: (b: Uint8Array) => boolean): Promise<{ block: Uint8Array, from: unknown } | undefined> => {
+    const block = blocks.get(toHex(query))
+    return block !== undefined && accept(block) ? { block, from: {} } : undefined
+  }
+  return { get } as unknown as Dht
+}
+
+/** A two-level tree over `leaves` (CHKs as given, blocks as given): the root index block and its URI. */
+function treeOf (leaves: Array<{ chk: Chk, block: Uint8Array }>, size: number): { uri: string, blocks: Map<string, Uint8Array> } {
+  const blocks = new Map<string, Uint8Array>()
+  const index = new Uint8Array(leaves.length * 64)
+  leaves.forEach((l, i) => { index.set(encodeChk(l.chk), i * 64); blocks.set(toHex(l.chk.query), l.block) })
+  const root = encryptBlock(crypto, index)
+  blocks.set(toHex(root.chk.query), root.block)
+  return { uri: formatChkUri(root.chk, size), blocks }
+}
+
+t.test('download: a consistent tree arrives intact; a leaf that does not hash to its key leaves no file', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'umbra-dl-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const size = 2 * BLOCK_SIZE + 300
+  const content = new Uint8Array(crypto.randomBytes(size))
+  const leaves = [0, 1, 2].map(i => encryptBlock(crypto, content.subarray(i * BLOCK_SIZE, Math.min((i + 1) * BLOCK_SIZE, size))))
+  const good = treeOf(leaves, size)
+  const out = join(dir, 'good.bin')
+  const r = await download(memoryDht(good.blocks), crypto, good.uri, out, { concurrency: 4 })
+  t.equal(r.size, size)
+  t.equal(r.fetched, 4, 'the root and three leaves')
+  t.same(new Uint8Array(await readFile(out)), content, 'byte-identical')
+
+  // The middle leaf: its ciphertext altered after encryption, and the index block names the
+  // altered ciphertext's query with the original key. Every block passes its query check; the
+  // leaf decrypts to bytes that do not hash to that key.
+  const altered = leaves[1]!.block.slice()
+  altered[17]! ^= 1
+  const bad = { chk: { key: leaves[1]!.chk.key, query: crypto.blake2b(altered, 32) }, block: altered }
+  t.ok(verifyBlock(crypto, bad.chk.query, bad.block), 'the altered leaf matches its query')
+  const inconsistent = treeOf([leaves[0]!, bad, leaves[2]!], size)
+  const out2 = join(dir, 'bad.bin')
+  await t.rejects(download(memoryDht(inconsistent.blocks), crypto, inconsistent.uri, out2, { concurrency: 4 }),
+    { name: 'DecodeError', message: /does not match the URI/ })
+  await t.rejects(stat(out2), { code: 'ENOENT' }, 'no file under the output name')
 })
