@@ -19,6 +19,7 @@ import { median, note, numArg, type report as Report } from './report.ts'
 export async function run (args: string[], report: typeof Report): Promise<void> {
   process.env.UMBRA_FROM_SOURCE = '1'
   const n = numArg(args, 'routers', 5)
+  if (n < 2) throw new Error('--routers must be at least 2: one publishes, the others download')
   const mb = numArg(args, 'mb', 20)
   const downloads = numArg(args, 'downloads', 20)
   const parallel = numArg(args, 'parallel', 64)

@@ -429,7 +429,8 @@ export class DestinationSession {
  * packet is as large as a gateway message holds even as a new-session message with the
  * largest LeaseSet bundled (the LOCAL header, the NS overhead, the LeaseSet, the clove and
  * stream headers and 16 bytes of room for selective acks). A sender takes the smaller of its
- * own and its peer's MSS, so a destination with hops still sends it 4-cell packets.
+ * own and its peer's MSS, so a destination with hops still sends it packets of
+ * {@link STREAM_PACKET_CELLS} cells.
  */
 export function zeroHopMss (): number {
   return MAX_GATEWAY_MESSAGE - deliveryOverhead(DeliveryKind.LOCAL) - NS_OVERHEAD - MAX_LEASE_SET_BYTES - CLOVE_HEADER - STREAM_HEADER_BYTES - 16

@@ -92,7 +92,8 @@ export function openVerifiedBlock (crypto: CryptoSuite, chk: Chk, block: Uint8Ar
  * a download checks every leaf's plaintext against its key once, when it reads the whole file
  * back at the end ({@link plainMatchesKey}). The query check alone already proves the block is
  * the one the verified tree names; only a publisher whose tree is inconsistent (a leaf that
- * does not hash to its own key) gets past it, and the final check rejects that file. Throws
+ * does not hash to its own key) or, for a file of one leaf, a wrong key in the URI gets past
+ * it (a download checks that leaf at once), and the final check rejects such a file. Throws
  * DecodeError if the block is over BLOCK_SIZE, ConfigError for a bad CHK.
  */
 export function openVerifiedLeaf (crypto: CryptoSuite, chk: Chk, block: Uint8Array): Uint8Array {

@@ -1,8 +1,9 @@
 /**
  * Downloading a CHK URI: walks the block tree from the root, fetching blocks in parallel
  * (p-queue) from the nodes nearest each query, verifying every block (hash of the ciphertext
- * against its query, hash of the plaintext against its key) and writing leaves in place into
- * `<out>.part`. A node that serves a bad block is avoided and the block is fetched elsewhere.
+ * against its query; for an index block, and the leaf of a one-leaf file, also hash of the
+ * plaintext against its key) and writing leaves in place into `<out>.part`. A node that serves
+ * a bad block is avoided and the block is fetched elsewhere.
  * Resuming is automatic: a leaf already in `<out>.part` whose content hashes to its key is kept,
  * not fetched again. At the end the whole file is read back from disk and every leaf must hash to
  * its key, as the verified tree above it gives it (so the file on disk is the one the URI names);
@@ -125,7 +126,11 @@ async function fetchFile (dht: Dht, crypto: CryptoSuite, root: Chk, size: number
     throwIfAborted(o.signal)
     await fh.sync()
     // The whole file, read back, must hash leaf by leaf to the keys of the tree.
-    if (!await leavesOnDiskMatch(fh, crypto, keys, size)) throw new DecodeError(`${part} does not match the URI after download; delete it and try again`)
+    const bad = await firstBadLeaf(fh, crypto, keys, size)
+    if (bad >= 0) {
+      throw new DecodeError(`leaf ${bad} of ${part} (bytes from ${bad * BLOCK_SIZE}) does not hash to the key the URI's tree gives it: ` +
+        'the publisher\'s tree is inconsistent, or the file changed on disk during the download')
+    }
   } finally {
     await fh.close()
   }
@@ -143,14 +148,15 @@ async function fetchBlock (dht: Dht, crypto: CryptoSuite, ref: BlockRef, o: Down
   for (let attempt = 0; attempt <= retries; attempt++) {
     throwIfAborted(o.signal)
     const got = await dht.get(ref.chk.query, b => verifyBlock(crypto, ref.chk.query, b), o.signal)
-    // got.block passed verifyBlock. A leaf's plaintext is hashed once, in the final check.
-    if (got !== undefined) return ref.level === 0 ? openVerifiedLeaf(crypto, ref.chk, got.block) : openVerifiedBlock(crypto, ref.chk, got.block)
+    // got.block passed verifyBlock. A leaf's plaintext is hashed once, in the final check; a
+    // file of one leaf is checked at once (a wrong key in its URI is then a clear error).
+    if (got !== undefined) return ref.level === 0 && !isRoot ? openVerifiedLeaf(crypto, ref.chk, got.block) : openVerifiedBlock(crypto, ref.chk, got.block)
   }
   const what = isRoot ? 'this file (unknown URI, or every node holding it is gone)' : `block ${toHex(ref.chk.query).slice(0, 16)} (level ${ref.level}, index ${ref.index})`
   throw new NotFoundError(`not found: no reachable node has ${what}`)
 }
 
-/** Leaves read back per call by {@link leavesOnDiskMatch}. */
+/** Leaves read back per call by {@link firstBadLeaf}. */
 const CHECK_LEAVES = 32
 
 /** The leaf keys of one file, by leaf index, in one flat array (32 bytes per 32 KiB leaf). */
@@ -175,13 +181,15 @@ export class LeafKeys {
 }
 
 /**
- * Whether `fh` holds the `size`-byte file whose leaf keys are `keys`: each leaf read back hashes
- * to its key. The keys come from index blocks verified up to the URI's root, so this proves the
- * bytes on disk as re-encoding the file would, at a third of the work.
+ * Checks that `fh` holds the `size`-byte file whose leaf keys are `keys`: each leaf read back
+ * must hash to its key. The keys come from index blocks verified up to the URI's root, so this
+ * proves the bytes on disk as re-encoding the file would, at a third of the work. Returns -1
+ * when every leaf passes, else the index of the first that does not (short on disk, without a
+ * key, or hashing to something else); 0 if `keys` is for another number of leaves.
  */
-export async function leavesOnDiskMatch (fh: FileHandle, crypto: CryptoSuite, keys: LeafKeys, size: number): Promise<boolean> {
+export async function firstBadLeaf (fh: FileHandle, crypto: CryptoSuite, keys: LeafKeys, size: number): Promise<number> {
   const leaves = leafCount(size)
-  if (keys.count !== leaves) return false
+  if (keys.count !== leaves) return 0
   const buf = new Uint8Array(Math.min(CHECK_LEAVES * BLOCK_SIZE, Math.max(size, 1)))
   for (let first = 0; first < leaves; first += CHECK_LEAVES) {
     const n = Math.min(CHECK_LEAVES, leaves - first)
@@ -189,16 +197,16 @@ export async function leavesOnDiskMatch (fh: FileHandle, crypto: CryptoSuite, ke
     let got = 0
     while (got < want) {
       const { bytesRead } = await fh.read(buf, got, want - got, first * BLOCK_SIZE + got)
-      if (bytesRead === 0) return false
+      if (bytesRead === 0) return first + Math.floor(got / BLOCK_SIZE)
       got += bytesRead
     }
     for (let i = 0; i < n; i++) {
       const key = keys.get(first + i)
       const at = i * BLOCK_SIZE
-      if (key === undefined || !plainMatchesKey(crypto, buf.subarray(at, Math.min(at + BLOCK_SIZE, want)), key)) return false
+      if (key === undefined || !plainMatchesKey(crypto, buf.subarray(at, Math.min(at + BLOCK_SIZE, want)), key)) return first + i
     }
   }
-  return true
+  return -1
 }
 
 /** Whether the leaf's bytes already in the part file hash to its key. */

@@ -1,7 +1,7 @@
 /**
- * The download's final check (`leavesOnDiskMatch`): the file read back from disk must hash leaf
- * by leaf to the keys of the verified tree. A changed byte in any leaf, a short file or a leaf
- * without a key fails it; files of every shape (empty, one partial leaf, exactly one leaf, more
+ * The download's final check (`firstBadLeaf`): the file read back from disk must hash leaf by
+ * leaf to the keys of the verified tree. A changed byte in any leaf, a short file or a leaf
+ * without a key fails it, naming that leaf; files of every shape (empty, one partial leaf, exactly one leaf, more
  * leaves than one read holds) pass it. Then `download` over an in-memory block source: a good
  * tree arrives intact; a publisher's inconsistent tree (a leaf whose plaintext does not hash to
  * the key its index block gives, though its ciphertext matches the query) leaves no file.
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadCrypto } from '../../../src/crypto/index.ts'
 import { BLOCK_SIZE, encodeChk, encryptBlock, verifyBlock, type Chk } from '../../../src/apps/fs/chk.ts'
-import { download, LeafKeys, leavesOnDiskMatch } from '../../../src/apps/fs/download.ts'
+import { download, firstBadLeaf, LeafKeys } from '../../../src/apps/fs/download.ts'
 import type { Dht } from '../../../src/apps/fs/dht.ts'
 import { formatChkUri } from '../../../src/apps/fs/uri.ts'
 import { toHex } from '../../../src/util/bytes.ts'
@@ -29,31 +29,31 @@ function leafKeys (content: Uint8Array, skip = -1): LeafKeys {
   return keys
 }
 
-t.test('leavesOnDiskMatch: what was written passes; any change, a short file or a missing key fails', async t => {
+t.test('firstBadLeaf: what was written passes; a change, a short file or a missing key names its leaf', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'umbra-dl-check-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
-  const check = async (path: string, keys: LeafKeys, size: number): Promise<boolean> => {
+  const check = async (path: string, keys: LeafKeys, size: number): Promise<number> => {
     const fh = await open(path, 'r')
-    try { return await leavesOnDiskMatch(fh, crypto, keys, size) } finally { await fh.close() }
+    try { return await firstBadLeaf(fh, crypto, keys, size) } finally { await fh.close() }
   }
   for (const size of [0, 100, BLOCK_SIZE, 33 * BLOCK_SIZE + 5, 64 * BLOCK_SIZE]) {
     const content = new Uint8Array(crypto.randomBytes(size))
     const keys = leafKeys(content)
     const path = join(dir, `f${size}`)
     await writeFile(path, content)
-    t.ok(await check(path, keys, size), `${size} bytes as written`)
+    t.equal(await check(path, keys, size), -1, `${size} bytes as written`)
     if (size === 0) continue
     for (const at of [0, size - 1, Math.floor(size / 2)]) {
       const bad = content.slice()
       bad[at]! ^= 0x40
       await writeFile(path, bad)
-      t.notOk(await check(path, keys, size), `${size} bytes, byte ${at} changed`)
+      t.equal(await check(path, keys, size), Math.floor(at / BLOCK_SIZE), `${size} bytes, byte ${at} changed`)
     }
     await writeFile(path, content.subarray(0, size - 1))
-    t.notOk(await check(path, keys, size), `${size} bytes, the last byte missing on disk`)
+    t.equal(await check(path, keys, size), keys.count - 1, `${size} bytes, the last byte missing on disk`)
     await writeFile(path, content)
-    t.notOk(await check(path, leafKeys(content, keys.count - 1), size), `${size} bytes, the last leaf without a key`)
-    t.notOk(await check(path, new LeafKeys(keys.count + 1), size), `${size} bytes, keys for a different leaf count`)
+    t.equal(await check(path, leafKeys(content, keys.count - 1), size), keys.count - 1, `${size} bytes, the last leaf without a key`)
+    t.equal(await check(path, new LeafKeys(keys.count + 1), size), 0, `${size} bytes, keys for a different leaf count`)
   }
 })
 
@@ -99,6 +99,37 @@ t.test('download: a consistent tree arrives intact; a leaf that does not hash to
   const inconsistent = treeOf([leaves[0]!, bad, leaves[2]!], size)
   const out2 = join(dir, 'bad.bin')
   await t.rejects(download(memoryDht(inconsistent.blocks), crypto, inconsistent.uri, out2, { concurrency: 4 }),
-    { name: 'DecodeError', message: /does not match the URI/ })
+    { name: 'DecodeError', message: /^leaf 1 of .* does not hash to the key the URI's tree gives it/ })
   await t.rejects(stat(out2), { code: 'ENOENT' }, 'no file under the output name')
+})
+
+t.test('download resumes from a part file: good leaves are kept, a tampered one is fetched again', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'umbra-dl-resume-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const size = 3 * BLOCK_SIZE + 10
+  const content = new Uint8Array(crypto.randomBytes(size))
+  const leaves = [0, 1, 2, 3].map(i => encryptBlock(crypto, content.subarray(i * BLOCK_SIZE, Math.min((i + 1) * BLOCK_SIZE, size))))
+  const tree = treeOf(leaves, size)
+  const out = join(dir, 'file.bin')
+  const part = content.slice()
+  part[BLOCK_SIZE + 5]! ^= 1 // leaf 1 damaged on disk
+  await writeFile(`${out}.part`, part)
+  const asked: string[] = []
+  const dht = memoryDht(tree.blocks)
+  const counting = { get: async (q: Uint8Array, accept: (b: Uint8Array) => boolean) => { asked.push(toHex(q)); return await dht.get(q, accept) } } as unknown as Dht
+  const r = await download(counting, crypto, tree.uri, out, { concurrency: 4 })
+  t.equal(r.reused, size - BLOCK_SIZE, 'leaves 0, 2 and 3 kept from the part file')
+  t.equal(r.fetched, 2, 'the root and leaf 1 fetched')
+  t.ok(asked.includes(toHex(leaves[1]!.chk.query)), 'leaf 1 asked for')
+  t.notOk(asked.includes(toHex(leaves[0]!.chk.query)), 'leaf 0 not asked for')
+  t.same(new Uint8Array(await readFile(out)), content, 'byte-identical')
+})
+
+t.test('download: a wrong key in the URI of a one-leaf file fails at once with a clear error', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'umbra-dl-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const { chk, block } = encryptBlock(crypto, crypto.randomBytes(1000))
+  const blocks = new Map([[toHex(chk.query), block]])
+  const uri = formatChkUri({ key: crypto.randomBytes(32), query: chk.query }, 1000)
+  await t.rejects(download(memoryDht(blocks), crypto, uri, join(dir, 'x'), { retries: 0 }), { name: 'DecodeError', message: /wrong key/ })
 })
