@@ -3,12 +3,13 @@
  * (p-queue) from the nodes nearest each query, verifying every block (hash of the ciphertext
  * against its query; for an index block, and the leaf of a one-leaf file, also hash of the
  * plaintext against its key) and writing leaves in place into `<out>.part`. A node that serves
- * a bad block is avoided and the block is fetched elsewhere.
- * Resuming is automatic: a leaf already in `<out>.part` whose content hashes to its key is kept,
- * not fetched again. At the end the whole file is read back from disk and every leaf must hash to
- * its key, as the verified tree above it gives it (so the file on disk is the one the URI names);
- * only then is `<out>.part` renamed to `<out>`. A directory (its plaintext starts with the listing
- * magic) is unpacked into a directory at `<out>`, each file fetched the same way.
+ * a bad block is avoided and the block is fetched elsewhere. Resuming is automatic: a leaf
+ * already in `<out>.part` whose content hashes to its key is kept, not fetched again. The whole
+ * file is read back from disk and every leaf must hash to its key, as the verified tree above
+ * it gives it (so the file on disk is the one the URI names): 32 leaves at a time, as soon as
+ * all 32 are on disk, so only the last run is left to check when the last block arrives. Only
+ * then is `<out>.part` synced and renamed to `<out>`. A directory (its plaintext starts with
+ * the listing magic) is unpacked into a directory at `<out>`, each file fetched the same way.
  */
 import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
@@ -90,6 +91,7 @@ async function fetchFile (dht: Dht, crypto: CryptoSuite, root: Chk, size: number
   let done = 0
   /** Each leaf's key, by leaf index, from the verified tree: the final check compares against them. */
   const keys = new LeafKeys(leafCount(size))
+  const check = new LeafCheck(fh, crypto, keys, size)
   try {
     await fh.truncate(size)
     const queue = new PQueue({ concurrency: o.concurrency ?? 64 })
@@ -102,6 +104,7 @@ async function fetchFile (dht: Dht, crypto: CryptoSuite, root: Chk, size: number
         if (ref.level === 0 && existed && await haveLeaf(fh, crypto, ref)) {
           result.reused += ref.length
           done += ref.length
+          check.onDisk(ref.index)
           o.onProgress?.(done, size, result.reused)
           return
         }
@@ -110,6 +113,7 @@ async function fetchFile (dht: Dht, crypto: CryptoSuite, root: Chk, size: number
         if (ref.level === 0) {
           if (plain.length !== ref.length) throw new DecodeError(`malformed file: leaf ${ref.index} holds ${plain.length} bytes, expected ${ref.length}`)
           if (plain.length > 0) await fh.write(plain, 0, plain.length, ref.offset)
+          check.onDisk(ref.index)
           done += plain.length
           o.onProgress?.(done, size, result.reused)
           return
@@ -124,14 +128,16 @@ async function fetchFile (dht: Dht, crypto: CryptoSuite, root: Chk, size: number
     await queue.onIdle()
     if (failure !== undefined) throw failure
     throwIfAborted(o.signal)
+    // The whole file, read back, must hash leaf by leaf to the keys of the tree: the checks of
+    // the earlier runs of leaves ran during the download; this waits for the last.
+    const bad = await check.result()
     await fh.sync()
-    // The whole file, read back, must hash leaf by leaf to the keys of the tree.
-    const bad = await firstBadLeaf(fh, crypto, keys, size)
     if (bad >= 0) {
       throw new DecodeError(`leaf ${bad} of ${part} (bytes from ${bad * BLOCK_SIZE}) does not hash to the key the URI's tree gives it: ` +
         'the publisher\'s tree is inconsistent, or the file changed on disk during the download')
     }
   } finally {
+    await check.settled()
     await fh.close()
   }
   if (allowDirectory && size >= 9 && isDirectory(await readHead(part, 9))) {
@@ -192,21 +198,81 @@ export async function firstBadLeaf (fh: FileHandle, crypto: CryptoSuite, keys: L
   if (keys.count !== leaves) return 0
   const buf = new Uint8Array(Math.min(CHECK_LEAVES * BLOCK_SIZE, Math.max(size, 1)))
   for (let first = 0; first < leaves; first += CHECK_LEAVES) {
-    const n = Math.min(CHECK_LEAVES, leaves - first)
-    const want = Math.min(n * BLOCK_SIZE, size - first * BLOCK_SIZE)
-    let got = 0
-    while (got < want) {
-      const { bytesRead } = await fh.read(buf, got, want - got, first * BLOCK_SIZE + got)
-      if (bytesRead === 0) return first + Math.floor(got / BLOCK_SIZE)
-      got += bytesRead
-    }
-    for (let i = 0; i < n; i++) {
-      const key = keys.get(first + i)
-      const at = i * BLOCK_SIZE
-      if (key === undefined || !plainMatchesKey(crypto, buf.subarray(at, Math.min(at + BLOCK_SIZE, want)), key)) return first + i
-    }
+    const bad = await badLeafIn(fh, crypto, keys, size, first, buf)
+    if (bad >= 0) return bad
   }
   return -1
+}
+
+/**
+ * {@link firstBadLeaf} for the run of up to CHECK_LEAVES leaves from leaf `first` (a multiple
+ * of CHECK_LEAVES), read in one go into `buf` (at least as long as the run's bytes).
+ */
+async function badLeafIn (fh: FileHandle, crypto: CryptoSuite, keys: LeafKeys, size: number, first: number, buf: Uint8Array): Promise<number> {
+  const n = Math.min(CHECK_LEAVES, leafCount(size) - first)
+  const want = Math.min(n * BLOCK_SIZE, size - first * BLOCK_SIZE)
+  let got = 0
+  while (got < want) {
+    const { bytesRead } = await fh.read(buf, got, want - got, first * BLOCK_SIZE + got)
+    if (bytesRead === 0) return first + Math.floor(got / BLOCK_SIZE)
+    got += bytesRead
+  }
+  for (let i = 0; i < n; i++) {
+    const key = keys.get(first + i)
+    const at = i * BLOCK_SIZE
+    if (key === undefined || !plainMatchesKey(crypto, buf.subarray(at, Math.min(at + BLOCK_SIZE, want)), key)) return first + i
+  }
+  return -1
+}
+
+/**
+ * The final check of a download, run by runs of CHECK_LEAVES leaves: as soon as every leaf of
+ * a run is on disk (written, or kept from an earlier run of the download), the run is read back
+ * and each leaf hashed against its key ({@link badLeafIn}), one run at a time, while the rest
+ * is still being fetched. What the check proves is unchanged (each leaf is read back after its
+ * only write); only the last run's check is left for the end of the download.
+ */
+export class LeafCheck {
+  /** Leaves of each run not yet on disk. */
+  private readonly missing: Uint16Array
+  private readonly buf: Uint8Array
+  private chain: Promise<void> = Promise.resolve()
+  private bad = -1
+  private error: Error | undefined
+
+  constructor (private readonly fh: FileHandle, private readonly crypto: CryptoSuite, private readonly keys: LeafKeys, private readonly size: number) {
+    const leaves = leafCount(size)
+    this.missing = new Uint16Array(Math.ceil(leaves / CHECK_LEAVES))
+    for (let r = 0; r < this.missing.length; r++) this.missing[r] = Math.min(CHECK_LEAVES, leaves - r * CHECK_LEAVES)
+    this.buf = new Uint8Array(Math.min(CHECK_LEAVES * BLOCK_SIZE, Math.max(size, 1)))
+  }
+
+  /** Leaf `i` is on disk; call once per leaf. */
+  onDisk (i: number): void {
+    const r = Math.floor(i / CHECK_LEAVES)
+    if (this.missing[r] === 0) throw new DecodeError(`leaf ${i} reported twice`)
+    if (--this.missing[r]! > 0) return
+    this.chain = this.chain.then(async () => {
+      if (this.bad >= 0 || this.error !== undefined) return
+      const bad = await badLeafIn(this.fh, this.crypto, this.keys, this.size, r * CHECK_LEAVES, this.buf)
+      if (bad >= 0) this.bad = bad
+    }).catch((err: Error) => { this.error ??= err })
+  }
+
+  /**
+   * After every leaf is on disk: -1 if every leaf read back hashes to its key, else the first
+   * that failed. A read error is thrown. A leaf never reported counts as failed.
+   */
+  async result (): Promise<number> {
+    await this.chain
+    if (this.error !== undefined) throw this.error
+    if (this.bad >= 0) return this.bad
+    const r = this.missing.findIndex(m => m > 0)
+    return r < 0 ? -1 : r * CHECK_LEAVES
+  }
+
+  /** Waits for checks still reading (before the file is closed); never rejects. */
+  async settled (): Promise<void> { await this.chain }
 }
 
 /** Whether the leaf's bytes already in the part file hash to its key. */

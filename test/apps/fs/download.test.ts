@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadCrypto } from '../../../src/crypto/index.ts'
 import { BLOCK_SIZE, encodeChk, encryptBlock, verifyBlock, type Chk } from '../../../src/apps/fs/chk.ts'
-import { download, firstBadLeaf, LeafKeys } from '../../../src/apps/fs/download.ts'
+import { download, firstBadLeaf, LeafCheck, LeafKeys } from '../../../src/apps/fs/download.ts'
 import type { Dht } from '../../../src/apps/fs/dht.ts'
 import { formatChkUri } from '../../../src/apps/fs/uri.ts'
 import { toHex } from '../../../src/util/bytes.ts'
@@ -55,6 +55,56 @@ t.test('firstBadLeaf: what was written passes; a change, a short file or a missi
     t.equal(await check(path, leafKeys(content, keys.count - 1), size), keys.count - 1, `${size} bytes, the last leaf without a key`)
     t.equal(await check(path, new LeafKeys(keys.count + 1), size), 0, `${size} bytes, keys for a different leaf count`)
   }
+})
+
+t.test('LeafCheck: each run of 32 leaves is checked once all of it is on disk, in any order', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'umbra-dl-check-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const size = 70 * BLOCK_SIZE - 7 // runs of 32, 32 and 6 leaves
+  const content = new Uint8Array(crypto.randomBytes(size))
+  const keys = leafKeys(content)
+  const path = join(dir, 'f')
+  const order = Array.from({ length: 70 }, (_, i) => (i * 37) % 70) // every leaf once, shuffled
+
+  await writeFile(path, content)
+  let fh = await open(path, 'r')
+  let check = new LeafCheck(fh, crypto, keys, size)
+  for (const i of order) check.onDisk(i)
+  t.equal(await check.result(), -1, 'every leaf hashes to its key')
+  t.throws(() => { check.onDisk(3) }, { name: 'DecodeError' }, 'a leaf reported twice')
+  await fh.close()
+
+  // Leaf 40 damaged: the second run fails and names it.
+  const bad = content.slice()
+  bad[40 * BLOCK_SIZE + 123]! ^= 1
+  await writeFile(path, bad)
+  fh = await open(path, 'r')
+  check = new LeafCheck(fh, crypto, keys, size)
+  for (const i of order) check.onDisk(i)
+  t.equal(await check.result(), 40)
+  await fh.close()
+
+  // A run is read back as soon as its last leaf is reported, before the download ends: a
+  // change made to that run afterwards is not seen (each leaf is written once, then checked).
+  await writeFile(path, content)
+  fh = await open(path, 'r+')
+  check = new LeafCheck(fh, crypto, keys, size)
+  for (let i = 0; i < 32; i++) check.onDisk(i)
+  await check.settled()
+  await fh.write(Uint8Array.of(content[5]! ^ 1), 0, 1, 5)
+  for (let i = 32; i < 70; i++) check.onDisk(i)
+  t.equal(await check.result(), -1, 'run 0 was checked when its 32 leaves were in')
+  t.equal(await firstBadLeaf(fh, crypto, keys, size), 0, 'a full read-back sees the change')
+
+  // A leaf never reported fails; so does a file closed under a check (the read error is thrown).
+  await fh.write(content.subarray(0, 8), 0, 8, 0)
+  check = new LeafCheck(fh, crypto, keys, size)
+  for (let i = 0; i < 69; i++) if (i !== 33) check.onDisk(i)
+  t.equal(await check.result(), 32, 'the run without leaf 33 is named by its first leaf')
+  await fh.close()
+  check = new LeafCheck(fh, crypto, keys, size)
+  for (let i = 0; i < 32; i++) check.onDisk(i)
+  await t.rejects(check.result(), { code: 'EBADF' })
 })
 
 /** A Dht that serves blocks from a map by query, as a node holding every block would. */
