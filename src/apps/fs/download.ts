@@ -91,12 +91,15 @@ async function fetchFile (dht: Dht, crypto: CryptoSuite, root: Chk, size: number
   let done = 0
   /** Each leaf's key, by leaf index, from the verified tree: the final check compares against them. */
   const keys = new LeafKeys(leafCount(size))
-  const check = new LeafCheck(fh, crypto, keys, size)
+  const leafError = (leaf: number): Error => new DecodeError(`leaf ${leaf} of ${part} (bytes from ${leaf * BLOCK_SIZE}) does not hash to the key the URI's ` +
+    'tree gives it: the publisher\'s tree is inconsistent, or the file was changed on disk during the download')
+  let failure: Error | undefined
+  // A run of leaves that fails its check ends the download at once (what is left is not fetched).
+  const check = new LeafCheck(fh, crypto, keys, size, leaf => { failure ??= leafError(leaf); queue.clear() })
+  const queue = new PQueue({ concurrency: o.concurrency ?? 64 })
   try {
     await fh.truncate(size)
-    const queue = new PQueue({ concurrency: o.concurrency ?? 64 })
     const top = rootRef(root, size)
-    let failure: Error | undefined
     const visit = async (ref: BlockRef): Promise<void> => {
       if (failure !== undefined) return
       try {
@@ -131,12 +134,10 @@ async function fetchFile (dht: Dht, crypto: CryptoSuite, root: Chk, size: number
     // The whole file, read back, must hash leaf by leaf to the keys of the tree: the checks of
     // the earlier runs of leaves ran during the download; this waits for the last.
     const bad = await check.result()
+    if (bad >= 0) throw failure ?? leafError(bad)
     await fh.sync()
-    if (bad >= 0) {
-      throw new DecodeError(`leaf ${bad} of ${part} (bytes from ${bad * BLOCK_SIZE}) does not hash to the key the URI's tree gives it: ` +
-        'the publisher\'s tree is inconsistent, or the file changed on disk during the download')
-    }
   } finally {
+    check.stop() // checks still queued after a failure or an abort are skipped
     await check.settled()
     await fh.close()
   }
@@ -162,7 +163,7 @@ async function fetchBlock (dht: Dht, crypto: CryptoSuite, ref: BlockRef, o: Down
   throw new NotFoundError(`not found: no reachable node has ${what}`)
 }
 
-/** Leaves read back per call by {@link firstBadLeaf}. */
+/** Leaves read back at once by {@link firstBadLeaf} and {@link LeafCheck} (one run). */
 const CHECK_LEAVES = 32
 
 /** The leaf keys of one file, by leaf index, in one flat array (32 bytes per 32 KiB leaf). */
@@ -229,49 +230,61 @@ async function badLeafIn (fh: FileHandle, crypto: CryptoSuite, keys: LeafKeys, s
  * The final check of a download, run by runs of CHECK_LEAVES leaves: as soon as every leaf of
  * a run is on disk (written, or kept from an earlier run of the download), the run is read back
  * and each leaf hashed against its key ({@link badLeafIn}), one run at a time, while the rest
- * is still being fetched. What the check proves is unchanged (each leaf is read back after its
- * only write); only the last run's check is left for the end of the download.
+ * is still being fetched; only the last run is left for the end. Each leaf is read back after
+ * its only write by this download, as a check at the end would; a change made to a run by
+ * another process after that run was checked is not seen.
  */
 export class LeafCheck {
   /** Leaves of each run not yet on disk. */
-  private readonly missing: Uint16Array
+  private readonly missing: Uint8Array
+  /** 1 for each leaf reported on disk. */
+  private readonly reported: Uint8Array
   private readonly buf: Uint8Array
   private chain: Promise<void> = Promise.resolve()
   private bad = -1
   private error: Error | undefined
+  private stopped = false
 
-  constructor (private readonly fh: FileHandle, private readonly crypto: CryptoSuite, private readonly keys: LeafKeys, private readonly size: number) {
+  /** `onBad` is called once, with the failing leaf, when a run fails its check. */
+  constructor (private readonly fh: FileHandle, private readonly crypto: CryptoSuite, private readonly keys: LeafKeys,
+    private readonly size: number, private readonly onBad?: (leaf: number) => void) {
     const leaves = leafCount(size)
-    this.missing = new Uint16Array(Math.ceil(leaves / CHECK_LEAVES))
+    this.reported = new Uint8Array(leaves)
+    this.missing = new Uint8Array(Math.ceil(leaves / CHECK_LEAVES))
     for (let r = 0; r < this.missing.length; r++) this.missing[r] = Math.min(CHECK_LEAVES, leaves - r * CHECK_LEAVES)
     this.buf = new Uint8Array(Math.min(CHECK_LEAVES * BLOCK_SIZE, Math.max(size, 1)))
   }
 
-  /** Leaf `i` is on disk; call once per leaf. */
+  /** Leaf `i` is on disk. DecodeError for a leaf out of range or reported twice. */
   onDisk (i: number): void {
+    if (!Number.isInteger(i) || i < 0 || i >= this.reported.length) throw new DecodeError(`leaf ${i} is not in this file`)
+    if (this.reported[i] === 1) throw new DecodeError(`leaf ${i} reported twice`)
+    this.reported[i] = 1
     const r = Math.floor(i / CHECK_LEAVES)
-    if (this.missing[r] === 0) throw new DecodeError(`leaf ${i} reported twice`)
     if (--this.missing[r]! > 0) return
     this.chain = this.chain.then(async () => {
-      if (this.bad >= 0 || this.error !== undefined) return
+      if (this.stopped || this.bad >= 0 || this.error !== undefined) return
       const bad = await badLeafIn(this.fh, this.crypto, this.keys, this.size, r * CHECK_LEAVES, this.buf)
-      if (bad >= 0) this.bad = bad
+      if (bad >= 0 && this.bad < 0) { this.bad = bad; this.onBad?.(bad) }
     }).catch((err: Error) => { this.error ??= err })
   }
 
   /**
    * After every leaf is on disk: -1 if every leaf read back hashes to its key, else the first
-   * that failed. A read error is thrown. A leaf never reported counts as failed.
+   * failing leaf found (of the first run found to fail) or the first leaf never reported. A read
+   * error is thrown.
    */
   async result (): Promise<number> {
     await this.chain
     if (this.error !== undefined) throw this.error
     if (this.bad >= 0) return this.bad
-    const r = this.missing.findIndex(m => m > 0)
-    return r < 0 ? -1 : r * CHECK_LEAVES
+    return this.reported.indexOf(0)
   }
 
-  /** Waits for checks still reading (before the file is closed); never rejects. */
+  /** Skips the checks still queued (the download failed or was aborted); result() then means nothing. */
+  stop (): void { this.stopped = true }
+
+  /** Waits for the check reading now, if any (before the file is closed); never rejects. */
   async settled (): Promise<void> { await this.chain }
 }
 

@@ -2,7 +2,8 @@
  * The download's final check (`firstBadLeaf`): the file read back from disk must hash leaf by
  * leaf to the keys of the verified tree. A changed byte in any leaf, a short file or a leaf
  * without a key fails it, naming that leaf; files of every shape (empty, one partial leaf, exactly one leaf, more
- * leaves than one read holds) pass it. Then `download` over an in-memory block source: a good
+ * leaves than one read holds) pass it; `LeafCheck` runs it by runs of 32 leaves as they are
+ * complete on disk. Then `download` over an in-memory block source: a good
  * tree arrives intact; a publisher's inconsistent tree (a leaf whose plaintext does not hash to
  * the key its index block gives, though its ciphertext matches the query) leaves no file.
  */
@@ -96,14 +97,34 @@ t.test('LeafCheck: each run of 32 leaves is checked once all of it is on disk, i
   t.equal(await check.result(), -1, 'run 0 was checked when its 32 leaves were in')
   t.equal(await firstBadLeaf(fh, crypto, keys, size), 0, 'a full read-back sees the change')
 
-  // A leaf never reported fails; so does a file closed under a check (the read error is thrown).
+  // A leaf never reported fails, named exactly.
   await fh.write(content.subarray(0, 8), 0, 8, 0)
   check = new LeafCheck(fh, crypto, keys, size)
-  for (let i = 0; i < 69; i++) if (i !== 33) check.onDisk(i)
-  t.equal(await check.result(), 32, 'the run without leaf 33 is named by its first leaf')
+  for (let i = 0; i < 70; i++) if (i !== 33) check.onDisk(i)
+  t.equal(await check.result(), 33, 'the leaf never reported')
+  t.throws(() => { check.onDisk(70) }, { name: 'DecodeError' }, 'a leaf out of range')
+
+  // onBad hears of a failing run once, with its leaf; stop() skips the checks still queued.
+  await fh.write(Uint8Array.of(content[BLOCK_SIZE * 3]! ^ 1), 0, 1, BLOCK_SIZE * 3)
+  const heard: number[] = []
+  check = new LeafCheck(fh, crypto, keys, size, leaf => { heard.push(leaf) })
+  for (const i of order) check.onDisk(i)
+  t.equal(await check.result(), 3)
+  t.same(heard, [3], 'onBad called once')
+  heard.length = 0
+  check = new LeafCheck(fh, crypto, keys, size, leaf => { heard.push(leaf) })
+  for (const i of order) check.onDisk(i) // the checks start on later microtasks
+  check.stop()
+  await check.settled()
+  t.same(heard, [], 'no run is read once stopped')
   await fh.close()
+
+  // A read error (here: the file closed under the checks) is kept and thrown by result(), never
+  // left as an unhandled rejection.
   check = new LeafCheck(fh, crypto, keys, size)
   for (let i = 0; i < 32; i++) check.onDisk(i)
+  await new Promise(resolve => setImmediate(resolve))
+  await check.settled()
   await t.rejects(check.result(), { code: 'EBADF' })
 })
 
@@ -173,6 +194,31 @@ t.test('download resumes from a part file: good leaves are kept, a tampered one 
   t.ok(asked.includes(toHex(leaves[1]!.chk.query)), 'leaf 1 asked for')
   t.notOk(asked.includes(toHex(leaves[0]!.chk.query)), 'leaf 0 not asked for')
   t.same(new Uint8Array(await readFile(out)), content, 'byte-identical')
+})
+
+t.test('download: empty, one-leaf and 70-leaf files; an inconsistent leaf in a later run is named', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'umbra-dl-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  for (const size of [0, BLOCK_SIZE, 70 * BLOCK_SIZE - 7]) {
+    const content = new Uint8Array(crypto.randomBytes(size))
+    const n = Math.max(1, Math.ceil(size / BLOCK_SIZE))
+    const leaves = Array.from({ length: n }, (_, i) => encryptBlock(crypto, content.subarray(i * BLOCK_SIZE, Math.min((i + 1) * BLOCK_SIZE, size))))
+    // A one-leaf file's URI names the leaf itself.
+    const tree = n === 1 ? { uri: formatChkUri(leaves[0]!.chk, size), blocks: new Map([[toHex(leaves[0]!.chk.query), leaves[0]!.block]]) } : treeOf(leaves, size)
+    const out = join(dir, `f${size}`)
+    const r = await download(memoryDht(tree.blocks), crypto, tree.uri, out, { concurrency: 8 })
+    t.equal(r.size, size)
+    t.same(new Uint8Array(await readFile(out)), content, `${size} bytes, byte-identical`)
+    if (n < 70) continue
+    const altered = leaves[40]!.block.slice()
+    altered[0]! ^= 1
+    const bad = [...leaves]
+    bad[40] = { chk: { key: leaves[40]!.chk.key, query: crypto.blake2b(altered, 32) }, block: altered }
+    const broken = treeOf(bad, size)
+    await t.rejects(download(memoryDht(broken.blocks), crypto, broken.uri, join(dir, 'broken'), { concurrency: 8 }),
+      { name: 'DecodeError', message: /^leaf 40 of / })
+    await t.rejects(stat(join(dir, 'broken')), { code: 'ENOENT' }, 'no file under the output name')
+  }
 })
 
 t.test('download: a wrong key in the URI of a one-leaf file fails at once with a clear error', async t => {
