@@ -1,13 +1,14 @@
 // Stream packet sizes against the hard limits they must meet: a full packet in a garlic
 // new-session message with the largest LeaseSet bundled still fits a gateway message, for the
-// default MSS and the zero-hop one; the default MSS fills 8 cells at the outbound gateway.
+// default MSS and the zero-hop one; the default MSS fills 8 cells at the outbound gateway, by
+// arithmetic and by packing a sealed, wrapped full packet.
 import t from 'tap'
-import { peer, suite, NOW } from '../garlic/fixtures.ts'
+import { establish, peer, suite, NOW } from '../garlic/fixtures.ts'
 import { defaultMss, zeroHopMss, STREAM_PACKET_CELLS } from '../../src/router/session.ts'
 import { MAX_LEASE_SET_BYTES } from '../../src/identity/lease-set.ts'
 import { DeliveryKind, encodeTunnelMessage } from '../../src/tunnel/delivery.ts'
 import { encodeGateway, MAX_GATEWAY_MESSAGE } from '../../src/tunnel/messages.ts'
-import { MAX_FRAGMENT_DATA } from '../../src/tunnel/fragment.ts'
+import { MAX_FRAGMENT_DATA, packMessages } from '../../src/tunnel/fragment.ts'
 import { MAX_SPLIT_MESSAGE } from '../../src/link/datagram-carrier.ts'
 import { CLOVE_HEADER } from '../../src/router/clove.ts'
 import { HEADER_BYTES as STREAM_HEADER_BYTES } from '../../src/streaming/packet.ts'
@@ -35,4 +36,22 @@ t.test('the default MSS fills 8 cells of fragment data at the outbound gateway',
   t.equal(defaultMss(), 7765)
   t.equal(defaultMss() - defaultMss(1), 7 * MAX_FRAGMENT_DATA, 'each cell more adds one cell of data')
   t.ok(zeroHopMss() > defaultMss(), `zero-hop ${zeroHopMss()} > ${defaultMss()}`)
+})
+
+t.test('a full packet, sealed and wrapped as the session sends it, packs into exactly 8 cells', async t => {
+  const c = await suite('mss-pack')
+  const a = peer(c)
+  const b = peer(c)
+  establish(a, b)
+  // The largest packet: the stream header, MSS bytes of data and 16 bytes of SACK and options,
+  // in a clove, in an existing-session garlic message, delivered LOCAL at an inbound gateway
+  // reached through an outbound tunnel (DELIVER_TUNNEL), as DestinationSession.sendVia does.
+  const cellsFor = (extra: number): number => {
+    const payload = c.randomBytes(CLOVE_HEADER + STREAM_HEADER_BYTES + defaultMss() + 16 + extra)
+    const es = a.g.seal(b.keys.destination, payload, NOW)
+    const msg = encodeTunnelMessage({ kind: DeliveryKind.TUNNEL, router: new Uint8Array(32), tunnelId: 7, data: encodeTunnelMessage({ kind: DeliveryKind.LOCAL, data: es }) })
+    return packMessages([msg], () => 1).length
+  }
+  t.equal(cellsFor(0), STREAM_PACKET_CELLS, 'a full packet fills 8 cells')
+  t.equal(cellsFor(1), STREAM_PACKET_CELLS + 1, 'one byte more takes a ninth')
 })
