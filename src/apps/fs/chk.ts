@@ -78,9 +78,7 @@ export function decryptBlock (crypto: CryptoSuite, chk: Chk, block: Uint8Array):
  * `chk.key`, ConfigError for a bad CHK.
  */
 export function openVerifiedBlock (crypto: CryptoSuite, chk: Chk, block: Uint8Array): Uint8Array {
-  checkChk(chk)
-  if (block.length > BLOCK_SIZE) throw new DecodeError(`corrupt block: ${block.length} bytes exceeds the ${BLOCK_SIZE}-byte maximum`)
-  const plain = xorStream(crypto, chk.key, block)
+  const plain = openVerifiedLeaf(crypto, chk, block)
   if (!plainMatchesKey(crypto, plain, chk.key)) {
     throw new DecodeError('corrupt block: the plaintext does not hash to the key (wrong key)')
   }
