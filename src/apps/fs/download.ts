@@ -163,7 +163,7 @@ async function fetchBlock (dht: Dht, crypto: CryptoSuite, ref: BlockRef, o: Down
   throw new NotFoundError(`not found: no reachable node has ${what}`)
 }
 
-/** Leaves read back at once by {@link firstBadLeaf} and {@link LeafCheck} (one run). */
+/** Leaves read back at once by {@link LeafCheck} (one run). */
 const CHECK_LEAVES = 32
 
 /** The leaf keys of one file, by leaf index, in one flat array (32 bytes per 32 KiB leaf). */
@@ -188,26 +188,11 @@ export class LeafKeys {
 }
 
 /**
- * Checks that `fh` holds the `size`-byte file whose leaf keys are `keys`: each leaf read back
- * must hash to its key. The keys come from index blocks verified up to the URI's root, so this
- * proves the bytes on disk as re-encoding the file would, at a third of the work. Returns -1
- * when every leaf passes, else the index of the first that does not (short on disk, without a
- * key, or hashing to something else); 0 if `keys` is for another number of leaves.
- */
-export async function firstBadLeaf (fh: FileHandle, crypto: CryptoSuite, keys: LeafKeys, size: number): Promise<number> {
-  const leaves = leafCount(size)
-  if (keys.count !== leaves) return 0
-  const buf = new Uint8Array(Math.min(CHECK_LEAVES * BLOCK_SIZE, Math.max(size, 1)))
-  for (let first = 0; first < leaves; first += CHECK_LEAVES) {
-    const bad = await badLeafIn(fh, crypto, keys, size, first, buf)
-    if (bad >= 0) return bad
-  }
-  return -1
-}
-
-/**
- * {@link firstBadLeaf} for the run of up to CHECK_LEAVES leaves from leaf `first` (a multiple
- * of CHECK_LEAVES), read in one go into `buf` (at least as long as the run's bytes).
+ * The run of up to CHECK_LEAVES leaves from leaf `first` (a multiple of CHECK_LEAVES), read
+ * back in one go into `buf` (at least as long as the run's bytes): -1 if each leaf hashes to its
+ * key, else the first that does not (short on disk, without a key, or hashing to something
+ * else). The keys come from index blocks verified up to the URI's root, so this proves the bytes
+ * on disk as re-encoding the file would, at a third of the work.
  */
 async function badLeafIn (fh: FileHandle, crypto: CryptoSuite, keys: LeafKeys, size: number, first: number, buf: Uint8Array): Promise<number> {
   const n = Math.min(CHECK_LEAVES, leafCount(size) - first)

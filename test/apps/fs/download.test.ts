@@ -1,6 +1,6 @@
 /**
- * The download's final check (`firstBadLeaf`): the file read back from disk must hash leaf by
- * leaf to the keys of the verified tree. A changed byte in any leaf, a short file or a leaf
+ * The download's final check (`LeafCheck`): the file read back from disk must hash leaf by leaf
+ * to the keys of the verified tree. A changed byte in any leaf, a short file or a leaf
  * without a key fails it, naming that leaf; files of every shape (empty, one partial leaf, exactly one leaf, more
  * leaves than one read holds) pass it; `LeafCheck` runs it by runs of 32 leaves as they are
  * complete on disk. Then `download` over an in-memory block source: a good
@@ -8,34 +8,45 @@
  * the key its index block gives, though its ciphertext matches the query) leaves no file.
  */
 import t from 'tap'
-import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdtemp, open, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadCrypto } from '../../../src/crypto/index.ts'
 import { BLOCK_SIZE, encodeChk, encryptBlock, verifyBlock, type Chk } from '../../../src/apps/fs/chk.ts'
-import { download, firstBadLeaf, LeafCheck, LeafKeys } from '../../../src/apps/fs/download.ts'
+import { download, LeafCheck, LeafKeys } from '../../../src/apps/fs/download.ts'
 import type { Dht } from '../../../src/apps/fs/dht.ts'
 import { formatChkUri } from '../../../src/apps/fs/uri.ts'
 import { toHex } from '../../../src/util/bytes.ts'
 
 const crypto = await loadCrypto()
 
+/** A file's leaves, each encrypted as the publisher does (a 0-byte file has one empty leaf). */
+function leavesOf (content: Uint8Array): Array<{ chk: Chk, block: Uint8Array }> {
+  const n = Math.max(1, Math.ceil(content.length / BLOCK_SIZE))
+  return Array.from({ length: n }, (_, i) => encryptBlock(crypto, content.subarray(i * BLOCK_SIZE, Math.min((i + 1) * BLOCK_SIZE, content.length))))
+}
+
 /** The keys of a file's leaves, as the tree gives them; without `skip` (a leaf index) recorded. */
 function leafKeys (content: Uint8Array, skip = -1): LeafKeys {
-  const n = Math.max(1, Math.ceil(content.length / BLOCK_SIZE))
-  const keys = new LeafKeys(n)
-  for (let i = 0; i < n; i++) {
-    if (i !== skip) keys.set(i, encryptBlock(crypto, content.subarray(i * BLOCK_SIZE, Math.min((i + 1) * BLOCK_SIZE, content.length))).chk.key)
-  }
+  const leaves = leavesOf(content)
+  const keys = new LeafKeys(leaves.length)
+  leaves.forEach((l, i) => { if (i !== skip) keys.set(i, l.chk.key) })
   return keys
 }
 
-t.test('firstBadLeaf: what was written passes; a change, a short file or a missing key names its leaf', async t => {
+/** The whole check at once: every leaf reported on disk, in order; the first bad leaf or -1. */
+async function checkAll (fh: FileHandle, keys: LeafKeys, size: number): Promise<number> {
+  const check = new LeafCheck(fh, crypto, keys, size)
+  for (let i = 0; i < Math.max(1, Math.ceil(size / BLOCK_SIZE)); i++) check.onDisk(i)
+  return await check.result()
+}
+
+t.test('the final check: what was written passes; a change, a short file or a missing key names its leaf', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'umbra-dl-check-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const check = async (path: string, keys: LeafKeys, size: number): Promise<number> => {
     const fh = await open(path, 'r')
-    try { return await firstBadLeaf(fh, crypto, keys, size) } finally { await fh.close() }
+    try { return await checkAll(fh, keys, size) } finally { await fh.close() }
   }
   for (const size of [0, 100, BLOCK_SIZE, 33 * BLOCK_SIZE + 5, 64 * BLOCK_SIZE]) {
     const content = new Uint8Array(crypto.randomBytes(size))
@@ -95,7 +106,7 @@ t.test('LeafCheck: each run of 32 leaves is checked once all of it is on disk, i
   await fh.write(Uint8Array.of(content[5]! ^ 1), 0, 1, 5)
   for (let i = 32; i < 70; i++) check.onDisk(i)
   t.equal(await check.result(), -1, 'run 0 was checked when its 32 leaves were in')
-  t.equal(await firstBadLeaf(fh, crypto, keys, size), 0, 'a full read-back sees the change')
+  t.equal(await checkAll(fh, keys, size), 0, 'a full read-back sees the change')
 
   // A leaf never reported fails, named exactly.
   await fh.write(content.subarray(0, 8), 0, 8, 0)
@@ -152,7 +163,7 @@ t.test('download: a consistent tree arrives intact; a leaf that does not hash to
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const size = 2 * BLOCK_SIZE + 300
   const content = new Uint8Array(crypto.randomBytes(size))
-  const leaves = [0, 1, 2].map(i => encryptBlock(crypto, content.subarray(i * BLOCK_SIZE, Math.min((i + 1) * BLOCK_SIZE, size))))
+  const leaves = leavesOf(content)
   const good = treeOf(leaves, size)
   const out = join(dir, 'good.bin')
   const r = await download(memoryDht(good.blocks), crypto, good.uri, out, { concurrency: 4 })
@@ -179,7 +190,7 @@ t.test('download resumes from a part file: good leaves are kept, a tampered one 
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const size = 3 * BLOCK_SIZE + 10
   const content = new Uint8Array(crypto.randomBytes(size))
-  const leaves = [0, 1, 2, 3].map(i => encryptBlock(crypto, content.subarray(i * BLOCK_SIZE, Math.min((i + 1) * BLOCK_SIZE, size))))
+  const leaves = leavesOf(content)
   const tree = treeOf(leaves, size)
   const out = join(dir, 'file.bin')
   const part = content.slice()
@@ -201,8 +212,8 @@ t.test('download: empty, one-leaf and 70-leaf files; an inconsistent leaf in a l
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   for (const size of [0, BLOCK_SIZE, 70 * BLOCK_SIZE - 7]) {
     const content = new Uint8Array(crypto.randomBytes(size))
-    const n = Math.max(1, Math.ceil(size / BLOCK_SIZE))
-    const leaves = Array.from({ length: n }, (_, i) => encryptBlock(crypto, content.subarray(i * BLOCK_SIZE, Math.min((i + 1) * BLOCK_SIZE, size))))
+    const leaves = leavesOf(content)
+    const n = leaves.length
     // A one-leaf file's URI names the leaf itself.
     const tree = n === 1 ? { uri: formatChkUri(leaves[0]!.chk, size), blocks: new Map([[toHex(leaves[0]!.chk.query), leaves[0]!.block]]) } : treeOf(leaves, size)
     const out = join(dir, `f${size}`)
