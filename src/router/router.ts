@@ -106,6 +106,8 @@ export class Router {
   sender!: LinkSender
   /** Local destinations. */
   readonly sessions = new Set<DestinationSession>()
+  /** Live destinations by hash (hex): messages between them stay inside the router. */
+  private readonly localDestinations = new Map<string, DestinationSession>()
   /** Admission, load and the credit ledger. */
   accounting!: Accountant
   /** Link chaff and the real/cover counters. */
@@ -305,6 +307,7 @@ export class Router {
       log: this.log,
       netdb: this.netdb,
       tunnels: this.tunnels,
+      localDestination: (hex) => this.localDestinations.get(hex),
       pool: {
         ownId: this.id,
         candidates: () => via === undefined ? this.hopCandidates() : this.hopCandidates().filter(c => via.has(c.idHex)),
@@ -319,12 +322,15 @@ export class Router {
       await this.closeDestination(session)
       throw err
     }
+    // The same keys twice (not through SAM, which refuses it): the first one keeps the name.
+    if (!this.localDestinations.has(session.hashHex)) this.localDestinations.set(session.hashHex, session)
     return session
   }
 
   /** Closes a local destination: its streams, tunnels and LeaseSet republishing. */
   async closeDestination (session: DestinationSession): Promise<void> {
     this.sessions.delete(session)
+    if (this.localDestinations.get(session.hashHex) === session) this.localDestinations.delete(session.hashHex)
     await session.close()
   }
 

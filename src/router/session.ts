@@ -5,7 +5,9 @@
  * application messages ("cloves": protocol, ports, data) between destinations: out through one
  * of its outbound tunnels to a lease of the remote's LeaseSet, in from its inbound tunnels.
  * The remote's LeaseSet comes bundled in its messages or from a netDb lookup; ours is bundled
- * whenever the remote may not have the current one. Clove layout: `docs/sessions.md`.
+ * whenever the remote may not have the current one. A message to another destination of the
+ * same router never leaves it: it is handed over inside the router, with no garlic and no
+ * tunnel (as I2P delivers between local destinations). Clove layout: `docs/sessions.md`.
  */
 import type { CryptoSuite } from '../crypto/types.ts'
 import {
@@ -22,7 +24,7 @@ import { decodeRepliable, encodeRepliable } from '../streaming/datagram.ts'
 import { Protocol } from '../streaming/protocol.ts'
 import { DeliveryKind, deliveryOverhead, encodeTunnelMessage } from '../tunnel/delivery.ts'
 import { MAX_FRAGMENT_DATA } from '../tunnel/fragment.ts'
-import { ES_OVERHEAD, NS_OVERHEAD } from '../garlic/layout.ts'
+import { ANON_OVERHEAD, ES_OVERHEAD, NS_OVERHEAD } from '../garlic/layout.ts'
 import { MAX_GATEWAY_MESSAGE } from '../tunnel/messages.ts'
 import { HEADER_BYTES as STREAM_HEADER_BYTES } from '../streaming/packet.ts'
 import type { TunnelManager } from '../tunnel/manager.ts'
@@ -70,6 +72,11 @@ export interface SessionDeps {
   netdb: NetDb
   tunnels: TunnelManager
   pool: Omit<PoolDeps, 'manager' | 'clock' | 'log'>
+  /**
+   * The live destination of this router with this hash (hex), if any: messages to it are
+   * handed over inside the router. Without it, every message goes through tunnels.
+   */
+  localDestination?: (hashHex: string) => DestinationSession | undefined
 }
 
 /** Options of {@link DestinationSession}. */
@@ -94,6 +101,17 @@ export interface SessionOptions {
 /** A message waiting for its slot (Poisson sending). */
 interface Paced { router: Uint8Array, tunnelId: number, garlic: Uint8Array }
 
+/** A message from another destination of this router, waiting for the next turn. */
+interface LocalMessage {
+  /** The sender's hash (hex) and destination; undefined for a raw datagram. */
+  fromHex: string | undefined
+  from: Destination | undefined
+  protocol: number
+  fromPort: number
+  toPort: number
+  data: Uint8Array
+}
+
 const MAX_REMOTES = 4096
 const LS_RESEND_MS = 30_000
 /**
@@ -106,6 +124,13 @@ const STALL_MS = 2000
 /** Poisson sending: messages waiting for slots at most, and at least this many seconds of slots. */
 const PACER_MIN_QUEUE = 64
 const PACER_QUEUE_SECONDS = 2
+/**
+ * Messages, and bytes, from other destinations of this router waiting for the next turn, at
+ * most; more are dropped, as a full tunnel would drop them. A stream sends at most its window
+ * (1 MiB) per turn, so only many streams at once or a flood of datagrams reach it.
+ */
+export const MAX_LOCAL_INBOX = 4096
+export const MAX_LOCAL_INBOX_BYTES = 16 * 1024 * 1024
 /** Stream retransmission bounds for tunnel paths (see the constructor). */
 export const STREAM_MAX_RTO_MS = 3000
 export const STREAM_MAX_RETRANSMITS = 12
@@ -126,7 +151,7 @@ export class DestinationSession {
   /** A datagram arrived. */
   onDatagram: (d: Datagram) => void = () => {}
   /** Counters. */
-  readonly stats = { sent: 0, received: 0, dropped: 0, lookups: 0, leaseSetsPublished: 0 }
+  readonly stats = { sent: 0, received: 0, dropped: 0, lookups: 0, leaseSetsPublished: 0, /** Of `sent`: handed to another destination of this router. */ local: 0 }
 
   private readonly remotes = new Map<string, Remote>()
   private readonly lookups = new Map<string, Promise<Remote>>()
@@ -134,6 +159,10 @@ export class DestinationSession {
   private publishTimer: NodeJS.Timeout | undefined
   private tickTimer: NodeJS.Timeout | undefined
   private closed = false
+  /** Messages from other destinations of this router, delivered on the next turn. */
+  private localInbox: LocalMessage[] = []
+  private localInboxBytes = 0
+  private localTurn: NodeJS.Immediate | undefined
 
   constructor (private readonly deps: SessionDeps, opts: SessionOptions) {
     const crypto = deps.crypto
@@ -194,6 +223,11 @@ export class DestinationSession {
   async sendDatagram (to: string | Destination, payload: Uint8Array, opts: DatagramOptions = {}): Promise<void> {
     const hex = await this.resolve(to)
     const r = this.remotes.get(hex)!
+    const peer = this.localPeer(hex)
+    if (opts.raw === true && peer !== undefined) {
+      this.sendLocal(peer, true, opts.protocol ?? Protocol.RAW, opts.fromPort ?? 0, opts.toPort ?? 0, payload)
+      return
+    }
     if (opts.raw === true) {
       const clove = encodeClove(opts.protocol ?? Protocol.RAW, opts.fromPort ?? 0, opts.toPort ?? 0, payload)
       this.dispatch(hex, r, this.garlic.sealAnonymous(r.dest, clove))
@@ -225,6 +259,8 @@ export class DestinationSession {
       hash = destinationHash(this.deps.crypto, dest.bytes)
     }
     const hex = toHex(hash)
+    const peer = this.localPeer(hex)
+    if (peer !== undefined) { this.remember(hex, peer.destination); return hex }
     const known = this.remotes.get(hex)
     if (known?.lease !== undefined && known.lease.end > this.deps.clock.wall()) return hex
     await this.fetchLeaseSet(hex, false, signal)
@@ -250,6 +286,8 @@ export class DestinationSession {
   // ---- sending ----
 
   private sendClove (to: string, protocol: number, fromPort: number, toPort: number, data: Uint8Array): void {
+    const peer = this.localPeer(to)
+    if (peer !== undefined) { this.sendLocal(peer, false, protocol, fromPort, toPort, data); return }
     const r = this.remotes.get(to)
     if (r === undefined) { this.stats.dropped++; return }
     const now = this.deps.clock.now()
@@ -305,6 +343,57 @@ export class DestinationSession {
     }])
   }
 
+  /** The other live destination of this router that `hex` names, if any. */
+  private localPeer (hex: string): DestinationSession | undefined {
+    const p = this.deps.localDestination?.(hex)
+    return p !== undefined && p !== this && !p.closed ? p : undefined
+  }
+
+  /**
+   * Hands a message to `peer`, another destination of this router: it arrives on the next turn
+   * as if it had come through tunnels, with no garlic and no cells. A message that would not fit
+   * a gateway message as an existing-session garlic message is dropped, as the remote's inbound
+   * gateway would drop it: what arrives here would arrive at a remote destination too.
+   */
+  private sendLocal (peer: DestinationSession, anonymous: boolean, protocol: number, fromPort: number, toPort: number, data: Uint8Array): void {
+    if (this.closed) return
+    const size = deliveryOverhead(DeliveryKind.LOCAL) + (anonymous ? ANON_OVERHEAD : ES_OVERHEAD) + CLOVE_HEADER + data.length
+    if (size > MAX_GATEWAY_MESSAGE) { this.stats.dropped++; return }
+    this.stats.sent++
+    this.stats.local++
+    // A copy: the receiver owns what it is given, as it would own a decrypted message.
+    peer.takeLocal({
+      fromHex: anonymous ? undefined : this.hashHex,
+      from: anonymous ? undefined : this.keys.destination,
+      protocol, fromPort, toPort, data: data.slice()
+    })
+  }
+
+  /** A message from another destination of this router (see {@link sendLocal}). */
+  private takeLocal (m: LocalMessage): void {
+    if (this.closed || this.localInbox.length >= MAX_LOCAL_INBOX || this.localInboxBytes + m.data.length > MAX_LOCAL_INBOX_BYTES) {
+      this.stats.dropped++
+      return
+    }
+    this.localInbox.push(m)
+    this.localInboxBytes += m.data.length
+    this.localTurn ??= setImmediate(() => { this.flushLocal() })
+  }
+
+  /** Delivers what other destinations of this router sent during the last turn, in order. */
+  private flushLocal (): void {
+    this.localTurn = undefined
+    const inbox = this.localInbox
+    this.localInbox = []
+    this.localInboxBytes = 0
+    for (const m of inbox) {
+      if (this.closed) return
+      this.stats.received++
+      if (m.fromHex !== undefined && m.from !== undefined) this.remember(m.fromHex, m.from).heard = this.deps.clock.now()
+      this.deliver(m.fromHex, m.protocol, m.fromPort, m.toPort, m.data)
+    }
+  }
+
   /**
    * Picks another lease and outbound tunnel, fetches the remote's LeaseSet afresh, and starts a
    * new garlic session: after a burst of lost messages the remote may no longer expect any of
@@ -340,16 +429,21 @@ export class DestinationSession {
     }
     let clove
     try { clove = decodeClove(opened.payload) } catch { this.stats.dropped++; return }
-    if (clove.protocol === Protocol.STREAMING) {
+    this.deliver(fromHex, clove.protocol, clove.fromPort, clove.toPort, clove.data)
+  }
+
+  /** Passes an arrived clove to the stream manager or the datagram handler. */
+  private deliver (fromHex: string | undefined, protocol: number, fromPort: number, toPort: number, data: Uint8Array): void {
+    if (protocol === Protocol.STREAMING) {
       if (fromHex === undefined) { this.stats.dropped++; return }
-      this.streams.receive(fromHex, clove.fromPort, clove.toPort, clove.data)
-    } else if (clove.protocol === Protocol.REPLIABLE) {
+      this.streams.receive(fromHex, fromPort, toPort, data)
+    } else if (protocol === Protocol.REPLIABLE) {
       try {
-        const d = decodeRepliable(this.deps.crypto, clove.data, this.hash)
-        this.onDatagram({ from: d.from, protocol: clove.protocol, fromPort: clove.fromPort, toPort: clove.toPort, payload: d.payload })
+        const d = decodeRepliable(this.deps.crypto, data, this.hash)
+        this.onDatagram({ from: d.from, protocol, fromPort, toPort, payload: d.payload })
       } catch { this.stats.dropped++ }
     } else {
-      this.onDatagram({ protocol: clove.protocol, fromPort: clove.fromPort, toPort: clove.toPort, payload: clove.data })
+      this.onDatagram({ protocol, fromPort, toPort, payload: data })
     }
   }
 
@@ -418,6 +512,9 @@ export class DestinationSession {
     this.closed = true
     if (this.publishTimer !== undefined) clearTimeout(this.publishTimer)
     if (this.tickTimer !== undefined) clearInterval(this.tickTimer)
+    if (this.localTurn !== undefined) clearImmediate(this.localTurn)
+    this.localInbox = []
+    this.localInboxBytes = 0
     await this.streams.close()
     this.pacer?.stop()
     this.pool.stop()

@@ -1,0 +1,95 @@
+// Two destinations on one router (3-hop tunnels, routers over TCP, UDP and HTTP on 127.0.0.1):
+// what one sends the other gets inside the router, with no garlic and no cells, unchanged and
+// in order; a destination of another router is still reached through tunnels; a closed
+// destination gets nothing; the inbox of one turn is bounded; a message too large for a
+// gateway is dropped, as a remote destination's gateway would drop it.
+import t from 'tap'
+import { createHash, randomBytes } from 'node:crypto'
+import { startNetwork, until } from './fixtures.ts'
+import { MAX_LOCAL_INBOX, type Datagram } from '../../src/router/session.ts'
+import type { Router } from '../../src/router/router.ts'
+import type { StreamSocket } from '../../src/streaming/socket.ts'
+
+/** Everything the stream delivers until its end (without destroying it, as `for await` would). */
+async function drain (s: StreamSocket): Promise<Buffer> {
+  const parts: Buffer[] = []
+  return await new Promise((resolve, reject) => {
+    s.on('data', (c: Buffer) => { parts.push(c) })
+    s.once('end', () => { resolve(Buffer.concat(parts)) })
+    s.once('error', reject)
+  })
+}
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+const transitCells = (net: Router[]): number => net.reduce((n, r) => n + r.tunnels.stats.transitCells, 0)
+
+t.test('destinations of one router talk inside it; others still through tunnels', async (t) => {
+  const net = await startNetwork(t, 5, { pool: { length: 3, quantity: 2 } })
+  const [alice, bob, carol] = await Promise.all([net[0]!.createDestination(), net[0]!.createDestination(), net[1]!.createDestination()])
+
+  // A stream both ways, 1 MiB each: over 3+3 hops that is over 6 000 transit cells.
+  const cellsBefore = transitCells(net)
+  const up = randomBytes(1024 * 1024)
+  const down = randomBytes(1024 * 1024)
+  let bobGot: Promise<Buffer> | undefined
+  bob.listen(80, (s) => { bobGot = drain(s); s.end(down) })
+  const s = await alice.connect(bob.address, { toPort: 80 })
+  const aliceGot = drain(s)
+  s.end(up)
+  const gotDown = await aliceGot
+  t.ok(await until(() => bobGot !== undefined), 'bob accepted the stream')
+  t.equal(sha(await bobGot!), sha(up), 'alice → bob byte-identical (1 MiB)')
+  t.equal(sha(gotDown), sha(down), 'bob → alice byte-identical (1 MiB)')
+
+  // Both datagram kinds.
+  const got: Datagram[] = []
+  bob.onDatagram = (d) => { got.push(d) }
+  await alice.sendDatagram(bob.address, Buffer.from('repliable'), { fromPort: 5, toPort: 9 })
+  await alice.sendDatagram(bob.address, Buffer.from('raw'), { toPort: 9, raw: true })
+  t.ok(await until(() => got.length === 2), 'both datagrams arrived')
+  const rep = got.find(d => d.from !== undefined)
+  const raw = got.find(d => d.from === undefined)
+  t.ok(rep !== undefined && Buffer.from(rep.from!.bytes).equals(Buffer.from(alice.destination.bytes)), 'the repliable datagram names alice')
+  t.same([rep?.fromPort, rep?.toPort, rep?.protocol, Buffer.from(rep?.payload ?? []).toString()], [5, 9, 17, 'repliable'], 'ports, protocol and payload of the repliable datagram')
+  t.same([raw?.protocol, Buffer.from(raw?.payload ?? []).toString()], [18, 'raw'], 'the raw datagram arrived without a sender')
+
+  const cells = transitCells(net) - cellsBefore
+  t.ok(cells < 1000, `no tunnel carried it: ${cells} transit cells in the whole network meanwhile (background only)`)
+  t.ok(alice.stats.local > 100 && bob.stats.local > 100, `both handed messages over inside the router (alice ${alice.stats.local}, bob ${bob.stats.local})`)
+
+  // Carol is on another router: through tunnels, as before.
+  const carolGot: Datagram[] = []
+  carol.onDatagram = (d) => { carolGot.push(d) }
+  const local = alice.stats.local
+  const before = transitCells(net)
+  await alice.sendDatagram(carol.address, Buffer.from('to carol'), { toPort: 1 })
+  t.ok(await until(() => carolGot.length === 1), 'carol got a datagram from alice')
+  t.equal(alice.stats.local, local, 'not handed over locally')
+  t.ok(transitCells(net) > before, 'it went through tunnels')
+
+  // Too large for a gateway message: dropped, as a remote destination's gateway drops it.
+  const dropped = alice.stats.dropped
+  const n = got.length
+  await alice.sendDatagram(bob.address, randomBytes(17_000), { raw: true })
+  await alice.sendDatagram(bob.address, Buffer.from('after'), { raw: true })
+  t.ok(await until(() => got.length === n + 1), 'the next datagram arrived')
+  t.equal(Buffer.from(got[n]!.payload).toString(), 'after', 'only the one that fits')
+  t.equal(alice.stats.dropped, dropped + 1, 'the large one was counted as dropped')
+
+  // One turn's inbox is bounded: a flood beyond it is dropped, not queued.
+  const m = got.length
+  const bobDropped = bob.stats.dropped
+  const payload = Buffer.from('x')
+  await Promise.all(Array.from({ length: MAX_LOCAL_INBOX + 50 }, async () => { await alice.sendDatagram(bob.address, payload, { raw: true }) }))
+  t.ok(await until(() => got.length === m + MAX_LOCAL_INBOX), `${MAX_LOCAL_INBOX} of the flood arrived`)
+  t.equal(bob.stats.dropped, bobDropped + 50, 'the 50 beyond the bound were dropped')
+
+  // Bob closes: alice's messages no longer reach him, and nothing breaks.
+  await net[0]!.closeDestination(bob)
+  const k = got.length
+  await alice.sendDatagram(bob.address, Buffer.from('late'), { raw: true }).catch(() => {})
+  await new Promise(resolve => setTimeout(resolve, 200))
+  t.equal(got.length, k, 'a closed destination gets nothing')
+  await alice.sendDatagram(carol.address, Buffer.from('still'), { toPort: 1 })
+  t.ok(await until(() => carolGot.length === 2), 'alice still reaches carol')
+})
