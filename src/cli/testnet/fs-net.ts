@@ -3,8 +3,9 @@
  * thing as users run it: `n` `umbra router` processes on 127.0.0.1 (mixed transports, as
  * testnet/plan.ts lays out), each with a SAM bridge on a free port and an fs node; router 0
  * starts first and seeds everyone's netDb and fs node (`fs: false`: no fs nodes, e.g. for the
- * chat tests, whose chat nodes every router runs anyway). Also: waiting until the fs nodes are
- * online, from their control APIs.
+ * chat tests, whose chat nodes every router runs anyway; `fsNodes: k`: only routers 0..k-1 run
+ * one, e.g. for a downloader whose own node holds no block). Also: waiting until the fs nodes
+ * are online, from their control APIs.
  */
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -25,13 +26,13 @@ export function routerDir (base: string, i: number): string {
  * Starts the network and resolves once every router's netDb knows all `n` RouterInfos (not yet
  * once the fs nodes are online: see {@link waitForFsNodes}). On failure, stops what started.
  */
-export async function startFsNetwork (base: string, n: number, opts: { network: string, logLevel?: string, fs?: boolean, extraArgs?: string[] }): Promise<RouterProc[]> {
+export async function startFsNetwork (base: string, n: number, opts: { network: string, logLevel?: string, fs?: boolean, fsNodes?: number, extraArgs?: string[] }): Promise<RouterProc[]> {
   const plan = planTestnet(n)
   const procs: RouterProc[] = []
   const start = async (i: number, seedFiles: string[], fsSeeds: string[]): Promise<RouterProc> => {
     const p = await spawnRouter({
       index: i, dataDir: routerDir(base, i), listen: plan[i]!.listen, network: opts.network, control: '127.0.0.1:0',
-      seedFiles, sam: '127.0.0.1:0', socks: 'off', fs: opts.fs === false ? 'off' : { seeds: fsSeeds }, logLevel: opts.logLevel ?? 'warn', ...(opts.extraArgs !== undefined ? { extraArgs: opts.extraArgs } : {})
+      seedFiles, sam: '127.0.0.1:0', socks: 'off', fs: opts.fs === false || i >= (opts.fsNodes ?? n) ? 'off' : { seeds: fsSeeds }, logLevel: opts.logLevel ?? 'warn', ...(opts.extraArgs !== undefined ? { extraArgs: opts.extraArgs } : {})
     }, 60_000)
     procs.push(p)
     return p
