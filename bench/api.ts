@@ -7,7 +7,8 @@
  * router 1 over 3+3 hops; SESSION CREATE with 3-hop tunnels (median); curl through the SOCKS5
  * proxy fetching a file from the server tunnel over 3+3 hops. Each throughput case runs 4
  * times: the first is reported apart (the routers' code on its path not yet optimized by the
- * JIT, as `bench tunnel` reports its first stream) and the figure is the median of the others.
+ * JIT, a new garlic session, slow start; `bench tunnel` reports its first stream apart too)
+ * and the figure is the median of the others.
  */
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
@@ -79,7 +80,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
   /** Reports the first run of a case apart, then the median of the others (all runs in the note). */
   const reportRuns = (kase: string, metric: string, rates: number[], target: string): void => {
     const runs = `runs ${rates.map(r => r.toFixed(1)).join(', ')}`
-    report('api', kase, `${metric}, first run`, rates[0]!, 'MB/s', 'the first since the routers started: their code on this path not yet optimized by the JIT')
+    report('api', kase, `${metric}, first run`, rates[0]!, 'MB/s', 'the first of this case: its path not yet optimized by the JIT, a new garlic session, slow start')
     report('api', kase, `${metric}, median of runs 2-${rates.length}`, median(rates.slice(1)), 'MB/s', `${target}; ${runs}`)
   }
   const n = numArg(args, '--routers', 8)
@@ -134,7 +135,7 @@ export async function run (args: string[], report: typeof Report): Promise<void>
       reportRuns(kase, 'throughput', rates, target)
       await Promise.all([a.close(), b.close()])
     }
-    if (runs('local')) await streamCase('sam-stream-local-0hop', sam0, sam0, 0, '(target >= 100)')
+    if (runs('local')) await streamCase('sam-stream-one-router', sam0, sam0, 0, '(target >= 100; 0-hop tunnels, handed over inside the router)')
     if (runs('hops')) await streamCase('sam-stream-3+3hop', sam0, sam1, 3, '(compare: npm run bench -- tunnel, one stream)')
     if (!runs('socks')) return
 

@@ -322,15 +322,29 @@ export class Router {
       await this.closeDestination(session)
       throw err
     }
-    // The same keys twice (not through SAM, which refuses it): the first one keeps the name.
-    if (!this.localDestinations.has(session.hashHex)) this.localDestinations.set(session.hashHex, session)
+    this.registerLocal(session.hashHex)
     return session
+  }
+
+  /**
+   * Makes the first started, still open destination with hash `hex` the one other destinations
+   * of this router hand their messages to (the same keys may be started twice, e.g. as a server
+   * tunnel and through the API).
+   */
+  private registerLocal (hex: string): void {
+    if (this.localDestinations.has(hex)) return
+    for (const s of this.sessions) {
+      if (s.hashHex === hex && s.started && !s.isClosed) { this.localDestinations.set(hex, s); return }
+    }
   }
 
   /** Closes a local destination: its streams, tunnels and LeaseSet republishing. */
   async closeDestination (session: DestinationSession): Promise<void> {
     this.sessions.delete(session)
-    if (this.localDestinations.get(session.hashHex) === session) this.localDestinations.delete(session.hashHex)
+    if (this.localDestinations.get(session.hashHex) === session) {
+      this.localDestinations.delete(session.hashHex)
+      this.registerLocal(session.hashHex)
+    }
     await session.close()
   }
 

@@ -34,9 +34,10 @@ import type { OutboundTunnel } from '../tunnel/tunnel.ts'
 import type { Clock } from '../util/clock.ts'
 import type { Logger } from '../util/log.ts'
 import { toHex } from '../util/bytes.ts'
-import { DecodeError, NotFoundError, UmbraError } from '../util/errors.ts'
+import { ConfigError, DecodeError, NotFoundError, UmbraError } from '../util/errors.ts'
 import { CLOVE_HEADER, decodeClove, encodeClove } from './clove.ts'
 import { SendPacer } from './send-pacer.ts'
+import { LocalInbox } from './local-inbox.ts'
 
 /** A datagram that arrived at a destination. */
 export interface Datagram {
@@ -103,7 +104,7 @@ interface Paced { router: Uint8Array, tunnelId: number, garlic: Uint8Array }
 
 /** A message from another destination of this router, waiting for the next turn. */
 interface LocalMessage {
-  /** The sender's hash (hex) and destination; undefined for a raw datagram. */
+  /** The sender's hash (hex) and destination as the receiver sees them: undefined for a raw datagram. */
   fromHex: string | undefined
   from: Destination | undefined
   protocol: number
@@ -125,12 +126,16 @@ const STALL_MS = 2000
 const PACER_MIN_QUEUE = 64
 const PACER_QUEUE_SECONDS = 2
 /**
- * Messages, and bytes, from other destinations of this router waiting for the next turn, at
- * most; more are dropped, as a full tunnel would drop them. A stream sends at most its window
- * (1 MiB) per turn, so only many streams at once or a flood of datagrams reach it.
+ * Messages, and bytes, from other destinations of this router waiting to be delivered, at
+ * most; more are dropped, as a full tunnel would drop them. One sender may hold a quarter of
+ * either, so a flood from one cannot crowd out the others. A stream sends at most its window
+ * per turn (1 MiB by default), so only many streams at once or a flood of datagrams reach it.
  */
 export const MAX_LOCAL_INBOX = 4096
 export const MAX_LOCAL_INBOX_BYTES = 16 * 1024 * 1024
+export const LOCAL_SENDER_SHARE = 0.25
+/** Messages from other destinations of this router delivered per turn at most; the rest wait for the next. */
+export const LOCAL_PER_TURN = 256
 /** Stream retransmission bounds for tunnel paths (see the constructor). */
 export const STREAM_MAX_RTO_MS = 3000
 export const STREAM_MAX_RETRANSMITS = 12
@@ -159,9 +164,9 @@ export class DestinationSession {
   private publishTimer: NodeJS.Timeout | undefined
   private tickTimer: NodeJS.Timeout | undefined
   private closed = false
+  private ready = false
   /** Messages from other destinations of this router, delivered on the next turn. */
-  private localInbox: LocalMessage[] = []
-  private localInboxBytes = 0
+  private readonly localInbox = new LocalInbox<LocalMessage>({ maxMessages: MAX_LOCAL_INBOX, maxBytes: MAX_LOCAL_INBOX_BYTES, senderShare: LOCAL_SENDER_SHARE })
   private localTurn: NodeJS.Immediate | undefined
 
   constructor (private readonly deps: SessionDeps, opts: SessionOptions) {
@@ -193,6 +198,12 @@ export class DestinationSession {
   /** The public destination. */
   get destination (): Destination { return this.keys.destination }
 
+  /** Whether {@link start} has finished (tunnels ready both ways, LeaseSet out). */
+  get started (): boolean { return this.ready }
+
+  /** Whether {@link close} was called. */
+  get isClosed (): boolean { return this.closed }
+
   /** Starts the tunnel pool; resolves once tunnels are ready both ways and the LeaseSet is out. */
   async start (signal?: AbortSignal): Promise<void> {
     this.pool.start()
@@ -204,6 +215,7 @@ export class DestinationSession {
       // Stored here already; the netDb republishes it, so an unreachable storer is not fatal.
       this.deps.log.warn('LeaseSet not stored at every closest router', { dest: this.address, err: String(err) })
     })
+    this.ready = true
   }
 
   // ---- the typed API ----
@@ -221,15 +233,20 @@ export class DestinationSession {
 
   /** Sends a datagram (repliable and signed by default; `raw` for anonymous ones). */
   async sendDatagram (to: string | Destination, payload: Uint8Array, opts: DatagramOptions = {}): Promise<void> {
+    const protocol = opts.protocol ?? Protocol.RAW
+    // A raw datagram under the streaming or repliable number would only be dropped at the other end.
+    if (opts.raw === true && (protocol === Protocol.STREAMING || protocol === Protocol.REPLIABLE)) {
+      throw new ConfigError(`protocol ${protocol} is reserved: raw datagrams may not use it`)
+    }
     const hex = await this.resolve(to)
     const r = this.remotes.get(hex)!
     const peer = this.localPeer(hex)
     if (opts.raw === true && peer !== undefined) {
-      this.sendLocal(peer, true, opts.protocol ?? Protocol.RAW, opts.fromPort ?? 0, opts.toPort ?? 0, payload)
+      this.sendLocal(peer, true, protocol, opts.fromPort ?? 0, opts.toPort ?? 0, payload)
       return
     }
     if (opts.raw === true) {
-      const clove = encodeClove(opts.protocol ?? Protocol.RAW, opts.fromPort ?? 0, opts.toPort ?? 0, payload)
+      const clove = encodeClove(protocol, opts.fromPort ?? 0, opts.toPort ?? 0, payload)
       this.dispatch(hex, r, this.garlic.sealAnonymous(r.dest, clove))
       return
     }
@@ -350,48 +367,50 @@ export class DestinationSession {
   }
 
   /**
-   * Hands a message to `peer`, another destination of this router: it arrives on the next turn
-   * as if it had come through tunnels, with no garlic and no cells. A message that would not fit
-   * a gateway message as an existing-session garlic message is dropped, as the remote's inbound
-   * gateway would drop it: what arrives here would arrive at a remote destination too.
+   * Hands a message to `peer`, another destination of this router: it arrives on a later turn
+   * as if it had come through tunnels, with no garlic and no cells. A message that would not
+   * always fit a gateway message through tunnels (as a new-session garlic message with the
+   * largest LeaseSet bundled, unless anonymous) is dropped, as our outbound endpoint would
+   * drop it: what arrives here would arrive at a remote destination too.
    */
   private sendLocal (peer: DestinationSession, anonymous: boolean, protocol: number, fromPort: number, toPort: number, data: Uint8Array): void {
     if (this.closed) return
-    const size = deliveryOverhead(DeliveryKind.LOCAL) + (anonymous ? ANON_OVERHEAD : ES_OVERHEAD) + CLOVE_HEADER + data.length
+    const size = deliveryOverhead(DeliveryKind.LOCAL) + (anonymous ? ANON_OVERHEAD : NS_OVERHEAD + MAX_LEASE_SET_BYTES) + CLOVE_HEADER + data.length
     if (size > MAX_GATEWAY_MESSAGE) { this.stats.dropped++; return }
     this.stats.sent++
     this.stats.local++
     // A copy: the receiver owns what it is given, as it would own a decrypted message.
-    peer.takeLocal({
+    peer.takeLocal(this.hashHex, {
       fromHex: anonymous ? undefined : this.hashHex,
       from: anonymous ? undefined : this.keys.destination,
       protocol, fromPort, toPort, data: data.slice()
     })
   }
 
-  /** A message from another destination of this router (see {@link sendLocal}). */
-  private takeLocal (m: LocalMessage): void {
-    if (this.closed || this.localInbox.length >= MAX_LOCAL_INBOX || this.localInboxBytes + m.data.length > MAX_LOCAL_INBOX_BYTES) {
-      this.stats.dropped++
-      return
-    }
-    this.localInbox.push(m)
-    this.localInboxBytes += m.data.length
+  /** A message from `sender`, another destination of this router (see {@link sendLocal}). */
+  private takeLocal (sender: string, m: LocalMessage): void {
+    if (this.closed || !this.localInbox.offer(sender, m.data.length, m)) { this.stats.dropped++; return }
     this.localTurn ??= setImmediate(() => { this.flushLocal() })
   }
 
-  /** Delivers what other destinations of this router sent during the last turn, in order. */
+  /**
+   * Delivers the oldest {@link LOCAL_PER_TURN} messages from other destinations of this router,
+   * in order, and comes back next turn for more. A handler's typed error costs its message only.
+   */
   private flushLocal (): void {
     this.localTurn = undefined
-    const inbox = this.localInbox
-    this.localInbox = []
-    this.localInboxBytes = 0
-    for (const m of inbox) {
+    for (const m of this.localInbox.take(LOCAL_PER_TURN)) {
       if (this.closed) return
       this.stats.received++
-      if (m.fromHex !== undefined && m.from !== undefined) this.remember(m.fromHex, m.from).heard = this.deps.clock.now()
-      this.deliver(m.fromHex, m.protocol, m.fromPort, m.toPort, m.data)
+      try {
+        if (m.fromHex !== undefined && m.from !== undefined) this.remember(m.fromHex, m.from).heard = this.deps.clock.now()
+        this.deliver(m.fromHex, m.protocol, m.fromPort, m.toPort, m.data)
+      } catch (err) {
+        if (!(err instanceof UmbraError)) throw err
+        this.stats.dropped++
+      }
     }
+    if (this.localInbox.size > 0) this.localTurn = setImmediate(() => { this.flushLocal() })
   }
 
   /**
@@ -513,8 +532,7 @@ export class DestinationSession {
     if (this.publishTimer !== undefined) clearTimeout(this.publishTimer)
     if (this.tickTimer !== undefined) clearInterval(this.tickTimer)
     if (this.localTurn !== undefined) clearImmediate(this.localTurn)
-    this.localInbox = []
-    this.localInboxBytes = 0
+    this.localInbox.clear()
     await this.streams.close()
     this.pacer?.stop()
     this.pool.stop()

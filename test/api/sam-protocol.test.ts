@@ -245,6 +245,9 @@ t.test('SAM commands', async (t) => {
     t.ok(await sendUntil(() => { udpOut.send(Buffer.from(`3.0 ra ${bDest.replace(/=+$/, '')} TO_PORT=3\nraw!`), bridges[0]!.udpPort, '127.0.0.1') }, () => packets.length > 0),
       'a raw datagram sent over UDP arrived')
     t.equal(packets[0]!.toString(), 'FROM_PORT=0 TO_PORT=3 PROTOCOL=18\nraw!', 'HEADER=true: ports and protocol, then the payload')
+    // A RAW SEND may not take the streaming or repliable protocol number, as SESSION CREATE may not.
+    r.write(`RAW SEND DESTINATION=${bDest} SIZE=1 PROTOCOL=17\nx`)
+    t.match(await r.line(), /RESULT=I2P_ERROR.*PROTOCOL 17 is not allowed for RAW/, 'RAW SEND PROTOCOL=17 is refused')
 
     // UDP from a DATAGRAM session to the PRIMARY's port-5 subsession: on C's control socket.
     const before = got.length

@@ -1,12 +1,14 @@
 // Two destinations on one router (3-hop tunnels, routers over TCP, UDP and HTTP on 127.0.0.1):
 // what one sends the other gets inside the router, with no garlic and no cells, unchanged and
 // in order; a destination of another router is still reached through tunnels; a closed
-// destination gets nothing; the inbox of one turn is bounded; a message too large for a
-// gateway is dropped, as a remote destination's gateway would drop it.
+// destination gets nothing; a flood is bounded, and another sender still gets through; a
+// message that would not always fit a gateway message through tunnels is dropped, as the
+// tunnel path would drop it; raw datagrams may not take the stream or repliable numbers.
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
 import { startNetwork, until } from './fixtures.ts'
-import { MAX_LOCAL_INBOX, type Datagram } from '../../src/router/session.ts'
+import { LOCAL_SENDER_SHARE, MAX_LOCAL_INBOX, type Datagram } from '../../src/router/session.ts'
+import { ConfigError } from '../../src/util/errors.ts'
 import type { Router } from '../../src/router/router.ts'
 import type { StreamSocket } from '../../src/streaming/socket.ts'
 
@@ -25,7 +27,7 @@ const transitCells = (net: Router[]): number => net.reduce((n, r) => n + r.tunne
 
 t.test('destinations of one router talk inside it; others still through tunnels', async (t) => {
   const net = await startNetwork(t, 5, { pool: { length: 3, quantity: 2 } })
-  const [alice, bob, carol] = await Promise.all([net[0]!.createDestination(), net[0]!.createDestination(), net[1]!.createDestination()])
+  const [alice, bob, carol, dave] = await Promise.all([net[0]!.createDestination(), net[0]!.createDestination(), net[1]!.createDestination(), net[0]!.createDestination()])
 
   // A stream both ways, 1 MiB each: over 3+3 hops that is over 6 000 transit cells.
   const cellsBefore = transitCells(net)
@@ -67,22 +69,33 @@ t.test('destinations of one router talk inside it; others still through tunnels'
   t.equal(alice.stats.local, local, 'not handed over locally')
   t.ok(transitCells(net) > before, 'it went through tunnels')
 
-  // Too large for a gateway message: dropped, as a remote destination's gateway drops it.
+  // Too large for a gateway message through tunnels: dropped, as the tunnel path drops it. A
+  // repliable datagram counts the new-session overhead and the largest LeaseSet (as its first
+  // message to a remote carries them); a raw one only its own overhead.
   const dropped = alice.stats.dropped
   const n = got.length
   await alice.sendDatagram(bob.address, randomBytes(17_000), { raw: true })
+  await alice.sendDatagram(bob.address, randomBytes(15_500), { toPort: 2 })
+  await alice.sendDatagram(bob.address, randomBytes(15_500), { raw: true, toPort: 3 })
   await alice.sendDatagram(bob.address, Buffer.from('after'), { raw: true })
-  t.ok(await until(() => got.length === n + 1), 'the next datagram arrived')
-  t.equal(Buffer.from(got[n]!.payload).toString(), 'after', 'only the one that fits')
-  t.equal(alice.stats.dropped, dropped + 1, 'the large one was counted as dropped')
+  t.ok(await until(() => got.length === n + 2), 'the ones that fit arrived')
+  t.same(got.slice(n).map(d => d.toPort), [3, 0], 'the 15 500-byte raw one and the last; not the repliable one of that size')
+  t.equal(alice.stats.dropped, dropped + 2, 'the two that do not fit were counted as dropped')
+  await t.rejects(alice.sendDatagram(bob.address, Buffer.from('x'), { raw: true, protocol: 17 }), ConfigError, 'a raw datagram may not take the repliable number')
 
-  // One turn's inbox is bounded: a flood beyond it is dropped, not queued.
+  // A flood from one sender is bounded to its share of the inbox, delivered in order, and
+  // another sender's datagram still gets through.
   const m = got.length
   const bobDropped = bob.stats.dropped
-  const payload = Buffer.from('x')
-  await Promise.all(Array.from({ length: MAX_LOCAL_INBOX + 50 }, async () => { await alice.sendDatagram(bob.address, payload, { raw: true }) }))
-  t.ok(await until(() => got.length === m + MAX_LOCAL_INBOX), `${MAX_LOCAL_INBOX} of the flood arrived`)
-  t.equal(bob.stats.dropped, bobDropped + 50, 'the 50 beyond the bound were dropped')
+  const share = MAX_LOCAL_INBOX * LOCAL_SENDER_SHARE
+  const flood = Array.from({ length: share + 50 }, async (_, i) => { await alice.sendDatagram(bob.address, Buffer.from(String(i)), { raw: true, toPort: 7 }) })
+  const daves = dave.sendDatagram(bob.address, Buffer.from('dave'), { raw: true, toPort: 8 })
+  await Promise.all([...flood, daves])
+  t.ok(await until(() => got.length === m + share + 1), `${share} of the flood and dave's datagram arrived`)
+  const fromFlood = got.slice(m).filter(d => d.toPort === 7).map(d => Number(Buffer.from(d.payload).toString()))
+  t.same(fromFlood, Array.from({ length: share }, (_, i) => i), 'the first of the flood, in order')
+  t.ok(got.slice(m).some(d => d.toPort === 8), 'dave got through during the flood')
+  t.equal(bob.stats.dropped, bobDropped + 50, 'the 50 beyond the share were dropped')
 
   // Bob closes: alice's messages no longer reach him, and nothing breaks.
   await net[0]!.closeDestination(bob)

@@ -13,7 +13,7 @@ import {
 import type { StreamSocket } from '../../streaming/socket.ts'
 import { toHex } from '../../util/bytes.ts'
 import type { SamLine } from './line.ts'
-import { boolArg, intArg, parseStyle, parseSubSpec, poolFromOptions, type DataStyle } from './options.ts'
+import { boolArg, checkRawProtocol, intArg, parseStyle, parseSubSpec, poolFromOptions, type DataStyle } from './options.ts'
 import { SamRequestError } from './result.ts'
 import { peerLine, SamSession, Sub } from './session.ts'
 import { negotiate, atLeast } from './version.ts'
@@ -378,6 +378,7 @@ export async function sendDatagram (sub: Sub, to: string, payload: Uint8Array, a
   const toPort = intArg(args, 'TO_PORT', sub.spec.toPort, 0, 65535)
   if (sub.spec.style === 'RAW') {
     const protocol = intArg(args, 'PROTOCOL', sub.spec.protocol, 0, 255)
+    checkRawProtocol(protocol)
     await sub.session.dest.sendDatagram(to, payload, { raw: true, protocol, fromPort, toPort })
   } else {
     await sub.session.dest.sendDatagram(to, payload, { fromPort, toPort })

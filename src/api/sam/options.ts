@@ -16,6 +16,11 @@ export type Style = DataStyle | 'PRIMARY'
 /** Protocols RAW sessions may not use (they belong to other styles). */
 const RESERVED_RAW = new Set([6, 17, 19, 20])
 
+/** SamRequestError (I2P_ERROR) if `protocol` is reserved for streams or datagrams and so not for RAW. */
+export function checkRawProtocol (protocol: number): void {
+  if (RESERVED_RAW.has(protocol)) throw new SamRequestError('I2P_ERROR', `PROTOCOL ${protocol} is not allowed for RAW`)
+}
+
 /** What one session (or subsession) does with its traffic. */
 export interface SubSpec {
   style: DataStyle
@@ -66,7 +71,7 @@ export function parseSubSpec (style: DataStyle, args: ReadonlyMap<string, string
   const fromPort = intArg(args, 'FROM_PORT', 0, 0, 65535)
   const toPort = intArg(args, 'TO_PORT', 0, 0, 65535)
   const protocol = style === 'RAW' ? intArg(args, 'PROTOCOL', Protocol.RAW, 0, 255) : style === 'DATAGRAM' ? Protocol.REPLIABLE : Protocol.STREAMING
-  if (style === 'RAW' && RESERVED_RAW.has(protocol)) throw new SamRequestError('I2P_ERROR', `PROTOCOL ${protocol} is not allowed for RAW`)
+  if (style === 'RAW') checkRawProtocol(protocol)
   const listenPort = intArg(args, 'LISTEN_PORT', fromPort, 0, 65535)
   if (style === 'STREAM' && listenPort !== fromPort && listenPort !== 0) throw new SamRequestError('I2P_ERROR', 'LISTEN_PORT of a STREAM subsession must be FROM_PORT or 0')
   const listenProtocol = style === 'RAW' ? intArg(args, 'LISTEN_PROTOCOL', protocol, 0, 255) : protocol
