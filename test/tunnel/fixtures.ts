@@ -3,6 +3,7 @@ import type { Test } from 'tap'
 import { startRouter } from '../router/fixtures.ts'
 import type { Router, RouterConfig } from '../../src/router/router.ts'
 import type { DestinationSession } from '../../src/router/session.ts'
+import type { StreamSocket } from '../../src/streaming/socket.ts'
 import { RecordKind } from '../../src/netdb/messages.ts'
 
 /** Listen addresses by router index: TCP, UDP and HTTP in turn (each also on HTTP, so all can meet). */
@@ -43,4 +44,14 @@ export function collectStream (dest: DestinationSession, port: number): { chunks
     })
   })
   return { chunks, done }
+}
+
+/** Everything the stream delivers until its end (without destroying it, as `for await` would). */
+export async function drain (s: StreamSocket): Promise<Buffer> {
+  const parts: Buffer[] = []
+  return await new Promise((resolve, reject) => {
+    s.on('data', (c: Buffer) => { parts.push(c) })
+    s.once('end', () => { resolve(Buffer.concat(parts)) })
+    s.once('error', reject)
+  })
 }

@@ -6,21 +6,10 @@
 // tunnel path would drop it; raw datagrams may not take the stream or repliable numbers.
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
-import { startNetwork, until } from './fixtures.ts'
+import { drain, startNetwork, until } from './fixtures.ts'
 import { LOCAL_SENDER_SHARE, MAX_LOCAL_INBOX, type Datagram } from '../../src/router/session.ts'
 import { ConfigError } from '../../src/util/errors.ts'
 import type { Router } from '../../src/router/router.ts'
-import type { StreamSocket } from '../../src/streaming/socket.ts'
-
-/** Everything the stream delivers until its end (without destroying it, as `for await` would). */
-async function drain (s: StreamSocket): Promise<Buffer> {
-  const parts: Buffer[] = []
-  return await new Promise((resolve, reject) => {
-    s.on('data', (c: Buffer) => { parts.push(c) })
-    s.once('end', () => { resolve(Buffer.concat(parts)) })
-    s.once('error', reject)
-  })
-}
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 const transitCells = (net: Router[]): number => net.reduce((n, r) => n + r.tunnels.stats.transitCells, 0)

@@ -4,22 +4,11 @@
 // payload or either destination's keys in any cell.
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
-import { startNetwork, until } from './fixtures.ts'
+import { drain, startNetwork, until } from './fixtures.ts'
 import type { Datagram } from '../../src/router/session.ts'
-import type { StreamSocket } from '../../src/streaming/socket.ts'
 
 function contains (hay: Uint8Array, needle: Uint8Array): boolean {
   return Buffer.from(hay.buffer, hay.byteOffset, hay.byteLength).indexOf(Buffer.from(needle)) >= 0
-}
-
-/** Everything the stream delivers until its end (without destroying it, as `for await` would). */
-async function drain (s: StreamSocket): Promise<Buffer> {
-  const parts: Buffer[] = []
-  return await new Promise((resolve, reject) => {
-    s.on('data', (c: Buffer) => { parts.push(c) })
-    s.once('end', () => { resolve(Buffer.concat(parts)) })
-    s.once('error', reject)
-  })
 }
 
 t.test('streams and datagrams between destinations on different routers', async (t) => {
