@@ -122,6 +122,35 @@ export function packMessages (msgs: Uint8Array[], newMessageId: () => number, op
   return cells
 }
 
+/**
+ * Bytes of fragment data that all the {@link Reassembler}s sharing it may hold together: a
+ * router's tunnel endpoints. Each tunnel's own bound alone would let the 5000 transit tunnels a
+ * router carries hold 1.25 GiB of incomplete messages, as whoever builds them chooses.
+ */
+export class ReassemblyBudget {
+  private used = 0
+  /** Fragments refused because the budget was spent (and the tunnel had nothing of its own to give up). */
+  refused = 0
+
+  /** ConfigError unless `maxBytes` is a number >= 1. */
+  constructor (readonly maxBytes: number) {
+    positiveOption(maxBytes, 0, 'maxBytes', 1)
+  }
+
+  /** Bytes held now, by every sharer. */
+  get bytes (): number { return this.used }
+
+  /** Takes `n` bytes if they fit; false (nothing taken) if not. */
+  take (n: number): boolean {
+    if (this.used + n > this.maxBytes) return false
+    this.used += n
+    return true
+  }
+
+  /** Gives back `n` bytes taken before. */
+  give (n: number): void { this.used -= n }
+}
+
 /** Options of {@link Reassembler}. */
 export interface ReassemblerOptions {
   /** Incomplete messages held at most (default 64). */
@@ -130,6 +159,8 @@ export interface ReassemblerOptions {
   maxBytes?: number
   /** A message is dropped this long after its first fragment arrived (default 10 000 ms). */
   timeoutMs?: number
+  /** Shared with other tunnels' reassemblers: what they may hold together (default: no such bound). */
+  budget?: ReassemblyBudget
 }
 
 /** Counters and levels of a {@link Reassembler}. */
@@ -180,7 +211,10 @@ function positiveOption (v: number | undefined, dflt: number, what: string, min:
  * Reassembles the messages of one tunnel from the payloads of its clear cells, in any order,
  * ignoring duplicated fragments of a message still incomplete. Memory is bounded: at most
  * `maxMessages` incomplete messages and `maxBytes` bytes of their data; to take a fragment that
- * would exceed either, the oldest incomplete messages are dropped (counted). A message ID may be
+ * would exceed either, the oldest incomplete messages are dropped (counted). With a shared
+ * {@link ReassemblyBudget} that is spent, this tunnel's own oldest incomplete messages make room;
+ * if it has none to give up, the fragment's message is dropped (counted here and in the
+ * budget's `refused`): one tunnel cannot take another's room. A message ID may be
  * used again once its message has completed (or been dropped); a fragment arriving after its
  * message completed therefore starts a new message, which times out if nothing completes it
  * (the hops' replay filters drop duplicated cells before they get here).
@@ -189,6 +223,7 @@ export class Reassembler {
   private readonly maxMessages: number
   private readonly maxBytes: number
   private readonly timeoutMs: number
+  private readonly budget: ReassemblyBudget | undefined
   private readonly pending = new Map<number, Pending>()
   private readonly s: MutableStats = { completed: 0, dropped: 0, expired: 0, duplicates: 0, pendingMessages: 0, pendingBytes: 0 }
 
@@ -197,6 +232,7 @@ export class Reassembler {
     this.maxMessages = positiveOption(opts.maxMessages, 64, 'maxMessages', 1)
     this.maxBytes = positiveOption(opts.maxBytes, 256 * 1024, 'maxBytes', 1)
     this.timeoutMs = positiveOption(opts.timeoutMs, 10_000, 'timeoutMs', 0)
+    this.budget = opts.budget
   }
 
   /** Counters and levels (a live view, not a snapshot). */
@@ -276,6 +312,17 @@ export class Reassembler {
         }
       }
     }
+    const b = this.budget
+    if (b !== undefined && !b.take(n)) {
+      let ok = false
+      while (!ok && this.evictOldest(e)) ok = b.take(n)
+      if (!ok) { // Nothing of this tunnel's left to give up: this message cannot complete.
+        b.refused++
+        this.discard(id, e)
+        this.s.dropped++
+        return
+      }
+    }
     e.frags[index] = buf.slice(at, at + n)
     e.count++
     e.bytes += n
@@ -301,6 +348,7 @@ export class Reassembler {
     this.pending.delete(id)
     this.s.pendingMessages--
     this.s.pendingBytes -= e.bytes
+    this.budget?.give(e.bytes)
   }
 
   /** Drops the incomplete message that started first, other than `keep`; false if none. */
@@ -312,6 +360,11 @@ export class Reassembler {
       return true
     }
     return false
+  }
+
+  /** Drops every incomplete message (not counted: the tunnel is gone), giving its bytes back to the budget. */
+  clear (): void {
+    for (const [id, e] of this.pending) this.discard(id, e)
   }
 
   /** Drops the incomplete messages whose first fragment arrived `timeoutMs` or more before `now`; returns how many. */

@@ -15,7 +15,7 @@ import { compareBytes, toHex } from '../util/bytes.ts'
 import { AbortError, TimeoutError, UmbraError } from '../util/errors.ts'
 import { answerRecord, BuildStatus, HopFlag, MAX_LIFETIME_SEC, openRecord, readReplies } from './build.ts'
 import { DeliveryKind, decodeTunnelMessage, encodeTunnelMessage, type TunnelMessage } from './delivery.ts'
-import { MAX_FRAGMENT_DATA, packMessages, Reassembler } from './fragment.ts'
+import { MAX_FRAGMENT_DATA, packMessages, Reassembler, ReassemblyBudget } from './fragment.ts'
 import { CELL_BYTES, HopLayer } from './layer.ts'
 import { decodeBuild, decodeGateway, encodeBuild, encodeGateway, forEachCell, TunnelType } from './messages.ts'
 import { CellOutbox } from './outbox.ts'
@@ -56,9 +56,15 @@ export interface TunnelOptions {
   lifetimeMs: number
   /** Request times further than this from ours are refused. Default 120 s. */
   maxSkewSec: number
+  /**
+   * Bytes of incomplete messages the outbound endpoints of tunnels carried for others may hold
+   * together (each also at most 256 KiB). Default 32 MiB. Our own inbound tunnels keep their
+   * own bounds, so others' tunnels cannot spend their room.
+   */
+  maxReassemblyBytes: number
 }
 
-const DEFAULTS: TunnelOptions = { maxTransit: 5000, buildTimeoutMs: 5000, lifetimeMs: 600_000, maxSkewSec: 120 }
+const DEFAULTS: TunnelOptions = { maxTransit: 5000, buildTimeoutMs: 5000, lifetimeMs: 600_000, maxSkewSec: 120, maxReassemblyBytes: 32 * 1024 * 1024 }
 /** Transit entries outlive the requested lifetime by this (cells in flight). */
 const GRACE_MS = 30_000
 
@@ -117,6 +123,8 @@ export class BuildRefusedError extends UmbraError {
 export class TunnelManager {
   readonly transit: TransitTable
   readonly profiles = new PeerProfiles()
+  /** What the outbound endpoints of transit tunnels hold of incomplete messages, together. */
+  readonly reassembly: ReassemblyBudget
   readonly stats: TunnelStats = {
     transitCells: 0, unknownTunnel: 0, replayed: 0, refusedCells: 0, badMac: 0, malformed: 0, buildsAccepted: 0, buildsRefused: 0, buildsDropped: 0,
     buildsUnopened: 0, buildsUnreadable: 0, buildsReplayed: 0,
@@ -153,6 +161,7 @@ export class TunnelManager {
 
   constructor (private readonly deps: TunnelDeps, opts: Partial<TunnelOptions> = {}) {
     this.opts = { ...DEFAULTS, ...opts }
+    this.reassembly = new ReassemblyBudget(this.opts.maxReassemblyBytes)
     this.acct = deps.accounting ?? new Accountant({ maxTransit: this.opts.maxTransit }, deps.clock)
     this.transit = new TransitTable(this.opts.maxTransit)
     this.replay = new ReplayFilter({ rotateMs: MAX_LIFETIME_SEC * 1000 + GRACE_MS })
@@ -408,7 +417,7 @@ export class TunnelManager {
         macKey: opened.keys.macKey,
         priority: r.priority,
         expires: now + r.lifetimeSec * 1000 + GRACE_MS,
-        ...(role === 'endpoint' ? { reassembler: new Reassembler() } : {})
+        ...(role === 'endpoint' ? { reassembler: new Reassembler({ budget: this.reassembly }) } : {})
       })
       this.acct.carrying(this.transit.size)
     }

@@ -60,6 +60,7 @@ export class TransitTable {
       if (hop.expires <= now) {
         this.hops.delete(id)
         hop.layer.dispose()
+        hop.reassembler?.clear() // gives its bytes back to the router-wide budget
       } else {
         hop.reassembler?.expire(now)
       }
@@ -68,7 +69,7 @@ export class TransitTable {
 
   /** Drops every hop. */
   clear (): void {
-    for (const hop of this.hops.values()) hop.layer.dispose()
+    for (const hop of this.hops.values()) { hop.layer.dispose(); hop.reassembler?.clear() }
     this.hops.clear()
   }
 }

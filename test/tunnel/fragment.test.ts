@@ -7,7 +7,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import {
   PAYLOAD_BYTES, FRAGMENT_HEADER, MAX_FRAGMENTS, MAX_FRAGMENT_DATA, MAX_MESSAGE_BYTES,
-  packMessages, Reassembler
+  packMessages, Reassembler, ReassemblyBudget
 } from '../../src/tunnel/fragment.ts'
 import { CELL_BYTES, PAYLOAD_OFFSET } from '../../src/tunnel/layer.ts'
 import { MAX_TUNNEL_MESSAGE } from '../../src/tunnel/delivery.ts'
@@ -348,4 +348,46 @@ t.test('property: hostile payloads only ever throw DecodeError, leave no trace w
     return true
   }), { numRuns: 300 })
   t.pass('300 hostile sequences')
+})
+
+t.test('a shared budget: tunnels hold together at most its bytes; each makes room only from its own', async t => {
+  const budget = new ReassemblyBudget(5000)
+  const a = new Reassembler({ budget })
+  const b = new Reassembler({ budget })
+  // Partial messages: every fragment but the last (984 bytes each).
+  const partial = (id: number): Uint8Array[] => packMessages([message(4 * 984, id)], () => id).slice(0, 3)
+  t.same(feed(a, partial(1)), [], 'a holds 3 fragments of message 1')
+  t.equal(budget.bytes, 3 * 984)
+  t.same(feed(b, partial(2).slice(0, 2)), [], 'b holds 2 fragments of message 2')
+  t.equal(budget.bytes, 5 * 984, 'both count against the budget')
+  // The budget is spent: b cannot take a's room; its own message is given up.
+  t.same(feed(b, partial(2).slice(2)), [], 'b\'s third fragment does not fit')
+  t.equal(budget.refused, 1, 'refused once')
+  t.same([b.stats.pendingMessages, b.stats.dropped], [0, 1], 'b gave up its message (it could not complete)')
+  t.equal(a.stats.pendingMessages, 1, 'a\'s message is untouched')
+  t.equal(budget.bytes, 3 * 984, 'b\'s bytes came back')
+  // A whole message in one cell needs no room at all.
+  t.same(feed(b, packMessages([message(100, 7)], () => 7)), [message(100, 7)], 'a one-cell message passes whatever the budget')
+  // a completes its message: its bytes come back.
+  const last = packMessages([message(4 * 984, 1)], () => 1)[3]!
+  t.same(a.receive(last, 0, 0), [message(4 * 984, 1)], 'a completes message 1')
+  t.equal(budget.bytes, 0, 'completion gives the bytes back')
+})
+
+t.test('a shared budget: a tunnel makes room from its own oldest; expiry and clear give bytes back', async t => {
+  const budget = new ReassemblyBudget(3 * 984)
+  const r = new Reassembler({ budget, timeoutMs: 1000 })
+  const frags = (id: number, n: number): Uint8Array[] => packMessages([message(5 * 984, id)], () => id).slice(0, n)
+  feed(r, frags(1, 2))
+  feed(r, frags(2, 1))
+  t.equal(budget.bytes, 3 * 984)
+  feed(r, frags(3, 1))
+  t.same([r.stats.pendingMessages, r.stats.dropped, budget.refused], [2, 1, 0], 'its own oldest (message 1) made room; nothing refused')
+  t.equal(budget.bytes, 2 * 984)
+  t.equal(r.expire(5000), 2, 'both expire')
+  t.equal(budget.bytes, 0, 'expiry gives the bytes back')
+  feed(r, frags(4, 2))
+  r.clear()
+  t.same([budget.bytes, r.stats.pendingMessages, r.stats.pendingBytes], [0, 0, 0], 'clear (the tunnel is gone) gives them back too')
+  t.throws(() => new ReassemblyBudget(0), ConfigError, 'a budget below one byte is refused')
 })

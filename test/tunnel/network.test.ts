@@ -114,3 +114,41 @@ t.test('an outbound endpoint that is also the reply tunnel\'s gateway accepts an
   sendLoop(a, out, inb, Buffer.from('loop through X twice'))
   t.ok(await until(() => got.length === 1), 'a message goes out through it and back')
 })
+
+t.test('partial messages from tunnel owners: the outbound endpoint holds at most the router-wide budget', async (t) => {
+  const budget = 16 * 1024
+  const net = await startNetwork(t, 7, { tunnels: { maxReassemblyBytes: budget } })
+  const a = net[0]!
+  const { inb, out } = await tunnels(a)
+  const hops = a.hopCandidates()
+  const out2 = await a.tunnels.buildOutbound(hops.slice(3, 6), inb)
+  const endpoint = net.find(r => r.idHex === out.hops[2]!.idHex)!
+  t.equal(out2.hops[2]!.idHex, endpoint.idHex, 'both outbound tunnels end at the same router')
+
+  // A hostile owner: every message's last cell is never sent, so the endpoint holds the rest.
+  const mgr = a.tunnels as unknown as { packCells: (msgs: Uint8Array[]) => { cells: Uint8Array[], nonces: Uint8Array } }
+  const pack = mgr.packCells.bind(a.tunnels)
+  mgr.packCells = (msgs) => {
+    const { cells, nonces } = pack(msgs)
+    return { cells: cells.slice(0, -1), nonces: nonces.subarray(0, 16 * (cells.length - 1)) }
+  }
+  const gw = inb.gateway(a.id)
+  const partial = (tunnel: OutboundTunnel): void => {
+    a.tunnels.sendOut(tunnel, [{ kind: DeliveryKind.TUNNEL, router: gw.id, tunnelId: gw.tunnelId, data: encodeTunnelMessage({ kind: DeliveryKind.LOCAL, data: randomBytes(3000) }) }])
+  }
+  for (let i = 0; i < 12; i++) { partial(out); await new Promise(resolve => setTimeout(resolve, 5)) }
+  t.ok(await until(() => endpoint.tunnels.reassembly.bytes > budget / 2), `the endpoint holds partial messages (${endpoint.tunnels.reassembly.bytes} bytes)`)
+  await new Promise(resolve => setTimeout(resolve, 200))
+  t.ok(endpoint.tunnels.reassembly.bytes <= budget, `12 partial messages of ~3 KB: at most the budget held (${endpoint.tunnels.reassembly.bytes} of ${budget})`)
+  for (let i = 0; i < 3; i++) partial(out2)
+  t.ok(await until(() => endpoint.tunnels.reassembly.refused > 0), 'the second tunnel cannot take the first one\'s room: refused')
+  t.ok(endpoint.tunnels.reassembly.bytes <= budget, 'still within the budget')
+
+  // An honest message through the first tunnel still gets through (its own oldest makes room).
+  mgr.packCells = pack
+  const got: Uint8Array[] = []
+  inb.onMessage = (d) => { got.push(d) }
+  const msg = randomBytes(3000)
+  sendLoop(a, out, inb, msg)
+  t.ok(await until(() => got.some(g => Buffer.from(g).equals(msg))), 'a whole message through the same tunnel still arrives')
+})
