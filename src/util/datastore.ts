@@ -152,6 +152,24 @@ class LmdbBucket implements KvBucket {
     }
   }
 
+  * keys (range: KeyRange = {}): IterableIterator<Uint8Array> {
+    this.store.check()
+    const it = this.db.getKeys({
+      ...(range.start !== undefined ? { start: copy(range.start) } : {}),
+      ...(range.end !== undefined ? { end: copy(range.end) } : {})
+    })[Symbol.iterator]()
+    try {
+      while (true) {
+        this.store.check()
+        const r = it.next()
+        if (r.done === true) return
+        yield new Uint8Array(r.value)
+      }
+    } finally {
+      if (!this.store.closed) it.return?.()
+    }
+  }
+
   count (): number {
     this.store.check()
     return this.db.getCount()

@@ -16,6 +16,8 @@ export interface KvBucket {
   delete (key: Uint8Array): Promise<void>
   /** Every pair in key order; with `range`, those with `start <= key < end` (either bound optional). */
   entries (range?: KeyRange): IterableIterator<[Uint8Array, Uint8Array]>
+  /** Every key in order, without reading a value (`range` as for {@link entries}). */
+  keys (range?: KeyRange): IterableIterator<Uint8Array>
   /** How many pairs. */
   count (): number
 }

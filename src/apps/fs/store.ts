@@ -17,11 +17,14 @@
  *     [11, 15)  size        u32  length of the `fs-data` value
  * A block's data and meta (and the deletes of whatever it evicts) are issued in one event-loop
  * turn, so they commit in one transaction. Open reconciles anyway: a meta without data, data
- * without meta, or a meta that does not match its data (an older bug) is deleted; if the store
- * holds more than a lowered quota allows, the lowest-scoring blocks are evicted.
+ * without meta, or a malformed meta is deleted (a meta whose size does not match its data, from
+ * an older bug or damage, when the block is read); if the store holds more than a lowered quota
+ * allows, the lowest-scoring blocks are evicted.
  *
  * All metas live in an in-memory index (bounded by `maxEntries`), so usage and eviction never
- * scan the database; open reads every stored block once (KvBucket has no key-only scan).
+ * scan the database; open reads every meta but only the keys of the blocks, so it takes the
+ * same short time whatever the blocks weigh. A block whose length does not match its meta
+ * (damage on disk) is found when it is read: it is dropped, not served.
  * Popularity is counted in memory and written back lazily, without timers: by the first put or
  * sweep at least 30 s after the last write-back, and on close. A crash may lose recent popularity.
  */
@@ -98,7 +101,7 @@ export class BlockStore {
   /** The live CHK block under `query`, counting one request for its popularity. */
   get (query: Uint8Array): Uint8Array | undefined {
     const e = this.liveChk(query)
-    const block = e === undefined ? undefined : this.data.get(fromHex(e.hex))
+    const block = e === undefined ? undefined : this.read(e)
     if (block !== undefined) this.bump(e!)
     return block
   }
@@ -116,7 +119,7 @@ export class BlockStore {
       .sort((a, b) => (b.priority + b.popularity) - (a.priority + a.popularity) || (a.hex < b.hex ? -1 : 1))
     const out: Uint8Array[] = []
     for (const e of live.slice(0, max)) {
-      const block = this.data.get(fromHex(e.hex))
+      const block = this.read(e)
       if (block !== undefined) { out.push(block); this.bump(e) }
     }
     return out
@@ -207,18 +210,29 @@ export class BlockStore {
     await done
   }
 
-  /** Reconciles the two buckets (merging both in key order) and loads the index. */
+  /**
+   * The block of `e`; undefined, and `e` dropped from the index and the database, if it is
+   * missing or its length is not the one its meta gives (damage on disk: open does not read blocks).
+   */
+  private read (e: Entry): Uint8Array | undefined {
+    const block = this.data.get(fromHex(e.hex))
+    if (block !== undefined && block.length === e.size) return block
+    this.commit(this.now(), this.remove(e)).catch(() => {})
+    return undefined
+  }
+
+  /** Reconciles the two buckets (merging metas with block keys, in key order) and loads the index. */
   private async load (): Promise<void> {
     const drop: Array<[KvBucket, Uint8Array]> = []
     const metas = this.meta.entries()
-    const datas = this.data.entries()
+    const datas = this.data.keys()
     let [m, d] = [metas.next(), datas.next()]
     while (m.done !== true || d.done !== true) {
-      const c = m.done === true ? 1 : d.done === true ? -1 : compareBytes(m.value[0], d.value[0])
-      const e = c === 0 ? decodeMeta(m.value![0], m.value![1], d.value![1].length) : undefined
+      const c = m.done === true ? 1 : d.done === true ? -1 : compareBytes(m.value[0], d.value)
+      const e = c === 0 ? decodeMeta(m.value![0], m.value![1]) : undefined
       if (e !== undefined) this.add(e)
       if (c <= 0) { if (e === undefined) drop.push([this.meta, m.value![0]]); m = metas.next() }
-      if (c >= 0) { if (e === undefined) drop.push([this.data, d.value![0]]); d = datas.next() }
+      if (c >= 0) { if (e === undefined) drop.push([this.data, d.value!]); d = datas.next() }
     }
     const writes = drop.map(([bucket, key]) => bucket.delete(key))
     const now = this.now()
@@ -317,12 +331,12 @@ function encodeMeta (e: Entry): Uint8Array {
   return b
 }
 
-/** The entry of a meta record, or undefined if it is malformed or does not match its data. */
-function decodeMeta (key: Uint8Array, v: Uint8Array, dataLength: number): Entry | undefined {
+/** The entry of a meta record, or undefined if it is malformed. */
+function decodeMeta (key: Uint8Array, v: Uint8Array): Entry | undefined {
   const kind: BlockKind | undefined = v.length !== META_BYTES ? undefined : v[0] === 1 ? 'chk' : v[0] === 2 ? 'kblock' : undefined
   if (kind === undefined || key.length !== (kind === 'chk' ? 1 : 2) * QUERY_BYTES) return undefined
   const size = getU32(v, 11)
-  if (size !== dataLength || size === 0 || size > MAX_BYTES[kind]) return undefined
+  if (size === 0 || size > MAX_BYTES[kind]) return undefined
   return { hex: toHex(key), kind, size, priority: (v[1]! << 8) | v[2]!, expiresAtSec: getU32(v, 3), popularity: getU32(v, 7) }
 }
 

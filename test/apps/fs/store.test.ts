@@ -214,6 +214,13 @@ t.test('quota: expired blocks go first; sweep removes them', async t => {
   t.match(store.usage(), { bytes: 4_000, chk: 4, evicted: 1 })
 })
 
+/** Polls `cond` every 10 ms until it holds or `ms` pass. */
+async function until (cond: () => boolean, ms = 5000): Promise<boolean> {
+  const end = Date.now() + ms
+  while (!cond() && Date.now() < end) await new Promise(resolve => setTimeout(resolve, 10))
+  return cond()
+}
+
 t.test('open reconciles: orphans and bad metas are deleted; a lowered quota evicts', async t => {
   const dir = await tempDir(t)
   let db = await openDataStore(join(dir, 'db'))
@@ -235,9 +242,13 @@ t.test('open reconciles: orphans and bad metas are deleted; a lowered quota evic
   ])
   t.equal(meta.count(), 7)
   store = await BlockStore.open(db, crypto, { quotaBytes: 10_000 })
-  t.equal(meta.count(), 3, 'only the three good metas are left')
-  t.equal(data.count(), 3, 'only the three good blocks are left')
+  t.equal(meta.count(), 4, 'the three good metas are left, and the one whose block has another size (open reads no block)')
+  t.equal(data.count(), 4, 'so are their blocks')
+  t.match(store.usage(), { bytes: 3100, chk: 3, kblocks: 1 })
+  t.equal(store.get(q(12)), undefined, 'the block whose size does not match its meta is not served when read')
+  t.ok(await until(() => meta.count() === 3 && data.count() === 3), 'and it is deleted, both records')
   t.match(store.usage(), { bytes: 2100, chk: 2, kblocks: 1 })
+  t.notOk(store.has(q(12)))
   t.same(store.get(q(1)), blk(1))
   await store.close()
   await db.close()
@@ -344,6 +355,7 @@ function memoryStore (): DataStore {
           put: async (k, v) => { m.set(toHex(k), v.slice()) },
           delete: async k => { m.delete(toHex(k)) },
           * entries () { for (const k of [...m.keys()].sort()) yield [Buffer.from(k, 'hex'), m.get(k)!.slice()] },
+          * keys () { for (const k of [...m.keys()].sort()) yield Buffer.from(k, 'hex') },
           count: () => m.size
         }
         buckets.set(name, b)
@@ -389,4 +401,26 @@ t.test('property: eviction only below the new priority, only when needed, all or
     return true
   }), { numRuns: 200 })
   t.pass('eviction rules hold')
+})
+
+t.test('open reads the metas and only the keys of the blocks, never a block', async t => {
+  const db = memoryStore()
+  let store = await BlockStore.open(db, crypto, { quotaBytes: 100_000 })
+  const exp = Math.floor(Date.now() / 1000) + 3600
+  for (let i = 1; i <= 5; i++) await store.put('chk', q(i), blk(i), { priority: 1, expiresAtSec: exp })
+  await store.close()
+  const data = db.bucket('fs-data')
+  let valuesRead = 0
+  const spied: DataStore = {
+    bucket: (name) => name !== 'fs-data'
+      ? db.bucket(name)
+      : { ...data, get: (k) => { valuesRead++; return data.get(k) }, * entries () { valuesRead++; yield * data.entries() }, keys: (r) => data.keys(r) },
+    close: async () => {}
+  }
+  store = await BlockStore.open(spied, crypto, { quotaBytes: 100_000 })
+  t.equal(valuesRead, 0, 'no block was read at open')
+  t.match(store.usage(), { chk: 5, bytes: 5000 }, 'yet every block is indexed, with its size from its meta')
+  t.same(store.get(q(3)), blk(3), 'and served')
+  t.equal(valuesRead, 1, 'reading it is the first block read')
+  await store.close()
 })
