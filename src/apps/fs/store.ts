@@ -211,13 +211,14 @@ export class BlockStore {
   }
 
   /**
-   * The block of `e`; undefined, and `e` dropped from the index and the database, if it is
-   * missing or its length is not the one its meta gives (damage on disk: open does not read blocks).
+   * The block of `e`, or undefined: not on disk yet (its put is still being written), or its
+   * length is not the one its meta gives (damage on disk: open does not read blocks), in which
+   * case `e` is dropped from the index and the database.
    */
   private read (e: Entry): Uint8Array | undefined {
     const block = this.data.get(fromHex(e.hex))
-    if (block !== undefined && block.length === e.size) return block
-    this.commit(this.now(), this.remove(e)).catch(() => {})
+    if (block === undefined || block.length === e.size) return block
+    this.track(this.remove(e)).catch(() => {})
     return undefined
   }
 
@@ -309,6 +310,11 @@ export class BlockStore {
   /** Adds the popularity write-back if due, waits for `writes` (tracked, so close() waits too). */
   private async commit (now: number, writes: Writes): Promise<void> {
     this.flushIfDue(now, writes)
+    await this.track(writes)
+  }
+
+  /** Waits for `writes`, tracked so that close() waits for them too. */
+  private async track (writes: Writes): Promise<void> {
     const all = Promise.all(writes).then(() => {})
     this.inflight.add(all)
     await all.finally(() => this.inflight.delete(all))
@@ -336,7 +342,8 @@ function decodeMeta (key: Uint8Array, v: Uint8Array): Entry | undefined {
   const kind: BlockKind | undefined = v.length !== META_BYTES ? undefined : v[0] === 1 ? 'chk' : v[0] === 2 ? 'kblock' : undefined
   if (kind === undefined || key.length !== (kind === 'chk' ? 1 : 2) * QUERY_BYTES) return undefined
   const size = getU32(v, 11)
-  if (size === 0 || size > MAX_BYTES[kind]) return undefined
+  // The empty file's one CHK block is empty; a KBlock never is.
+  if ((size === 0 && kind === 'kblock') || size > MAX_BYTES[kind]) return undefined
   return { hex: toHex(key), kind, size, priority: (v[1]! << 8) | v[2]!, expiresAtSec: getU32(v, 3), popularity: getU32(v, 7) }
 }
 
