@@ -123,7 +123,16 @@ export function packMessages (msgs: Uint8Array[], newMessageId: () => number, op
 }
 
 /**
- * Bytes of fragment data that all the {@link Reassembler}s sharing it may hold together: a
+ * What holding one fragment costs beyond its data (the copy's ArrayBuffer, view and slot),
+ * charged with its data against a reassembler's `maxBytes` and the shared budget: otherwise a
+ * sender of 1-byte fragments would hold ~100 times what it is charged.
+ */
+export const FRAGMENT_COST = 256
+/** What holding one incomplete message costs beyond its fragments (its record and fragment table), charged the same way. */
+export const MESSAGE_COST = 640
+
+/**
+ * Bytes (as {@link Reassembler} charges them) that all the reassemblers sharing it may hold together: a
  * router's tunnel endpoints. Each tunnel's own bound alone would let the 5000 transit tunnels a
  * router carries hold 1.25 GiB of incomplete messages, as whoever builds them chooses.
  */
@@ -155,7 +164,7 @@ export class ReassemblyBudget {
 export interface ReassemblerOptions {
   /** Incomplete messages held at most (default 64). */
   maxMessages?: number
-  /** Bytes of fragment data held at most (default 256 KiB). */
+  /** Bytes held at most, as charged: fragment data, {@link FRAGMENT_COST} per fragment, {@link MESSAGE_COST} per message (default 256 KiB). */
   maxBytes?: number
   /** A message is dropped this long after its first fragment arrived (default 10 000 ms). */
   timeoutMs?: number
@@ -179,7 +188,7 @@ export interface ReassemblerStats {
   readonly duplicates: number
   /** Incomplete messages held now. */
   readonly pendingMessages: number
-  /** Bytes of fragment data held now. */
+  /** Bytes held now, as charged (fragment data, {@link FRAGMENT_COST} per fragment, {@link MESSAGE_COST} per message). */
   readonly pendingBytes: number
 }
 
@@ -191,8 +200,10 @@ interface Pending {
   readonly frags: (Uint8Array | undefined)[]
   /** Fragments held. */
   count: number
-  /** Bytes held. */
+  /** Bytes charged for it (see {@link ReassemblerStats.pendingBytes}). */
   bytes: number
+  /** Bytes of fragment data held. */
+  data: number
   /** Index of the last fragment, or -1 while unknown. */
   last: number
   /** Highest index held. */
@@ -291,20 +302,22 @@ export class Reassembler {
         e = undefined
       }
     }
+    if (e === undefined && last && index === 0) { // A whole message: the fast path, nothing buffered.
+      out.push(buf.slice(at, at + n))
+      this.s.completed++
+      return
+    }
+    // What holding this fragment costs (and, for a new message, its record).
+    const cost = n + FRAGMENT_COST + (e === undefined ? MESSAGE_COST : 0)
     if (e === undefined) {
-      if (last && index === 0) { // A whole message: the fast path, nothing buffered.
-        out.push(buf.slice(at, at + n))
-        this.s.completed++
-        return
-      }
-      if (n > this.maxBytes) { this.s.dropped++; return }
+      if (cost > this.maxBytes) { this.s.dropped++; return }
       while (this.pending.size >= this.maxMessages && this.evictOldest(undefined));
-      while (this.s.pendingBytes + n > this.maxBytes && this.evictOldest(undefined));
-      e = { firstAt: now, frags: [], count: 0, bytes: 0, last: -1, maxIndex: -1 }
+      while (this.s.pendingBytes + cost > this.maxBytes && this.evictOldest(undefined));
+      e = { firstAt: now, frags: [], count: 0, bytes: 0, data: 0, last: -1, maxIndex: -1 }
       this.pending.set(id, e)
       this.s.pendingMessages++
     } else {
-      while (this.s.pendingBytes + n > this.maxBytes) {
+      while (this.s.pendingBytes + cost > this.maxBytes) {
         if (!this.evictOldest(e)) { // This message alone would exceed maxBytes.
           this.discard(id, e)
           this.s.dropped++
@@ -313,9 +326,9 @@ export class Reassembler {
       }
     }
     const b = this.budget
-    if (b !== undefined && !b.take(n)) {
+    if (b !== undefined && !b.take(cost)) {
       let ok = false
-      while (!ok && this.evictOldest(e)) ok = b.take(n)
+      while (!ok && this.evictOldest(e)) ok = b.take(cost)
       if (!ok) { // Nothing of this tunnel's left to give up: this message cannot complete.
         b.refused++
         this.discard(id, e)
@@ -325,12 +338,13 @@ export class Reassembler {
     }
     e.frags[index] = buf.slice(at, at + n)
     e.count++
-    e.bytes += n
-    this.s.pendingBytes += n
+    e.bytes += cost
+    e.data += n
+    this.s.pendingBytes += cost
     if (index > e.maxIndex) e.maxIndex = index
     if (last) e.last = index
     if (e.last >= 0 && e.count === e.last + 1) {
-      const msg = new Uint8Array(e.bytes)
+      const msg = new Uint8Array(e.data)
       let q = 0
       for (let i = 0; i <= e.last; i++) {
         const f = e.frags[i]!

@@ -51,6 +51,8 @@ export class TransitTable {
 
   /** Adds a hop that admission (`admit.ts`: ID free, table not full) accepted. */
   add (hop: TransitHop): void {
+    const old = this.hops.get(hop.receiveId)
+    if (old !== undefined) { old.layer.dispose(); old.reassembler?.clear() } // admission keeps IDs free; never leak if not
     this.hops.set(hop.receiveId, hop)
   }
 

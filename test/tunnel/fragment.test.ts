@@ -7,7 +7,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import {
   PAYLOAD_BYTES, FRAGMENT_HEADER, MAX_FRAGMENTS, MAX_FRAGMENT_DATA, MAX_MESSAGE_BYTES,
-  packMessages, Reassembler, ReassemblyBudget
+  packMessages, Reassembler, ReassemblyBudget, FRAGMENT_COST, MESSAGE_COST
 } from '../../src/tunnel/fragment.ts'
 import { CELL_BYTES, PAYLOAD_OFFSET } from '../../src/tunnel/layer.ts'
 import { MAX_TUNNEL_MESSAGE } from '../../src/tunnel/delivery.ts'
@@ -136,7 +136,7 @@ t.test('out of order, last fragment first, duplicates ignored', async t => {
   t.same(r.receive(cells[0]!, 0, 2), [])
   t.equal(r.stats.duplicates, 2)
   t.equal(r.stats.pendingMessages, 1)
-  t.equal(r.stats.pendingBytes, 3000 - 984)
+  t.equal(r.stats.pendingBytes, 3000 - 984 + 3 * FRAGMENT_COST + MESSAGE_COST, 'three fragments\' data and cost, and the message\'s')
   t.same(r.receive(cells[2]!, 0, 3), [m], 'completed by the missing middle')
   t.same(statsOf(r), { completed: 1, dropped: 0, expired: 0, duplicates: 2, pendingMessages: 0, pendingBytes: 0 })
 })
@@ -234,10 +234,10 @@ t.test('memory bound by bytes: many fragments of few messages', async t => {
   t.ok(r.stats.pendingBytes <= 100_000)
   t.ok(r.stats.dropped > 0)
   // A message larger alone than maxBytes is dropped, not buffered.
-  const tiny = new Reassembler({ maxBytes: 1500 })
+  const tiny = new Reassembler({ maxBytes: 1500 + 2 * FRAGMENT_COST + MESSAGE_COST })
   const cells = packMessages([message(3000, 1)], ids())
   t.same(feed(tiny, cells), [])
-  t.ok(tiny.stats.pendingBytes <= 1500)
+  t.ok(tiny.stats.pendingBytes <= 1500 + 2 * FRAGMENT_COST + MESSAGE_COST)
   t.ok(tiny.stats.dropped >= 1)
   t.same(feed(tiny, packMessages([message(900, 1)], ids())), [message(900, 1)], 'single-cell messages still pass')
 })
@@ -253,7 +253,7 @@ t.test('timeout: messages expire timeoutMs after their first fragment (explicit 
   t.equal(r.stats.pendingMessages, 2)
   t.equal(r.expire(11_000), 1, 'a: 10 s after its first fragment')
   t.equal(r.stats.pendingMessages, 1)
-  t.equal(r.stats.pendingBytes, 984)
+  t.equal(r.stats.pendingBytes, 984 + FRAGMENT_COST + MESSAGE_COST)
   t.equal(r.stats.expired, 1)
   t.same(r.receive(a[2]!, 0, 11_001), [], 'the rest of a starts a new message')
   t.same(r.receive(b[1]!, 0, 14_999), [])
@@ -351,21 +351,22 @@ t.test('property: hostile payloads only ever throw DecodeError, leave no trace w
 })
 
 t.test('a shared budget: tunnels hold together at most its bytes; each makes room only from its own', async t => {
-  const budget = new ReassemblyBudget(5000)
+  const F = 984 + FRAGMENT_COST // what a full fragment is charged
+  const budget = new ReassemblyBudget(5 * F + 2 * MESSAGE_COST)
   const a = new Reassembler({ budget })
   const b = new Reassembler({ budget })
   // Partial messages: every fragment but the last (984 bytes each).
   const partial = (id: number): Uint8Array[] => packMessages([message(4 * 984, id)], () => id).slice(0, 3)
   t.same(feed(a, partial(1)), [], 'a holds 3 fragments of message 1')
-  t.equal(budget.bytes, 3 * 984)
+  t.equal(budget.bytes, 3 * F + MESSAGE_COST, 'their data, a cost per fragment and one per message')
   t.same(feed(b, partial(2).slice(0, 2)), [], 'b holds 2 fragments of message 2')
-  t.equal(budget.bytes, 5 * 984, 'both count against the budget')
+  t.equal(budget.bytes, 5 * F + 2 * MESSAGE_COST, 'both count against the budget')
   // The budget is spent: b cannot take a's room; its own message is given up.
   t.same(feed(b, partial(2).slice(2)), [], 'b\'s third fragment does not fit')
   t.equal(budget.refused, 1, 'refused once')
   t.same([b.stats.pendingMessages, b.stats.dropped], [0, 1], 'b gave up its message (it could not complete)')
   t.equal(a.stats.pendingMessages, 1, 'a\'s message is untouched')
-  t.equal(budget.bytes, 3 * 984, 'b\'s bytes came back')
+  t.equal(budget.bytes, 3 * F + MESSAGE_COST, 'b\'s bytes came back')
   // A whole message in one cell needs no room at all.
   t.same(feed(b, packMessages([message(100, 7)], () => 7)), [message(100, 7)], 'a one-cell message passes whatever the budget')
   // a completes its message: its bytes come back.
@@ -375,19 +376,36 @@ t.test('a shared budget: tunnels hold together at most its bytes; each makes roo
 })
 
 t.test('a shared budget: a tunnel makes room from its own oldest; expiry and clear give bytes back', async t => {
-  const budget = new ReassemblyBudget(3 * 984)
+  const F = 984 + FRAGMENT_COST
+  const budget = new ReassemblyBudget(3 * F + 2 * MESSAGE_COST)
   const r = new Reassembler({ budget, timeoutMs: 1000 })
   const frags = (id: number, n: number): Uint8Array[] => packMessages([message(5 * 984, id)], () => id).slice(0, n)
   feed(r, frags(1, 2))
   feed(r, frags(2, 1))
-  t.equal(budget.bytes, 3 * 984)
+  t.equal(budget.bytes, 3 * F + 2 * MESSAGE_COST)
   feed(r, frags(3, 1))
   t.same([r.stats.pendingMessages, r.stats.dropped, budget.refused], [2, 1, 0], 'its own oldest (message 1) made room; nothing refused')
-  t.equal(budget.bytes, 2 * 984)
+  t.equal(budget.bytes, 2 * F + 2 * MESSAGE_COST)
   t.equal(r.expire(5000), 2, 'both expire')
   t.equal(budget.bytes, 0, 'expiry gives the bytes back')
   feed(r, frags(4, 2))
   r.clear()
   t.same([budget.bytes, r.stats.pendingMessages, r.stats.pendingBytes], [0, 0, 0], 'clear (the tunnel is gone) gives them back too')
   t.throws(() => new ReassemblyBudget(0), ConfigError, 'a budget below one byte is refused')
+})
+
+t.test('tiny fragments are charged what holding them costs, not just their bytes', async t => {
+  const r = new Reassembler({ maxMessages: 64, maxBytes: 64 * 1024 })
+  // A hostile sender: 1-byte fragments, many per cell, never a last one.
+  let id = 1
+  for (let c = 0; c < 200; c++) {
+    const frags = Array.from({ length: 100 }, (_, k) => ({ id: 1 + ((id + k) % 64), index: (c + k) % 63 + 1, flags: 0, data: new Uint8Array([k]) }))
+    id += 100
+    r.receive(cell(frags), 0, 0)
+  }
+  t.ok(r.stats.pendingBytes <= 64 * 1024, `within the bound as charged (${r.stats.pendingBytes})`)
+  const held = r.stats.pendingBytes
+  // At 1 byte each, the charge is dominated by the fixed costs: at most this many fragments are held.
+  t.ok(held / (1 + FRAGMENT_COST) <= 64 * 1024 / FRAGMENT_COST, 'so at most ~256 tiny fragments are held, not 4096')
+  t.ok(r.stats.dropped > 0, 'the rest were dropped')
 })
