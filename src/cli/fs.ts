@@ -113,7 +113,10 @@ async function openClient (v: CommonValues, signal: AbortSignal): Promise<Client
   const session = await createSession({ host: sam.host, port: sam.port, ...samUser(cfg), inboundLength: hops, outboundLength: hops, inboundQuantity: 2, outboundQuantity: 2, signal })
   // UMBRA_FS_DEBUG=1: the lookups' steps (which nodes were asked, what they answered) on stderr.
   const log = process.env.UMBRA_FS_DEBUG === '1' ? createLogger({ level: 'debug', format: 'text' }) : undefined
-  const dht = new Dht({ dial: async (b64, s) => await session.connect(b64, { signal: s }), ...(log !== undefined ? { log } : {}) })
+  // The router's own fs node is asked first for blocks (docs/fs.md): its router hands the
+  // request over inside itself.
+  const home = node !== undefined ? seeds[0] : undefined
+  const dht = new Dht({ dial: async (b64, s) => await session.connect(b64, { signal: s }), ...(home !== undefined ? { home } : {}), ...(log !== undefined ? { log } : {}) })
   const close = async (): Promise<void> => { dht.close(); await session.close().catch(() => {}) }
   try {
     await dht.bootstrap(seeds, signal)

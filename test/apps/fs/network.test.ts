@@ -22,6 +22,7 @@ import { Dht } from '../../../src/apps/fs/dht.ts'
 import { startTestNet } from './net-fixture.ts'
 import { createKBlock } from '../../../src/apps/fs/kblock.ts'
 import { compareDistance } from '../../../src/util/kademlia.ts'
+import { encryptBlock, verifyBlock } from '../../../src/apps/fs/chk.ts'
 
 const net = await startTestNet(8)
 t.teardown(async () => { await net.close() })
@@ -266,4 +267,66 @@ t.test('a search whose lookup runs out of time before the holders answer asks ag
   await client.bootstrap([net.nodes[0]!.contact])
   const found = await search(client, net.crypto, ['deadline'], AbortSignal.timeout(30_000))
   t.same(found.results.map(r => r.meta.name), ['late.txt'], 'found on a later try')
+})
+
+t.test('get asks the home node first; a slow home is skipped for a while, a lying one for good', async (t) => {
+  const expires = Math.floor(Date.now() / 1000) + 3600
+  /** A new block, its query, and the nodes by distance from it (nearest first). */
+  const fresh = (): { query: Uint8Array, block: Uint8Array, byDistance: typeof net.nodes, accept: (b: Uint8Array) => boolean } => {
+    const { chk, block } = encryptBlock(net.crypto, randomBytes(3000))
+    const byDistance = [...net.nodes].sort((a, b) => compareDistance(chk.query, a.contact.id, b.contact.id))
+    return { query: chk.query, block, byDistance, accept: (b) => verifyBlock(net.crypto, chk.query, b) }
+  }
+  const dial = async (b64: string): Promise<import('node:stream').Duplex> => await net.clientDial(b64)
+
+  // 1. The block is only at the node farthest from its query, the last a lookup would reach;
+  // with that node as home, one request fetches it (this client has not even bootstrapped).
+  const a = fresh()
+  const homeA = a.byDistance[a.byDistance.length - 1]!
+  await homeA.store.put('chk', a.query, a.block, { priority: 1, expiresAtSec: expires })
+  const d1 = new Dht({ dial, home: homeA.contact, requestTimeoutMs: 5000 })
+  t.teardown(() => { d1.close() })
+  const got = await d1.get(a.query, a.accept)
+  t.ok(got !== undefined && Buffer.from(got.from.id).equals(Buffer.from(homeA.contact.id)), 'served by the home node')
+  t.same([d1.stats.requests, d1.stats.fromHome], [1, 1], 'one request, no lookup')
+
+  // 2. A home slower than 2 s: the lookup goes on without it (the block is at the nearest
+  // node, the first the lookup asks), and the next get does not ask the home at all.
+  const b = fresh()
+  const near = b.byDistance[0]!
+  const homeB = b.byDistance[b.byDistance.length - 1]!
+  await near.store.put('chk', b.query, b.block, { priority: 1, expiresAtSec: expires })
+  const handle = homeB.service.handle.bind(homeB.service)
+  let homeGets = 0
+  homeB.service.handle = async (req) => {
+    if (req.op === 'get') { homeGets++; await new Promise(resolve => setTimeout(resolve, 2500)) }
+    return await handle(req)
+  }
+  t.teardown(() => { homeB.service.handle = handle })
+  const d2 = new Dht({ dial, home: homeB.contact, requestTimeoutMs: 5000 })
+  t.teardown(() => { d2.close() })
+  await d2.bootstrap([near.contact])
+  const slow = await d2.get(b.query, b.accept)
+  t.ok(slow !== undefined && Buffer.from(slow.from.id).equals(Buffer.from(near.contact.id)), 'found elsewhere after the home timed out')
+  const asked = homeGets
+  t.ok((await d2.get(b.query, b.accept)) !== undefined, 'found again')
+  t.equal(homeGets, asked, 'the slow home was not asked the second time')
+  t.equal(d2.stats.fromHome, 0)
+
+  // 3. A home that serves a block failing its hash is never asked for blocks again.
+  const c = fresh()
+  const nearC = c.byDistance[0]!
+  const homeC = c.byDistance[c.byDistance.length - 1]!
+  await nearC.store.put('chk', c.query, c.block, { priority: 1, expiresAtSec: expires })
+  await homeC.store.put('chk', c.query, randomBytes(c.block.length), { priority: 1, expiresAtSec: expires })
+  const d3 = new Dht({ dial, home: homeC.contact, requestTimeoutMs: 5000 })
+  t.teardown(() => { d3.close() })
+  await d3.bootstrap([nearC.contact])
+  const good = await d3.get(c.query, c.accept)
+  t.ok(good !== undefined && Buffer.from(good.block).equals(Buffer.from(c.block)), 'the right block, from another node')
+  t.equal(d3.stats.badBlocks, 1, 'the home\'s block was counted bad')
+  const requests = d3.stats.requests
+  await d3.get(c.query, c.accept)
+  t.equal(d3.stats.fromHome, 0, 'never served by the lying home')
+  t.ok(d3.stats.requests - requests <= 2, 'and not asked first again')
 })
