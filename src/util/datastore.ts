@@ -134,36 +134,25 @@ class LmdbBucket implements KvBucket {
     await this.store.track(this.db.remove(copy(key)))
   }
 
-  * entries (range: KeyRange = {}): IterableIterator<[Uint8Array, Uint8Array]> {
+  entries (range: KeyRange = {}): IterableIterator<[Uint8Array, Uint8Array]> {
     this.store.check()
-    const it = this.db.getRange({
-      ...(range.start !== undefined ? { start: copy(range.start) } : {}),
-      ...(range.end !== undefined ? { end: copy(range.end) } : {})
-    })[Symbol.iterator]()
-    try {
-      while (true) {
-        this.store.check()
-        const r = it.next()
-        if (r.done === true) return
-        yield [new Uint8Array(r.value.key), new Uint8Array(r.value.value)]
-      }
-    } finally {
-      if (!this.store.closed) it.return?.()
-    }
+    return this.walk(this.db.getRange(bounds(range)), r => [new Uint8Array(r.key), new Uint8Array(r.value)])
   }
 
-  * keys (range: KeyRange = {}): IterableIterator<Uint8Array> {
+  keys (range: KeyRange = {}): IterableIterator<Uint8Array> {
     this.store.check()
-    const it = this.db.getKeys({
-      ...(range.start !== undefined ? { start: copy(range.start) } : {}),
-      ...(range.end !== undefined ? { end: copy(range.end) } : {})
-    })[Symbol.iterator]()
+    return this.walk(this.db.getKeys(bounds(range)), k => new Uint8Array(k))
+  }
+
+  /** Yields `map` of each item of an lmdb-js range, ending it early if the caller stops; ClosedError if the store closes meanwhile. */
+  private * walk<T, U> (range: Iterable<T>, map: (item: T) => U): IterableIterator<U> {
+    const it = range[Symbol.iterator]()
     try {
       while (true) {
         this.store.check()
         const r = it.next()
         if (r.done === true) return
-        yield new Uint8Array(r.value)
+        yield map(r.value)
       }
     } finally {
       if (!this.store.closed) it.return?.()
@@ -179,6 +168,14 @@ class LmdbBucket implements KvBucket {
 function checkKey (key: Uint8Array): void {
   if (!(key instanceof Uint8Array)) throw new LimitError('key must be a Uint8Array')
   if (key.length === 0 || key.length > MAX_KEY_BYTES) throw new LimitError(`key of ${key.length} bytes: keys are 1..${MAX_KEY_BYTES} bytes`)
+}
+
+/** lmdb-js range options of `range` (copies of its bounds). */
+function bounds (range: KeyRange): { start?: Uint8Array, end?: Uint8Array } {
+  return {
+    ...(range.start !== undefined ? { start: copy(range.start) } : {}),
+    ...(range.end !== undefined ? { end: copy(range.end) } : {})
+  }
 }
 
 function copy (b: Uint8Array): Uint8Array {
