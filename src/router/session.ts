@@ -239,15 +239,11 @@ export class DestinationSession {
       throw new ConfigError(`protocol ${protocol} is reserved: raw datagrams may not use it`)
     }
     const hex = await this.resolve(to)
-    const r = this.remotes.get(hex)!
-    const peer = this.localPeer(hex)
-    if (opts.raw === true && peer !== undefined) {
-      this.sendLocal(peer, true, protocol, opts.fromPort ?? 0, opts.toPort ?? 0, payload)
-      return
-    }
     if (opts.raw === true) {
-      const clove = encodeClove(protocol, opts.fromPort ?? 0, opts.toPort ?? 0, payload)
-      this.dispatch(hex, r, this.garlic.sealAnonymous(r.dest, clove))
+      const peer = this.localPeer(hex)
+      if (peer !== undefined) { this.sendLocal(peer, true, protocol, opts.fromPort ?? 0, opts.toPort ?? 0, payload); return }
+      const r = this.remotes.get(hex)!
+      this.dispatch(hex, r, this.garlic.sealAnonymous(r.dest, encodeClove(protocol, opts.fromPort ?? 0, opts.toPort ?? 0, payload)))
       return
     }
     const signed = encodeRepliable(this.deps.crypto, this.keys, Buffer.from(hex, 'hex'), payload)
