@@ -212,9 +212,7 @@ export class Dht {
           lk.onFound(c.id, Date.now())
           return
         }
-        this.stats.badBlocks++
-        this.bad.add(toHex(c.id))
-        this.log.warn('a node served a corrupt block; avoiding it', { node: toHex(c.id).slice(0, 12) })
+        this.markBad(c)
         lk.onFailure(c.id, Date.now())
         return
       }
@@ -238,10 +236,15 @@ export class Dht {
     }
     if (r.block === undefined) return undefined
     if (accept(r.block)) { this.stats.fromHome++; return { block: r.block, from: home } }
-    this.stats.badBlocks++
-    this.bad.add(toHex(home.id))
-    this.log.warn('a node served a corrupt block; avoiding it', { node: toHex(home.id).slice(0, 12) })
+    this.markBad(home)
     return undefined
+  }
+
+  /** `c` served a block failing verification: it is never asked for blocks again. */
+  private markBad (c: Contact): void {
+    this.stats.badBlocks++
+    this.bad.add(toHex(c.id))
+    this.log.warn('a node served a corrupt block; avoiding it', { node: toHex(c.id).slice(0, 12) })
   }
 
   /**
