@@ -52,7 +52,7 @@ export class TransitTable {
   /** Adds a hop that admission (`admit.ts`: ID free, table not full) accepted. */
   add (hop: TransitHop): void {
     const old = this.hops.get(hop.receiveId)
-    if (old !== undefined) { old.layer.dispose(); old.reassembler?.clear() } // admission keeps IDs free; never leak if not
+    if (old !== undefined) retire(old) // admission keeps IDs free; never leak if not
     this.hops.set(hop.receiveId, hop)
   }
 
@@ -61,8 +61,7 @@ export class TransitTable {
     for (const [id, hop] of this.hops) {
       if (hop.expires <= now) {
         this.hops.delete(id)
-        hop.layer.dispose()
-        hop.reassembler?.clear() // gives its bytes back to the router-wide budget
+        retire(hop)
       } else {
         hop.reassembler?.expire(now)
       }
@@ -71,7 +70,13 @@ export class TransitTable {
 
   /** Drops every hop. */
   clear (): void {
-    for (const hop of this.hops.values()) { hop.layer.dispose(); hop.reassembler?.clear() }
+    for (const hop of this.hops.values()) retire(hop)
     this.hops.clear()
   }
+}
+
+/** Frees what a hop leaving the table holds: its layer keys, and its incomplete messages' bytes (back to the router-wide budget). */
+function retire (hop: TransitHop): void {
+  hop.layer.dispose()
+  hop.reassembler?.clear()
 }
