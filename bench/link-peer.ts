@@ -27,7 +27,11 @@ router.links.onMessage = (_peer, m) => {
   if (got === expect) process.stdout.write(`DONE ${got} ${(performance.now() - t0).toFixed(3)} ${bytes}\n`)
 }
 process.stdout.write(`INFO ${Buffer.from(router.info.raw).toString('base64')}\n`)
-const stop = async (): Promise<void> => { await router.stop(); await rm(dataDir, { recursive: true, force: true }); process.exit(0) }
+// However the router's stop goes, the process ends within 10 s of being told to.
+const stop = async (): Promise<void> => {
+  setTimeout(() => { process.exit(1) }, 10_000).unref()
+  await router.stop(); await rm(dataDir, { recursive: true, force: true }); process.exit(0)
+}
 process.on('SIGTERM', () => { void stop() })
 process.stdin.on('end', () => { void stop() })
 process.stdin.resume()

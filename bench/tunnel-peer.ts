@@ -348,7 +348,12 @@ async function writeHeapProfile (): Promise<void> {
   })
   await writeFile(join(process.env.UMBRA_BENCH_HEAPPROF!, `heap-${process.pid}.heapprofile`), JSON.stringify(profile))
 }
-const stop = async (): Promise<void> => { await writeHeapProfile(); await router.stop(); await rm(dataDir, { recursive: true, force: true }); process.exit(0) }
+// However the router's stop goes, the process ends within 10 s of being told to: a parent that
+// died (stdin closed) must not leave it running.
+const stop = async (): Promise<void> => {
+  setTimeout(() => { process.exit(1) }, 10_000).unref()
+  await writeHeapProfile(); await router.stop(); await rm(dataDir, { recursive: true, force: true }); process.exit(0)
+}
 process.on('SIGTERM', () => { void stop() })
 lines.on('close', () => { void stop() })
 out({ event: 'ready', info: Buffer.from(router.info.raw).toString('base64'), id: router.idHex })
