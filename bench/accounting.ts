@@ -71,6 +71,20 @@ async function streamRate (from: Peer, to: Peer, address: string, bytes: number,
   return bytes / (((sunk.end as number) - (r.start as number)) / 1000)
 }
 
+/** L's accounting once its cell counters held still for 200 ms (or after 25 reads). */
+async function settledAccounting (l: Peer): Promise<AccountingStatus> {
+  const cells = (s: AccountingStatus): number => s.stats.free.cell + s.stats.paid.cell + dropped(s)
+  let s = await l.call('accounting') as unknown as AccountingStatus
+  for (let i = 0; i < 25; i++) {
+    await new Promise(resolve => setTimeout(resolve, 200))
+    const next = await l.call('accounting') as unknown as AccountingStatus
+    const still = cells(next) === cells(s)
+    s = next
+    if (still) break
+  }
+  return s
+}
+
 const dropped = (s: AccountingStatus): number => s.stats.dropped.cell.priority + s.stats.dropped.cell.exhausted + s.stats.dropped.cell['peer-limit']
 const buildsRefused = (s: AccountingStatus): number => s.stats.dropped.build.priority + s.stats.dropped.build.exhausted
 
@@ -112,9 +126,11 @@ export async function freeloader (opts: { mb: number, limitKBps: number, flood: 
       await new Promise(resolve => setTimeout(resolve, 300))
       r.flooded.push(await streamRate(c1, c2, address, bytes, l))
       await f.call('blast-stop')
-      after = await l.call('accounting') as unknown as AccountingStatus
-      const fAfter = await f.call('stats') as { outbox: { cellsSent: number } }
       await Promise.all([flooding, building])
+      const fAfter = await f.call('stats') as { outbox: { cellsSent: number } }
+      // Cells F counted as sent may still be on their way to L (or in its queues): read L's
+      // counters once they have stopped moving (at most 5 s).
+      after = await settledAccounting(l)
       r.floodCells += fAfter.outbox.cellsSent - fBefore.outbox.cellsSent
       r.droppedAtL += dropped(after) - dropped(before)
       log(`  at L: free ${after.stats.free.cell - before.stats.free.cell}, paid ${after.stats.paid.cell - before.stats.paid.cell}, dropped ${JSON.stringify(Object.fromEntries(Object.entries(after.stats.dropped.cell).map(([k, v]) => [k, v - before.stats.dropped.cell[k as keyof typeof before.stats.dropped.cell]])))}; F sent ${fAfter.outbox.cellsSent - fBefore.outbox.cellsSent}`)
