@@ -20,7 +20,7 @@ import type { NetDb } from '../netdb/netdb.ts'
 import { Garlic } from '../garlic/garlic.ts'
 import { StreamManager } from '../streaming/manager.ts'
 import type { StreamSocket } from '../streaming/socket.ts'
-import { decodeRepliable, encodeRepliable } from '../streaming/datagram.ts'
+import { decodeRepliable, encodeRepliable, REPLIABLE_OVERHEAD } from '../streaming/datagram.ts'
 import { Protocol } from '../streaming/protocol.ts'
 import { DeliveryKind, deliveryOverhead, encodeTunnelMessage } from '../tunnel/delivery.ts'
 import { MAX_FRAGMENT_DATA } from '../tunnel/fragment.ts'
@@ -34,7 +34,7 @@ import type { OutboundTunnel } from '../tunnel/tunnel.ts'
 import type { Clock } from '../util/clock.ts'
 import type { Logger } from '../util/log.ts'
 import { toHex } from '../util/bytes.ts'
-import { ConfigError, DecodeError, NotFoundError, UmbraError } from '../util/errors.ts'
+import { ConfigError, DecodeError, LimitError, NotFoundError, UmbraError } from '../util/errors.ts'
 import { CLOVE_HEADER, decodeClove, encodeClove } from './clove.ts'
 import { SendPacer } from './send-pacer.ts'
 import { LocalInbox } from './local-inbox.ts'
@@ -237,6 +237,10 @@ export class DestinationSession {
     // A raw datagram under the streaming or repliable number would only be dropped at the other end.
     if (opts.raw === true && (protocol === Protocol.STREAMING || protocol === Protocol.REPLIABLE)) {
       throw new ConfigError(`protocol ${protocol} is reserved: raw datagrams may not use it`)
+    }
+    const max = maxDatagramPayload(opts.raw === true)
+    if (payload.length > max) {
+      throw new LimitError(`datagram of ${payload.length} bytes: a ${opts.raw === true ? 'raw' : 'repliable'} datagram through tunnels holds at most ${max}`)
     }
     const hex = await this.resolve(to)
     if (opts.raw === true) {
@@ -533,6 +537,20 @@ export class DestinationSession {
     this.pacer?.stop()
     this.pool.stop()
   }
+}
+
+/**
+ * Largest datagram payload that always fits one gateway message through tunnels (the LOCAL
+ * header, the garlic overhead and the clove header around it): for a raw datagram as an
+ * anonymous garlic message; for a repliable one with its sender's destination and signature, as
+ * a new-session message with the largest LeaseSet bundled. {@link DestinationSession.sendDatagram}
+ * refuses larger payloads with LimitError rather than send what the outbound endpoint would drop.
+ */
+export function maxDatagramPayload (raw: boolean): number {
+  const around = deliveryOverhead(DeliveryKind.LOCAL) + CLOVE_HEADER
+  return raw
+    ? MAX_GATEWAY_MESSAGE - around - ANON_OVERHEAD
+    : MAX_GATEWAY_MESSAGE - around - NS_OVERHEAD - MAX_LEASE_SET_BYTES - REPLIABLE_OVERHEAD
 }
 
 /**

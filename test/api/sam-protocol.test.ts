@@ -8,6 +8,7 @@ import * as net from 'node:net'
 import * as dgram from 'node:dgram'
 import { startSamNetwork, RawSam, pairs } from './sam-fixture.ts'
 import { until } from '../tunnel/fixtures.ts'
+import { maxDatagramPayload } from '../../src/router/session.ts'
 
 const T1 = 'inbound.length=1 outbound.length=1'
 
@@ -248,6 +249,13 @@ t.test('SAM commands', async (t) => {
     // A RAW SEND may not take the streaming or repliable protocol number, as SESSION CREATE may not.
     r.write(`RAW SEND DESTINATION=${bDest} SIZE=1 PROTOCOL=17\nx`)
     t.match(await r.line(), /RESULT=I2P_ERROR.*PROTOCOL 17 is not allowed for RAW/, 'RAW SEND PROTOCOL=17 is refused')
+    // A datagram larger than tunnels carry (maxDatagramPayload) is refused with a reply saying so,
+    // rather than dropped on the way; the connection reads on past its payload.
+    const tooBig = maxDatagramPayload(true) + 1
+    r.write(`RAW SEND DESTINATION=${bDest} SIZE=${tooBig}\n`)
+    r.write(Buffer.alloc(tooBig, 0x61))
+    t.match(await r.line(), new RegExp(`^RAW STATUS RESULT=I2P_ERROR MESSAGE="datagram of ${tooBig} bytes: a raw datagram through tunnels holds at most ${tooBig - 1}"`), 'a RAW SEND over the tunnel limit gets I2P_ERROR')
+    t.match(await r.cmd('NAMING LOOKUP NAME=ME'), /RESULT=OK/, 'the connection still answers')
 
     // UDP from a DATAGRAM session to the PRIMARY's port-5 subsession: on C's control socket.
     const before = got.length

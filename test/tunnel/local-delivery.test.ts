@@ -7,8 +7,8 @@
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
 import { drain, startNetwork, until } from './fixtures.ts'
-import { LOCAL_SENDER_SHARE, MAX_LOCAL_INBOX, type Datagram } from '../../src/router/session.ts'
-import { ConfigError } from '../../src/util/errors.ts'
+import { LOCAL_SENDER_SHARE, MAX_LOCAL_INBOX, maxDatagramPayload, type Datagram } from '../../src/router/session.ts'
+import { ConfigError, LimitError } from '../../src/util/errors.ts'
 import type { Router } from '../../src/router/router.ts'
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
@@ -58,18 +58,18 @@ t.test('destinations of one router talk inside it; others still through tunnels'
   t.equal(alice.stats.local, local, 'not handed over locally')
   t.ok(transitCells(net) > before, 'it went through tunnels')
 
-  // Too large for a gateway message through tunnels: dropped, as the tunnel path drops it. A
-  // repliable datagram counts the new-session overhead and the largest LeaseSet (as its first
-  // message to a remote carries them); a raw one only its own overhead.
-  const dropped = alice.stats.dropped
+  // The same size rule as through tunnels (maxDatagramPayload): a repliable datagram counts the
+  // new-session overhead and the largest LeaseSet (as its first message to a remote carries
+  // them), a raw one only its own overhead. Larger ones are refused at once.
   const n = got.length
-  await alice.sendDatagram(bob.address, randomBytes(17_000), { raw: true })
-  await alice.sendDatagram(bob.address, randomBytes(15_500), { toPort: 2 })
-  await alice.sendDatagram(bob.address, randomBytes(15_500), { raw: true, toPort: 3 })
-  await alice.sendDatagram(bob.address, Buffer.from('after'), { raw: true })
-  t.ok(await until(() => got.length === n + 2), 'the ones that fit arrived')
-  t.same(got.slice(n).map(d => d.toPort), [3, 0], 'the 15 500-byte raw one and the last; not the repliable one of that size')
-  t.equal(alice.stats.dropped, dropped + 2, 'the two that do not fit were counted as dropped')
+  const rawMax = maxDatagramPayload(true)
+  const signedMax = maxDatagramPayload(false)
+  await t.rejects(alice.sendDatagram(bob.address, randomBytes(rawMax + 1), { raw: true }), LimitError, `a raw datagram over ${rawMax} bytes is refused`)
+  await t.rejects(alice.sendDatagram(bob.address, randomBytes(signedMax + 1), { toPort: 2 }), LimitError, `a repliable one over ${signedMax} bytes is refused`)
+  await alice.sendDatagram(bob.address, randomBytes(signedMax), { toPort: 4 })
+  await alice.sendDatagram(bob.address, randomBytes(rawMax), { raw: true, toPort: 3 })
+  t.ok(await until(() => got.length === n + 2), 'the largest of each kind arrived')
+  t.same(got.slice(n).map(d => [d.toPort, d.payload.length]), [[4, signedMax], [3, rawMax]], 'in order, whole')
   await t.rejects(alice.sendDatagram(bob.address, Buffer.from('x'), { raw: true, protocol: 17 }), ConfigError, 'a raw datagram may not take the repliable number')
 
   // A flood from one sender is bounded to its share of the inbox, delivered in order, and

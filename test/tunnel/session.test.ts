@@ -5,7 +5,8 @@
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
 import { drain, startNetwork, until } from './fixtures.ts'
-import type { Datagram } from '../../src/router/session.ts'
+import { maxDatagramPayload, type Datagram } from '../../src/router/session.ts'
+import { LimitError } from '../../src/util/errors.ts'
 
 function contains (hay: Uint8Array, needle: Uint8Array): boolean {
   return Buffer.from(hay.buffer, hay.byteOffset, hay.byteLength).indexOf(Buffer.from(needle)) >= 0
@@ -50,6 +51,24 @@ t.test('streams and datagrams between destinations on different routers', async 
   t.ok(rep !== undefined && Buffer.from(rep.from!.bytes).equals(Buffer.from(alice.destination.bytes)), 'the repliable datagram names (and proves) alice')
   t.same([rep?.fromPort, rep?.toPort, rep?.protocol], [5, 9, 17], 'ports and protocol of the repliable datagram')
   t.ok(raw !== undefined && Buffer.from(raw.payload).subarray(16).toString() === 'raw' && raw.protocol === 18, 'the raw datagram arrived without a sender')
+
+  // The largest datagrams of each kind (maxDatagramPayload) arrive through tunnels, the
+  // repliable one as carol's first message to bob (new session, her LeaseSet bundled); one byte
+  // more is refused at the sender, not dropped on the way.
+  const carol = await net[2]!.createDestination()
+  const big: Datagram[] = []
+  bob.onDatagram = (d) => { big.push(d) }
+  const signed = randomBytes(maxDatagramPayload(false))
+  const rawBig = randomBytes(maxDatagramPayload(true))
+  await carol.sendDatagram(bob.address, signed, { toPort: 7 })
+  await carol.sendDatagram(bob.address, rawBig, { raw: true, toPort: 8 })
+  t.ok(await until(() => big.length === 2), `the largest repliable (${signed.length} bytes) and raw (${rawBig.length} bytes) datagrams arrived through tunnels`)
+  const bigRep = big.find(d => d.toPort === 7)
+  t.ok(bigRep !== undefined && Buffer.from(bigRep.payload).equals(signed) && bigRep.from !== undefined &&
+    Buffer.from(bigRep.from.bytes).equals(Buffer.from(carol.destination.bytes)), 'the repliable one is whole and names carol')
+  t.ok(Buffer.from(big.find(d => d.toPort === 8)?.payload ?? []).equals(rawBig), 'the raw one is whole')
+  await t.rejects(carol.sendDatagram(bob.address, randomBytes(signed.length + 1)), LimitError, 'one byte more is refused (repliable)')
+  await t.rejects(carol.sendDatagram(bob.address, randomBytes(rawBig.length + 1), { raw: true }), LimitError, 'one byte more is refused (raw)')
 
   const transit = net.reduce((n, r) => n + r.tunnels.stats.transitCells, 0)
   t.ok(transit > 2 * 1024 * 5, `transit routers carried the traffic (${transit} cells)`)

@@ -229,7 +229,9 @@ export class Session extends EventEmitter<SessionEvents> {
    * Sends one datagram (one UDP packet to the bridge's datagram port). DATAGRAM and RAW sessions
    * only. `dest` may be a name or b32 address; it is looked up first (and cached). Delivery is
    * not confirmed. Throws ConfigError (STREAM session), LimitError (payload not 1..32768
-   * bytes), SamError (lookup), TransportError, ClosedError.
+   * bytes), SamError (lookup), TransportError, ClosedError. An Umbra router sends at most
+   * 14 186 bytes repliable and 16 265 raw (what one message through tunnels holds, docs/sam.md);
+   * it drops a larger one, counted in its bridge's failed sends (there is no reply over UDP).
    */
   async send (dest: string, payload: Uint8Array, opts: { fromPort?: number, toPort?: number, protocol?: number } = {}): Promise<void> {
     if (this.closed) throw new ClosedError(`session ${this.id} is closed`)
