@@ -15,7 +15,7 @@ export interface RouterHost {
   /** The router's tunnel pool defaults (clients' options override some of them). */
   readonly defaultPool: PoolSettings
   /** Starts a destination; resolves once its tunnels are ready and its LeaseSet is out. */
-  createDestination (opts: { keys: DestinationKeys, pool: Partial<PoolSettings>, signal?: AbortSignal }): Promise<DestinationSession>
+  createDestination (opts: { keys: DestinationKeys, pool: Partial<PoolSettings>, localDelivery?: boolean, signal?: AbortSignal }): Promise<DestinationSession>
   closeDestination (s: DestinationSession): Promise<void>
   /** The destination with this hash: a local one, or from its LeaseSet in the netDb (NotFoundError). */
   findDestination (hash: Uint8Array, signal?: AbortSignal): Promise<Destination>

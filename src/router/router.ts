@@ -298,6 +298,8 @@ export class Router {
     via?: readonly string[]
     /** Poisson sending, slots per second (default: the cover settings' `destinationRate`; 0 = off). */
     sendRate?: number
+    /** Messages to and from other destinations of this router handed over inside it (default true; `SessionOptions.localDelivery`). */
+    localDelivery?: boolean
     signal?: AbortSignal
   } = {}): Promise<DestinationSession> {
     const via = opts.via !== undefined ? new Set(opts.via) : undefined
@@ -314,7 +316,7 @@ export class Router {
         random: () => getU32(this.crypto.randomBytes(4), 0) / 0x1_0000_0000,
         randomBytes: (n) => this.crypto.randomBytes(n)
       }
-    }, { ...(opts.keys !== undefined ? { keys: opts.keys } : {}), sendRate: opts.sendRate ?? this.cover.settings.destinationRate, pool: poolSettings({ loopIntervalMs: Math.round(this.cover.settings.loopIntervalMs), ...this.config.pool, ...opts.pool }) })
+    }, { ...(opts.keys !== undefined ? { keys: opts.keys } : {}), ...(opts.localDelivery !== undefined ? { localDelivery: opts.localDelivery } : {}), sendRate: opts.sendRate ?? this.cover.settings.destinationRate, pool: poolSettings({ loopIntervalMs: Math.round(this.cover.settings.loopIntervalMs), ...this.config.pool, ...opts.pool }) })
     this.sessions.add(session)
     try {
       await session.start(opts.signal)
@@ -327,14 +329,14 @@ export class Router {
   }
 
   /**
-   * Makes the first started, still open destination with hash `hex` the one other destinations
-   * of this router hand their messages to (the same keys may be started twice, e.g. as a server
-   * tunnel and through the API).
+   * Makes the first started, still open destination with hash `hex` that takes local delivery
+   * the one other destinations of this router hand their messages to (the same keys may be
+   * started twice, e.g. as a server tunnel and through the API).
    */
   private registerLocal (hex: string): void {
     if (this.localDestinations.has(hex)) return
     for (const s of this.sessions) {
-      if (s.hashHex === hex && s.started && !s.isClosed) { this.localDestinations.set(hex, s); return }
+      if (s.hashHex === hex && s.started && !s.isClosed && s.localDelivery) { this.localDestinations.set(hex, s); return }
     }
   }
 

@@ -97,6 +97,12 @@ export interface SessionOptions {
    * second. 0 (default) sends at once.
    */
   sendRate?: number
+  /**
+   * Whether messages between this destination and other destinations of the same router are
+   * handed over inside it (default true, docs/sessions.md). false sends them through tunnels
+   * both ways, so their round trips do not tell an application that the two share a router.
+   */
+  localDelivery?: boolean
 }
 
 /** A message waiting for its slot (Poisson sending). */
@@ -155,6 +161,8 @@ export class DestinationSession {
   readonly pacer: SendPacer<Paced> | undefined
   /** A datagram arrived. */
   onDatagram: (d: Datagram) => void = () => {}
+  /** Whether messages to and from other destinations of this router are handed over inside it (`SessionOptions.localDelivery`). */
+  readonly localDelivery: boolean
   /** Counters. */
   readonly stats = { sent: 0, received: 0, dropped: 0, lookups: 0, leaseSetsPublished: 0, /** Of `sent`: handed to another destination of this router. */ local: 0 }
 
@@ -172,6 +180,7 @@ export class DestinationSession {
   constructor (private readonly deps: SessionDeps, opts: SessionOptions) {
     const crypto = deps.crypto
     this.keys = opts.keys ?? generateDestination(crypto)
+    this.localDelivery = opts.localDelivery ?? true
     this.address = b32Address(crypto, this.keys.destination.bytes)
     this.hash = destinationHash(crypto, this.keys.destination.bytes)
     this.hashHex = toHex(this.hash)
@@ -362,8 +371,9 @@ export class DestinationSession {
 
   /** The other live destination of this router that `hex` names, if any. */
   private localPeer (hex: string): DestinationSession | undefined {
+    if (!this.localDelivery) return undefined
     const p = this.deps.localDestination?.(hex)
-    return p !== undefined && p !== this && !p.closed ? p : undefined
+    return p !== undefined && p !== this && !p.closed && p.localDelivery ? p : undefined
   }
 
   /**

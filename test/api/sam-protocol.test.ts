@@ -9,6 +9,8 @@ import * as dgram from 'node:dgram'
 import { startSamNetwork, RawSam, pairs } from './sam-fixture.ts'
 import { until } from '../tunnel/fixtures.ts'
 import { maxDatagramPayload } from '../../src/router/session.ts'
+import { localDeliveryFromOptions } from '../../src/api/sam/options.ts'
+import { destinationToBase64 } from '../../src/identity/destination.ts'
 
 const T1 = 'inbound.length=1 outbound.length=1'
 
@@ -315,4 +317,20 @@ t.test('SAM commands', async (t) => {
     t.equal(b!.stats().refused, 1)
     for (const h of held) h.socket.destroy()
   })
+})
+
+t.test('SESSION CREATE umbra.localDelivery=false: the destination takes no local delivery', async (t) => {
+  t.same(['false', 'FALSE', 'true', 'no', undefined].map(v => localDeliveryFromOptions(new Map(v === undefined ? [] : [['umbra.localDelivery', v]]))),
+    [false, false, true, undefined, undefined], 'false/true are read, anything else is ignored like an unknown option')
+  const { routers: [r], bridges: [b] } = await startSamNetwork(t, { routers: 2 })
+  const opened = async (opt: string): Promise<boolean | undefined> => {
+    const c = await RawSam.open(t, b!.port)
+    t.equal(await c.cmd('HELLO VERSION'), 'HELLO REPLY RESULT=OK VERSION=3.3')
+    const id = `ld${Math.random().toString(36).slice(2, 8)}`
+    t.match(await c.cmd(`SESSION CREATE STYLE=DATAGRAM ID=${id} DESTINATION=TRANSIENT ${opt}`.trim()), /RESULT=OK/)
+    const me = pairs(await c.cmd('NAMING LOOKUP NAME=ME')).VALUE!
+    return [...r!.sessions].find(s => destinationToBase64(s.destination) === me)?.localDelivery
+  }
+  t.equal(await opened('umbra.localDelivery=false'), false, 'umbra.localDelivery=false reaches the destination')
+  t.equal(await opened(''), true, 'by default it takes local delivery')
 })

@@ -95,3 +95,33 @@ t.test('destinations of one router talk inside it; others still through tunnels'
   await alice.sendDatagram(carol.address, Buffer.from('still'), { toPort: 1 })
   t.ok(await until(() => carolGot.length === 2), 'alice still reaches carol')
 })
+
+t.test('a destination created with localDelivery: false talks to its router\'s others through tunnels', async (t) => {
+  const net = await startNetwork(t, 5, { pool: { length: 3, quantity: 2 } })
+  const [alice, hermit] = await Promise.all([net[0]!.createDestination(), net[0]!.createDestination({ localDelivery: false })])
+  t.equal(hermit.localDelivery, false, 'the option is kept')
+  const aliceGot: Datagram[] = []
+  const hermitGot: Datagram[] = []
+  alice.onDatagram = (d) => { aliceGot.push(d) }
+  hermit.onDatagram = (d) => { hermitGot.push(d) }
+  const before = transitCells(net)
+  // To it from a destination that takes local delivery, and from it: both through tunnels.
+  await alice.sendDatagram(hermit.address, Buffer.from('to the hermit'), { toPort: 1 })
+  await hermit.sendDatagram(alice.address, Buffer.from('from the hermit'), { toPort: 2 })
+  t.ok(await until(() => aliceGot.length === 1 && hermitGot.length === 1, 20_000), 'both datagrams arrived')
+  t.same([Buffer.from(hermitGot[0]?.payload ?? []).toString(), Buffer.from(aliceGot[0]?.payload ?? []).toString()], ['to the hermit', 'from the hermit'], 'whole')
+  t.equal(alice.stats.local + hermit.stats.local, 0, 'neither was handed over inside the router')
+  t.ok(transitCells(net) - before >= 6, `they went through tunnels (${transitCells(net) - before} transit cells)`)
+
+  // A stream between them too.
+  const up = randomBytes(64 * 1024)
+  let got: Promise<Buffer> | undefined
+  hermit.listen(80, (s) => { got = drain(s); s.end() })
+  const s = await alice.connect(hermit.address, { toPort: 80 })
+  const closed = drain(s)
+  s.end(up)
+  t.ok(await until(() => got !== undefined, 20_000), 'the hermit accepted a stream from alice')
+  t.equal(sha(await got!), sha(up), 'its 64 KiB arrived whole, through tunnels')
+  t.equal((await closed).length, 0, 'and the stream closed both ways')
+  t.equal(alice.stats.local + hermit.stats.local, 0, 'still nothing handed over inside')
+})

@@ -13,7 +13,7 @@ import {
 import type { StreamSocket } from '../../streaming/socket.ts'
 import { toHex } from '../../util/bytes.ts'
 import type { SamLine } from './line.ts'
-import { boolArg, checkRawProtocol, intArg, parseStyle, parseSubSpec, poolFromOptions, type DataStyle } from './options.ts'
+import { boolArg, checkRawProtocol, intArg, localDeliveryFromOptions, parseStyle, parseSubSpec, poolFromOptions, type DataStyle } from './options.ts'
 import { SamRequestError } from './result.ts'
 import { peerLine, SamSession, Sub } from './session.ts'
 import { negotiate, atLeast } from './version.ts'
@@ -132,7 +132,8 @@ async function sessionCreate (c: SamConnection, cmd: SamLine): Promise<void> {
   c.creating = abort
   let dest
   try {
-    dest = await host.createDestination({ keys, pool, signal: AbortSignal.any([abort.signal, AbortSignal.timeout(limits.createTimeoutMs)]) })
+    const localDelivery = localDeliveryFromOptions(cmd.args)
+    dest = await host.createDestination({ keys, pool, ...(localDelivery !== undefined ? { localDelivery } : {}), signal: AbortSignal.any([abort.signal, AbortSignal.timeout(limits.createTimeoutMs)]) })
   } catch (err) {
     registry.release(id, hex)
     if (abort.signal.aborted) return

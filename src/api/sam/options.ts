@@ -108,3 +108,13 @@ export function poolFromOptions (args: ReadonlyMap<string, string>): Partial<Poo
   if (vs.length > 0) out.variance = Math.max(...vs.map(Math.abs))
   return out
 }
+
+/**
+ * `umbra.localDelivery` (an Umbra option; I2P routers ignore it as unknown): `false` makes the
+ * session's messages to and from other destinations of this router go through tunnels
+ * (docs/sessions.md). Absent or malformed: undefined (the router's default, true).
+ */
+export function localDeliveryFromOptions (args: ReadonlyMap<string, string>): boolean | undefined {
+  const v = args.get('umbra.localDelivery')?.toLowerCase()
+  return v === 'false' ? false : v === 'true' ? true : undefined
+}
