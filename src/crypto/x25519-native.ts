@@ -8,15 +8,17 @@
  * the key it was made from: an array changed in place (wiped, reused) is imported afresh, never
  * agreed with under its old key. No copy of a secret is kept in JS; OpenSSL holds it in the
  * KeyObject, dropped by the suite's `wipe` (or freed with the array). The base64 strings JWK
- * import and export go through cannot be wiped; they live until the next GC. Unseeded suites
- * generate key pairs here too (their KeyObject is then ready); seeded ones generate their own
- * (to stay deterministic) and only their public keys are remembered, to save recomputing them
- * at import.
+ * import goes through cannot be wiped; they live until the next GC. Suites generate key pairs
+ * themselves (random secret, libsodium's public key) and only their public keys are remembered
+ * here, to save recomputing them at import. Key pairs are never generated with OpenSSL
+ * (`generateKeyPairSync` then a JWK export): on Node 20 that deadlocks now and then, when a GC
+ * during the export destroys the finished key-generation job, whose destructor waits on the
+ * key's mutex the export holds (test/crypto/x25519-native.test.ts generates thousands).
  *
  * Same results as libsodium's `crypto_scalarmult` (RFC 7748: clamped scalar, the public key's
  * top bit ignored), and an all-zero result (a low-order public key) is refused the same way.
  */
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, timingSafeEqual, type KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, diffieHellman, timingSafeEqual, type KeyObject } from 'node:crypto'
 import { CryptoError } from '../util/errors.ts'
 
 interface Entry { digest: Uint8Array, publicKey: Uint8Array, key?: KeyObject }
@@ -35,20 +37,6 @@ export class NativeX25519 {
     private readonly publicOf: (secretKey: Uint8Array) => Uint8Array,
     private readonly digest: (secretKey: Uint8Array) => Uint8Array
   ) {}
-
-  /** A fresh key pair from OpenSSL's generator, its KeyObject kept for agreement. */
-  generate (): { secretKey: Uint8Array, publicKey: Uint8Array } {
-    const { privateKey } = generateKeyPairSync('x25519')
-    const jwk = privateKey.export({ format: 'jwk' })
-    // Decoded into arrays of their own, not Node's shared Buffer pool (which a wipe would miss).
-    const secretKey = new Uint8Array(32)
-    const publicKey = new Uint8Array(32)
-    if (Buffer.from(secretKey.buffer).write(jwk.d ?? '', 'base64url') !== 32 || Buffer.from(publicKey.buffer).write(jwk.x ?? '', 'base64url') !== 32) {
-      throw new CryptoError('OpenSSL gave an X25519 key of the wrong size')
-    }
-    this.entries.set(secretKey, { digest: this.digest(secretKey), publicKey, key: privateKey })
-    return { secretKey, publicKey }
-  }
 
   /** Drops the KeyObject kept for `secretKey` (the suite's `wipe` calls this), so OpenSSL's copy goes with it. */
   forget (secretKey: Uint8Array): void { this.entries.delete(secretKey) }
