@@ -381,11 +381,8 @@ export function createCrypto (opts: CryptoOptions = {}): CryptoSuite {
     backend: 'libsodium-wasm',
     randomBytes,
     x25519Keypair (): KeyPair {
-      // The secret key comes from randomBytes (Node's CSPRNG, or the seed), its public key from
-      // libsodium. Not from OpenSSL's generateKeyPairSync: on Node 20 a GC during the JWK export
-      // that follows can destroy the finished key-generation job, which then waits forever on
-      // the mutex the export holds (the whole process hangs; seen in a router and in a loop of
-      // 2000 generations, x25519-native.ts).
+      // The secret key from randomBytes (Node's CSPRNG, or the seed), its public key from
+      // libsodium; never OpenSSL's generator, which can deadlock (x25519-native.ts).
       const secretKey = randomBytes(32)
       const publicKey = sodium.crypto_scalarmult_base(secretKey)
       x25519.remember(secretKey, publicKey)

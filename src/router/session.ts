@@ -74,8 +74,9 @@ export interface SessionDeps {
   tunnels: TunnelManager
   pool: Omit<PoolDeps, 'manager' | 'clock' | 'log'>
   /**
-   * The live destination of this router with this hash (hex), if any: messages to it are
-   * handed over inside the router. Without it, every message goes through tunnels.
+   * The live destination of this router with this hash (hex) that takes local delivery, if
+   * any: messages to it are handed over inside the router. Without it, every message goes
+   * through tunnels.
    */
   localDestination?: (hashHex: string) => DestinationSession | undefined
 }
@@ -373,7 +374,7 @@ export class DestinationSession {
   private localPeer (hex: string): DestinationSession | undefined {
     if (!this.localDelivery) return undefined
     const p = this.deps.localDestination?.(hex)
-    return p !== undefined && p !== this && !p.closed && p.localDelivery ? p : undefined
+    return p !== undefined && p !== this && !p.closed ? p : undefined
   }
 
   /**
@@ -385,8 +386,7 @@ export class DestinationSession {
    */
   private sendLocal (peer: DestinationSession, anonymous: boolean, protocol: number, fromPort: number, toPort: number, data: Uint8Array): void {
     if (this.closed) return
-    const size = deliveryOverhead(DeliveryKind.LOCAL) + (anonymous ? ANON_OVERHEAD : NS_OVERHEAD + MAX_LEASE_SET_BYTES) + CLOVE_HEADER + data.length
-    if (size > MAX_GATEWAY_MESSAGE) { this.stats.dropped++; return }
+    if (data.length > maxCloveData(anonymous)) { this.stats.dropped++; return }
     this.stats.sent++
     this.stats.local++
     // A copy: the receiver owns what it is given, as it would own a decrypted message.
@@ -550,17 +550,24 @@ export class DestinationSession {
 }
 
 /**
- * Largest datagram payload that always fits one gateway message through tunnels (the LOCAL
- * header, the garlic overhead and the clove header around it): for a raw datagram as an
- * anonymous garlic message; for a repliable one with its sender's destination and signature, as
- * a new-session message with the largest LeaseSet bundled. {@link DestinationSession.sendDatagram}
- * refuses larger payloads with LimitError rather than send what the outbound endpoint would drop.
+ * Largest clove data that always fits one gateway message through tunnels, around it the LOCAL
+ * header, the garlic overhead and the clove header: as an anonymous garlic message, or else as
+ * a new-session message with the largest LeaseSet bundled (what a first message to a remote
+ * carries). Datagrams, 0-hop stream packets and local delivery are all bounded by it.
+ */
+export function maxCloveData (anonymous: boolean): number {
+  return MAX_GATEWAY_MESSAGE - deliveryOverhead(DeliveryKind.LOCAL) - CLOVE_HEADER -
+    (anonymous ? ANON_OVERHEAD : NS_OVERHEAD + MAX_LEASE_SET_BYTES)
+}
+
+/**
+ * Largest datagram payload that always fits one gateway message through tunnels
+ * ({@link maxCloveData}): a raw datagram is an anonymous clove; a repliable one also carries its
+ * sender's destination and signature. {@link DestinationSession.sendDatagram} refuses larger
+ * payloads with LimitError rather than send what the outbound endpoint would drop.
  */
 export function maxDatagramPayload (raw: boolean): number {
-  const around = deliveryOverhead(DeliveryKind.LOCAL) + CLOVE_HEADER
-  return raw
-    ? MAX_GATEWAY_MESSAGE - around - ANON_OVERHEAD
-    : MAX_GATEWAY_MESSAGE - around - NS_OVERHEAD - MAX_LEASE_SET_BYTES - REPLIABLE_OVERHEAD
+  return raw ? maxCloveData(true) : maxCloveData(false) - REPLIABLE_OVERHEAD
 }
 
 /**
@@ -572,7 +579,7 @@ export function maxDatagramPayload (raw: boolean): number {
  * {@link STREAM_PACKET_CELLS} cells.
  */
 export function zeroHopMss (): number {
-  return MAX_GATEWAY_MESSAGE - deliveryOverhead(DeliveryKind.LOCAL) - NS_OVERHEAD - MAX_LEASE_SET_BYTES - CLOVE_HEADER - STREAM_HEADER_BYTES - 16
+  return maxCloveData(false) - STREAM_HEADER_BYTES - 16
 }
 
 /**
