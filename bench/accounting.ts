@@ -102,12 +102,15 @@ export async function freeloader (opts: { mb: number, limitKBps: number, flood: 
     await Promise.all(all.map(async p => await p.call('converge', { n: all.length })))
     const bytes = Math.round(opts.mb * 1024 * 1024)
     // L uses the network: its download crosses C1..C3, which earn credit at L for every cell.
+    // Enough for every round: each of a round's two streams of `bytes` spends somewhat more
+    // than `bytes` of credit, and with twice `rounds · bytes` the credit ran out in the last
+    // round: the stream slowed to a trickle, and L carried F's cells in the idle capacity.
     log('L downloads through C1..C3 (they earn credit at L)…')
     await l.call('dest', { length: 3, quantity: 2, via: [c1.id, c2.id, c3.id] })
     const d2 = await c2.call('dest', { length: 1, quantity: 2, via: [l.id] })
     const address = d2.address as string
     await c2.call('sink', { port: 80 })
-    await l.call('stream', { to: address, port: 80, up: 0, down: 2 * opts.rounds * bytes + bytes }, 120_000)
+    await l.call('stream', { to: address, port: 80, up: 0, down: 3 * opts.rounds * bytes + bytes }, 120_000)
     await c2.event(60_000)
     // F's flood tunnel through L is built while L is idle (builds are free then).
     await f.call('blast', { hops: [l.id, c3.id], count: 0 })

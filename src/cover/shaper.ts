@@ -48,6 +48,8 @@ export interface ShaperStats {
   realCells: number
   /** Chaff cells the ticks asked for. */
   chaffCells: number
+  /** Empty slots the chaff cap of a tick dropped (a stalled driver's slots, not made up). */
+  skippedSlots: number
   /** Cells waiting in the strict queue now. */
   queuedCells: number
   /** Cells of items `offer` refused because the queue was full. */
@@ -89,7 +91,7 @@ export class LinkShaper<T> {
   private readonly clock: PoissonClock
   private readonly queue = new Fifo<Queued<T>>()
   private pendingReal = 0
-  private readonly counters: ShaperStats = { realCells: 0, chaffCells: 0, queuedCells: 0, refusedCells: 0, overruns: 0 }
+  private readonly counters: ShaperStats = { realCells: 0, chaffCells: 0, skippedSlots: 0, queuedCells: 0, refusedCells: 0, overruns: 0 }
 
   /**
    * A shaper whose first slot is drawn from `now`. Throws ConfigError for a rate that is negative,
@@ -181,6 +183,7 @@ export class LinkShaper<T> {
     }
     const chaff = Math.min(left, Math.floor(maxChaff))
     this.counters.chaffCells += chaff
+    this.counters.skippedSlots += left - chaff
     return { release, chaff }
   }
 

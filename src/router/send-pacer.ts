@@ -20,6 +20,8 @@ export interface PacerStats {
   dummies: number
   /** Empty slots whose dummy could not be sent (no tunnels yet, or too many loops in flight). */
   missed: number
+  /** Slots dropped after a stall (a blocked event loop): more came due than one tick makes up. */
+  skipped: number
   /** Messages refused because the queue was full. */
   refused: number
   /** Messages waiting now. */
@@ -50,7 +52,7 @@ export class SendPacer<T> {
   /** Counters (a fresh object). */
   get stats (): PacerStats {
     const s = this.shaper.stats
-    return { ...this.counts, refused: s.refusedCells, queued: s.queuedCells }
+    return { ...this.counts, skipped: s.skippedSlots, refused: s.refusedCells, queued: s.queuedCells }
   }
 
   /** Starts the slot timer. */

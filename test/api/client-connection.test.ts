@@ -147,7 +147,9 @@ t.test('a timed-out request keeps later replies in step; a lost control socket r
     const out = held.splice(0).map(n => `NAMING REPLY RESULT=OK NAME=${n} VALUE=slow-answer\n`).join('')
     return out + `NAMING REPLY RESULT=OK NAME=${name} VALUE=${DEST}\n`
   })
-  const s = await createSession({ port, timeoutMs: 200 })
+  // The session's timeout bounds every request, the fast ones too: 1 s, so that only a stall
+  // longer than that on a loaded machine could time one of them out.
+  const s = await createSession({ port, timeoutMs: 1000 })
   const err = await s.lookup('slow').catch((e: unknown) => e)
   t.ok(err instanceof TimeoutError, 'the lookup times out')
   t.equal(await s.lookup('fast'), DEST, 'the late answer to the first lookup is not taken for the second')

@@ -303,7 +303,9 @@ t.test('SAM commands', async (t) => {
   })
 
   await t.test('timeouts and limits', async (t) => {
-    const { bridges: [b] } = await startSamNetwork(t, { routers: 2, limits: { helloTimeoutMs: 300, idleTimeoutMs: 300, maxConnections: 3 } })
+    // 1 s for HELLO: the held connections must outlive the opening of the fourth one, even when
+    // a loaded machine stalls between them.
+    const { bridges: [b] } = await startSamNetwork(t, { routers: 2, limits: { helloTimeoutMs: 1000, idleTimeoutMs: 300, maxConnections: 3 } })
     const quiet = await RawSam.open(t, b!.port)
     t.match(await quiet.line(5000), /^HELLO REPLY RESULT=I2P_ERROR MESSAGE="no HELLO in time"$/)
     t.ok(await quiet.waitClosed())

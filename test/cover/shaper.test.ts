@@ -34,7 +34,7 @@ t.test('fill-up: chaff is the slots minus the real cells, never negative, excess
   s.sent(0)
   t.same(s.tick(205), { release: [], chaff: 0 }, 'no slot elapsed')
   t.same(s.tick(215), { release: [], chaff: 1 }, 'a real cell in a tick without slots was excess, and is forgotten too')
-  t.same(s.stats, { realCells: 11, chaffCells: 14, queuedCells: 0, refusedCells: 0, overruns: 0 })
+  t.same(s.stats, { realCells: 11, chaffCells: 14, skippedSlots: 0, queuedCells: 0, refusedCells: 0, overruns: 0 })
 })
 
 t.test('fill-up: chaff = max(0, slots - real) for any schedule', async t => {
@@ -68,7 +68,7 @@ t.test('strict: items leave in order as slots allow; slots left become chaff', a
   t.same(s.tick(105), { release: [], chaff: 2 }, 'a 3-cell item does not fit 2 slots; the next one waits behind it')
   t.same(s.tick(125), { release: [], chaff: 2 }, 'unused slots are not saved')
   t.same(s.tick(165), { release: ['big', 'after'], chaff: 0 }, '4 slots: both go')
-  t.same(s.stats, { realCells: 7, chaffCells: 9, queuedCells: 0, refusedCells: 0, overruns: 0 })
+  t.same(s.stats, { realCells: 7, chaffCells: 9, skippedSlots: 0, queuedCells: 0, refusedCells: 0, overruns: 0 })
 })
 
 t.test('strict: the queue is bounded in cells; beyond it items are refused', async t => {
@@ -78,7 +78,7 @@ t.test('strict: the queue is bounded in cells; beyond it items are refused', asy
   t.ok(s.offer('c', 2, 0), '3 + 2 = 5 fits')
   t.notOk(s.offer('d', 1, 0), 'full')
   t.notOk(s.offer('huge', 6, 0), 'bigger than the whole queue')
-  t.same(s.stats, { realCells: 0, chaffCells: 0, queuedCells: 5, refusedCells: 10, overruns: 0 })
+  t.same(s.stats, { realCells: 0, chaffCells: 0, skippedSlots: 0, queuedCells: 5, refusedCells: 10, overruns: 0 })
   t.same(s.tick(35).release, ['a'], 'room again after a release')
   t.ok(s.offer('e', 3, 35))
   t.notOk(new LinkShaper<string>({ rate: 1, strict: true, maxQueueCells: 0 }, steady, 0).offer('x', 1, 0), 'a zero-cell queue refuses everything')
@@ -94,7 +94,7 @@ t.test('strict: a head too big for any tick goes after maxWaitMs, as an overrun'
   t.same(s.tick(115), { release: ['big'], chaff: 0 }, 'the next slot lets it go, using that slot')
   t.equal(s.stats.overruns, 1)
   t.same(s.tick(125), { release: ['next'], chaff: 0 }, 'the item behind it goes at the next slot')
-  t.same(s.stats, { realCells: 51, chaffCells: 10, queuedCells: 0, refusedCells: 0, overruns: 1 })
+  t.same(s.stats, { realCells: 51, chaffCells: 10, skippedSlots: 0, queuedCells: 0, refusedCells: 0, overruns: 1 })
   const d = steadyShaper(true)
   t.equal(d.maxWaitMs, 1000, 'default maxWaitMs')
   t.ok(d.offer('big', 5, 0))
@@ -125,6 +125,7 @@ t.test('the chaff cap applies per tick and is not carried over', async t => {
   t.same(fill.tick(155, 2.9), { release: [], chaff: 2 }, 'a fractional cap rounds down')
   t.same(fill.tick(205, 0), { release: [], chaff: 0 })
   t.equal(fill.stats.chaffCells, 9)
+  t.equal(fill.stats.skippedSlots, 11, 'the slots the caps dropped are counted: 3 + 3 + 5')
   const strict = steadyShaper(true)
   strict.offer('a', 1, 0)
   t.same(strict.tick(55, 1), { release: ['a'], chaff: 1 }, 'the cap limits chaff, never real items')

@@ -18,12 +18,12 @@ async function waitFor (cond: () => boolean, ms: number): Promise<boolean> {
 }
 
 /** Sends `payloads` on fresh TCP connections; returns the bytes answered before each closed (bounded wait). */
-async function tcpAnswers (p: number, payloads: Uint8Array[], waitMs: number): Promise<number[]> {
+async function tcpAnswers (p: number, payloads: Uint8Array[], waitMs: number, enough = Infinity): Promise<number[]> {
   return await Promise.all(payloads.map(async (data) => await new Promise<number>((resolve) => {
     let got = 0
     const s = net.connect(p, '127.0.0.1', () => { s.write(data) })
     const timer = setTimeout(() => { s.destroy(); resolve(got) }, waitMs)
-    s.on('data', (d) => { got += d.length })
+    s.on('data', (d) => { got += d.length; if (got >= enough) s.destroy() })
     s.on('error', () => {})
     s.on('close', () => { clearTimeout(timer); resolve(got) })
   })))
@@ -62,7 +62,7 @@ t.test('a replayed handshake message 1 gets no answer', async t => {
   const tcp = b.addresses.find(x => x.startsWith('tcp:'))!
   const hs = new InitiatorHandshake({ crypto: a.crypto, prologue: new TextEncoder().encode('umbra/link/1 test') }, a.keys.static, b.keys.static.publicKey, a.info.raw)
   const msg1 = hs.write1(Date.now())
-  const [first] = await tcpAnswers(port(tcp), [msg1], 1000)
+  const [first] = await tcpAnswers(port(tcp), [msg1], 10_000, 64)
   t.ok(first! >= 64, 'the genuine message 1 is answered with message 2')
   const [replay] = await tcpAnswers(port(tcp), [msg1], 4000)
   t.equal(replay, 0, 'the same message 1 again gets nothing')
@@ -86,6 +86,7 @@ t.test('UDP: a valid message 1 from an unproven address is answered once, not on
   await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve))
   t.teardown(() => { sock.close() })
   sock.send(hs.write1(Date.now()), port(udp), '127.0.0.1')
+  t.ok(await waitFor(() => answers > 0, 10_000), 'message 2 comes')
   await new Promise(resolve => setTimeout(resolve, 2500))
   t.equal(answers, 1, 'one message 2, no timed resends to a spoofable source')
 })

@@ -17,7 +17,9 @@ t.test('loop cover finds a hop that drops traffic and retires only the tunnels t
   const alice = await a.createDestination({ via: hopIds, pool: { length: 1, quantity: 3, testIntervalMs: 0, testTimeoutMs: 2500, loopIntervalMs: 150 } })
   const pool = alice.pool
   t.ok(await until(() => pool.stats.testsPassed >= 20, 20_000), `loops come back (${pool.stats.testsPassed} of ${pool.stats.loopsSent} sent)`)
-  t.equal(pool.stats.testsFailed, 0, 'no loop was lost while every hop works')
+  // A loop counted lost because the machine stalled past its timeout still comes back (late).
+  t.ok(await until(() => pool.stats.testsFailed === pool.stats.loopsLate, 10_000),
+    `no loop was lost while every hop works (${pool.stats.testsFailed} timed out, ${pool.stats.loopsLate} of them came back late)`)
   t.ok(pool.stats.loopBytes > pool.stats.loopsSent * 17, 'loops are padded beyond their token')
 
   // The hop of alice's first outbound tunnel turns into a black hole for tunnel traffic.

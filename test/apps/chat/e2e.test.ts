@@ -41,10 +41,13 @@ const json = (out: string): Record<string, unknown> => JSON.parse(out.trim().spl
 procs.push(...await startFsNetwork(base, N, { network: 'chat-e2e', fs: false }))
 
 interface Listener { lines: Array<Record<string, unknown>>, child: ChildProcess }
-/** `umbra chat listen --json` of user `i`, collecting its event lines. */
+/**
+ * `umbra chat listen --json --history 20` of user `i`, collecting its event lines: the history
+ * holds what arrived before the listener (a process still starting) subscribed.
+ */
 async function listen (i: number): Promise<Listener> {
   const bin = fileURLToPath(new URL('../../../bin/umbra.js', import.meta.url))
-  const child = spawn(process.execPath, [bin, 'chat', 'listen', '--json', '--data-dir', dir(i)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [bin, 'chat', 'listen', '--json', '--history', '20', '--data-dir', dir(i)], { stdio: ['ignore', 'pipe', 'pipe'] })
   listeners.push(child)
   const l: Listener = { lines: [], child }
   createInterface({ input: child.stdout! }).on('line', (line) => { try { l.lines.push(JSON.parse(line) as Record<string, unknown>) } catch {} })
@@ -83,7 +86,6 @@ t.test('three users on three routers share a room', async (t) => {
   }
   const bob = await listen(1)
   const carol = await listen(2)
-  await new Promise(resolve => setTimeout(resolve, 1000))
   const sent = await chat(0, ['send', '#lobby', 'hello', 'everyone', '--json'])
   t.equal(sent.code, 0, sent.err)
   t.ok(await until(() => heard(bob, 'hello everyone') && heard(carol, 'hello everyone'), 60_000), 'bob and carol hear alice')
