@@ -16,7 +16,8 @@
  * - strict (`strict: true`): real traffic waits for slots. {@link LinkShaper.offer} queues opaque
  *   items of k cells (bounded by `maxQueueCells`); each tick releases queued items in order while
  *   the slots elapsed in that tick cover them (k slots for k cells) and turns the slots left into
- *   chaff, so real + chaff = slots per tick. Unused slots are not saved for later ticks (they were
+ *   chaff, so real + chaff = slots per tick (less those beyond the tick's chaff cap, counted as
+ *   skipped). Unused slots are not saved for later ticks (they were
  *   spent as chaff), so an item of k > 1 cells needs one tick that brings k slots: a driver ticking
  *   at every slot should queue one-cell items. An item that cannot fit goes anyway once it has
  *   waited more than `maxWaitMs`, counted as an overrun (see {@link LinkShaper.tick}).
@@ -48,7 +49,7 @@ export interface ShaperStats {
   realCells: number
   /** Chaff cells the ticks asked for. */
   chaffCells: number
-  /** Empty slots the chaff cap of a tick dropped (a stalled driver's slots, not made up). */
+  /** Empty slots beyond a tick's `maxChaff`: dropped, not owed (after a late or stalled tick, say). */
   skippedSlots: number
   /** Cells waiting in the strict queue now. */
   queuedCells: number

@@ -6,7 +6,8 @@
  * tunnels sees messages at Poisson times at a constant mean rate whether the user sends or not,
  * and a burst of real messages is spread over the following slots. Real throughput is capped at
  * `rate` messages per second; messages beyond `maxQueue` waiting are refused (the caller drops
- * them; streams retransmit and slow down).
+ * them; streams retransmit and slow down). After a stall, at most rate/5 missed slots are made up
+ * at once; the others are dropped and counted as `skipped`.
  *
  * The thin timer driver of a strict {@link LinkShaper} whose items are one slot each.
  */
@@ -20,7 +21,7 @@ export interface PacerStats {
   dummies: number
   /** Empty slots whose dummy could not be sent (no tunnels yet, or too many loops in flight). */
   missed: number
-  /** Slots dropped after a stall (a blocked event loop): more came due than one tick makes up. */
+  /** Empty slots dropped because more came due at once than one tick makes up (rate/5): a late timer, a stalled event loop. */
   skipped: number
   /** Messages refused because the queue was full. */
   refused: number

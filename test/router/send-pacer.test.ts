@@ -4,6 +4,7 @@
 // slots carry loops through its own tunnels, and a stream through the slots arrives intact.
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { SendPacer } from '../../src/router/send-pacer.ts'
 import { collectStream, startNetwork, until } from '../tunnel/fixtures.ts'
 
@@ -38,14 +39,21 @@ t.test('a destination with Poisson sending keeps its rate while idle and while s
   t.ok(pacer !== undefined, 'the destination paces its sends')
   // A stalled event loop (a loaded CI machine) sends nothing; the slots it missed beyond what
   // one tick makes up are dropped and counted as skipped. The rate is over the time the
-  // process could send: the window less the skipped slots' share.
-  const window = async (work: () => Promise<void>): Promise<{ real: number, dummies: number, seconds: number, skipped: number }> => {
+  // process could send: the window less the skipped slots' share. Slots may be skipped only
+  // when the event loop was in fact held up: more than rate/5 = 12 slots come due within 50 ms
+  // of a late timer with a chance of about 1e-5.
+  const lag = monitorEventLoopDelay({ resolution: 10 })
+  const window = async (work: () => Promise<void>): Promise<{ real: number, dummies: number, seconds: number, skipped: number, lagMs: number }> => {
+    lag.reset()
+    lag.enable()
     const s0 = pacer.stats
     const t0 = performance.now()
     await work()
+    await new Promise(resolve => setTimeout(resolve, 20)) // an overdue slot tick runs first
     const s1 = pacer.stats
+    lag.disable()
     const skipped = s1.skipped - s0.skipped
-    return { real: s1.sent - s0.sent, dummies: s1.dummies - s0.dummies, seconds: (performance.now() - t0) / 1000 - skipped / rate, skipped }
+    return { real: s1.sent - s0.sent, dummies: s1.dummies - s0.dummies, seconds: (performance.now() - t0) / 1000 - skipped / rate, skipped, lagMs: lag.max / 1e6 }
   }
   const idle = await window(async () => { await new Promise(resolve => setTimeout(resolve, 3000)) })
 
@@ -66,6 +74,7 @@ t.test('a destination with Poisson sending keeps its rate while idle and while s
   t.comment(`idle: ${idle.real} real + ${idle.dummies} dummies in ${idle.seconds.toFixed(1)} s (${idle.skipped} slots skipped); streaming: ${busy.real} real + ${busy.dummies} dummies in ${busy.seconds.toFixed(1)} s (${busy.skipped} skipped)`)
   for (const [name, w] of [['idle', idle], ['streaming', busy]] as const) {
     t.ok(per(w) > 0.6 * rate && per(w) < 1.4 * rate, `${name}: ${per(w).toFixed(1)} messages/s leave, as the ${rate}/s of slots`)
+    t.ok(w.skipped === 0 || w.lagMs >= 50, `${name}: slots skipped (${w.skipped}) only after a stall (longest event-loop delay ${w.lagMs.toFixed(0)} ms)`)
   }
   t.equal(idle.real, 0, 'idle: every slot carries a dummy')
   t.ok(busy.real > busy.dummies, 'streaming: real messages take the slots the dummies had')

@@ -132,8 +132,8 @@ t.test('after a stream is gone: a late SYN opens nothing, a late FIN gets its AC
   t.equal(Buffer.concat(await s.toArray()).toString(), 'once')
   b.receive('A', 0, 5, syn!)
   t.equal(b.stats.accepted, 1, 'a duplicate while the stream lingers goes to it')
-  // Past time-wait (max(1 s, 4 RTO); a slow RTT sample on a loaded machine makes it longer), the
-  // stream is forgotten.
+  // Past time-wait (max(1 s, 4 RTO), at most the largest RTO: a slow RTT sample on a loaded
+  // machine makes it longer than 1 s), the stream is forgotten.
   const deadline = Date.now() + 10_000
   while (b.stats.streams > 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
   t.equal(b.stats.streams, 0)
