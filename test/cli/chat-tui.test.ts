@@ -232,7 +232,8 @@ t.test('the chat UI in a real terminal (tmux)', async (t) => {
   await term.type('half typed')
   await term.until(s => s.endsWith('[#lobby] > half typed'), 'partial input on the prompt')
   fake.emit(fake.say(BOB, 'bob', 'incoming while typing'))
-  screen = await term.until(s => s.includes('<bob> incoming while typing'), 'the incoming message')
+  // The UI redraws in several writes: wait for the prompt as well, not a capture between them.
+  screen = await term.until(s => s.includes('<bob> incoming while typing') && s.endsWith('[#lobby] > half typed'), 'the incoming message, then the prompt')
   const lines = screen.split('\n')
   t.equal(lines.at(-1), '[#lobby] > half typed', 'prompt redrawn with the partial input')
   t.ok(lines.findIndex(l => l.includes('<bob> incoming while typing')) < lines.length - 1, 'message above the prompt')
@@ -244,7 +245,7 @@ t.test('the chat UI in a real terminal (tmux)', async (t) => {
   await term.type(long)
   await term.until(s => s.replace(/\n/g, '').endsWith('[#lobby] > ' + long), 'long partial input')
   fake.emit(fake.say(BOB, 'bob', 'second while typing'))
-  screen = await term.until(s => s.includes('<bob> second while typing'), 'the second incoming message')
+  screen = await term.until(s => s.includes('<bob> second while typing') && s.replace(/\n/g, '').endsWith('[#lobby] > ' + long), 'the second incoming message, then the input')
   t.same(screen.split('\n').slice(-2), [`[#lobby] > ${'w'.repeat(109)}`, 'w'.repeat(41)], 'wrapped input redrawn')
   t.match(screen.split('\n').at(-3), '<bob> second while typing', 'message right above the input')
   t.equal(screen.split('\n').filter(l => l.includes('www')).length, 2, 'no stale rows of the input')

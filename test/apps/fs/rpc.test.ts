@@ -132,7 +132,7 @@ async function serve (t: Cleanup, h: RequestHandler, opts: ServeOptions = {}): P
  * `stop` settles (at most 80 times), then once more. Returns how many answers were right.
  */
 async function healthy (t: Cleanup, port: number, stop?: Promise<unknown>): Promise<number> {
-  const c = new RpcClient(await dial(t, port), true, { timeoutMs: 2000 })
+  const c = new RpcClient(await dial(t, port), true, { timeoutMs: 10_000 })
   let stopped = stop === undefined
   void stop?.then(() => { stopped = true })
   let good = 0
@@ -263,7 +263,7 @@ t.test('requests that give up while waiting in line do not strand the ones behin
   const aborted = failure(c.request({ op: 'find', target: q(3) }, { signal: AbortSignal.abort() }))
   t.ok(await timedOut instanceof TimeoutError, 'timed out in line')
   t.ok(await aborted instanceof AbortError, 'aborted in line')
-  const behind = c.request({ op: 'search', query: q(4) }, { timeoutMs: 1500 }).then(r => r, (err: unknown) => err)
+  const behind = c.request({ op: 'search', query: q(4) }, { timeoutMs: 10_000 }).then(r => r, (err: unknown) => err)
   t.ok(await until(() => held.length === 1), 'the first request reached the server')
   held.shift()?.()
   t.equal(hex((await first).block), hex(q(1)))
